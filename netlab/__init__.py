@@ -1,0 +1,1 @@
+"""netlab: a Kubernetes networking lab built from real Linux kernel objects."""

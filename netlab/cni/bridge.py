@@ -1,0 +1,39 @@
+"""What the bridge CNI plugin sets up: docker0 per node, a veth per pod (pure)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from ipaddress import ip_network
+
+from netlab import layout
+from netlab.flannel import OVERHEAD
+from netlab.model.objects import Cluster, Node, Pod
+from netlab.underlay import MTU as UNDERLAY_MTU
+
+BRIDGE = "docker0"
+MTU = UNDERLAY_MTU - OVERHEAD      # 1450: what fits in a VXLAN packet on the underlay
+POD_IFACE = "eth0"
+
+
+@dataclass(frozen=True)
+class PodNet:
+    netns: str
+    veth: str              # the node's end, a port of docker0
+    address: str           # 172.30.76.7/24
+    gateway: str           # docker0's address
+    node: str
+
+
+def host_veth(pod: Pod) -> str:
+    """The node-side name, hashed from the pod as CNI does (veth + 8 hex)."""
+    return "veth" + hashlib.sha256(f"{pod.namespace}/{pod.name}".encode()).hexdigest()[:8]
+
+
+def bridge_address(node: Node) -> str:
+    return f"{node.gateway}/{ip_network(node.pod_cidr).prefixlen}"
+
+
+def pod_net(c: Cluster, pod: Pod) -> PodNet:
+    node = c.node(pod.node)
+    plen = ip_network(node.pod_cidr).prefixlen
+    return PodNet(layout.pod_ns(c.name, pod), host_veth(pod), f"{pod.ip}/{plen}", node.gateway, node.name)

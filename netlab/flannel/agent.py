@@ -1,0 +1,126 @@
+"""Our flanneld: runs inside a node's namespace, watches the lease store and keeps
+flannel.1's routes, neighbours and FDB entries in step with the other nodes.
+
+    python -m netlab.flannel.agent --leases DIR --subnet 172.30.76.0/24 --mode seed \
+        --cluster-cidr 172.30.0.0/16 --ready FILE
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from pyroute2 import IPRoute
+
+from netlab.flannel import DEVICE
+from netlab.flannel.desired import desired, on_miss, stale
+from netlab.flannel.lease import Store
+from netlab.kernel import links
+
+log = logging.getLogger("flanneld")
+POLL = 0.05          # seconds between looks at the lease store
+RTMGRP_NEIGH = 0x4
+
+
+def sync(ipr: IPRoute, leases, subnet: str, mode: str, cluster_cidr: str) -> None:
+    """Make flannel.1's routes, FDB and neighbours what the leases ask for; idempotent."""
+    want = desired(leases, subnet, mode, cluster_cidr)
+    have_routes = links.routes(ipr, DEVICE)
+    have_fdbs = links.fdbs(ipr, DEVICE)
+    for f in sorted(want.fdbs - have_fdbs):
+        links.replace_fdb(ipr, f)
+        log.info("fdb add %s dst %s", f.lladdr, f.dst)
+    for r in sorted(want.routes - have_routes):
+        links.add_route(ipr, r)
+        log.info("route add %s via %s", r.dst, r.gateway or "-")
+    if mode == "routes":
+        have = links.neighbours(ipr, DEVICE, permanent_only=True)
+        for n in sorted(want.neighs - have):
+            links.replace_neigh(ipr, n)
+            log.info("neigh add %s lladdr %s", n.dst, n.lladdr)
+        gone = have - want.neighs
+    else:
+        gone = stale(links.neighbours(ipr, DEVICE), leases, subnet)
+    for n in sorted(gone):
+        links.del_neigh(ipr, n)
+        log.info("neigh del %s", n.dst)
+    for r in sorted(have_routes - want.routes):
+        links.del_route(ipr, r)
+        log.info("route del %s", r.dst)
+    for f in sorted(have_fdbs - want.fdbs):
+        links.del_fdb(ipr, f)
+        log.info("fdb del %s dst %s", f.lladdr, f.dst)
+
+
+class Agent:
+    def __init__(self, store: Store, subnet: str, mode: str, cluster_cidr: str):
+        self.store, self.subnet, self.mode, self.cluster_cidr = store, subnet, mode, cluster_cidr
+        self.leases = store.all()
+        self.lock = threading.Lock()
+
+    def reconcile(self, ipr: IPRoute) -> None:
+        with self.lock:
+            self.leases = leases = self.store.all()
+        sync(ipr, leases, self.subnet, self.mode, self.cluster_cidr)
+
+    def watch_leases(self) -> None:
+        with links.netlink() as ipr:
+            version = None
+            while True:
+                now = self.store.version()
+                if now != version:
+                    version = now
+                    self.reconcile(ipr)
+                time.sleep(POLL)
+
+    def answer_misses(self, events: IPRoute) -> None:
+        """Seed mode: each RTM_GETNEIGH on flannel.1 is a lookup the kernel wants answered."""
+        with links.netlink() as ipr:
+            dev = links.index(ipr, DEVICE)
+            while True:
+                for msg in events.get():
+                    if msg.get("event") != "RTM_GETNEIGH" or msg.get("ifindex") != dev:
+                        continue
+                    addr = msg.get("NDA_DST")
+                    with self.lock:
+                        neigh = on_miss(self.leases, self.subnet, addr) if addr else None
+                    if neigh:
+                        links.replace_neigh(ipr, neigh, permanent=False)
+                        log.info("miss %s -> lladdr %s", addr, neigh.lladdr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="flanneld", description=__doc__.splitlines()[0])
+    p.add_argument("--leases", required=True)
+    p.add_argument("--subnet", required=True)
+    p.add_argument("--mode", choices=("routes", "seed"), default="routes")
+    p.add_argument("--cluster-cidr", required=True)
+    p.add_argument("--ready", help="file written once the agent serves")
+    a = p.parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
+                        format="%(asctime)s flanneld %(message)s")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    agent = Agent(Store(a.leases), a.subnet, a.mode, a.cluster_cidr)
+    events = None
+    if a.mode == "seed":
+        events = IPRoute()
+        events.bind(groups=RTMGRP_NEIGH)
+    with links.netlink() as ipr:
+        agent.reconcile(ipr)
+    threading.Thread(target=agent.watch_leases, daemon=True, name="leases").start()
+    if a.ready:
+        Path(a.ready).write_text("ready\n")
+    log.info("serving subnet %s, mode %s", a.subnet, a.mode)
+    if events is not None:
+        agent.answer_misses(events)
+    else:
+        threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

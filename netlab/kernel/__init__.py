@@ -1,0 +1,1 @@
+"""Kernel adapters: the only code that changes the kernel or starts processes."""

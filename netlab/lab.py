@@ -1,0 +1,334 @@
+"""The lab: builds a cluster's kernel objects, keeps them in step, and removes them.
+
+Pure components say what each namespace should hold (underlay, cni, flannel); this
+module applies it through the kernel adapters and records everything it creates in
+the lab's state before creating it, so `down` and `clean` find it all after a crash.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+
+from netlab import layout, underlay
+from netlab.cni import bridge as cni
+from netlab.errors import NetlabError
+from netlab.flannel import DEVICE as VTEP, PORT as VXLAN_PORT, VNI
+from netlab.flannel import desired as flannel
+from netlab.flannel.agent import sync as flannel_sync
+from netlab.flannel.lease import Store, lease_of
+from netlab.kernel import links, netns, process, sysctl
+from netlab.kernel.objects import Route
+from netlab.model import controller
+from netlab.model.objects import Cluster, Node, Pod
+from netlab.model.validate import validate
+from netlab.state import LabDir, labs
+
+NODE_SYSCTLS = {"net/ipv4/ip_forward": 1,
+                # per namespace on current kernels: bridged pod traffic meets kube-proxy's rules
+                "net/bridge/bridge-nf-call-iptables": 1}
+AGENT_READY_TIMEOUT = 10.0
+WORKERS = 2
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+class Progress:
+    """Steps with their duration, the way a user of a long command wants to see them."""
+
+    def __init__(self, out=_quiet):
+        self.out = out
+        self.t0 = time.monotonic()
+
+    @contextmanager
+    def step(self, what: str):
+        t = time.monotonic()
+        yield
+        self.out(f"  {what:<44} {time.monotonic() - t:6.3f}s")
+
+
+# ---- building blocks, each run inside one namespace --------------------------------
+
+def _build_segment(members: list[underlay.Member]) -> None:
+    with links.netlink() as ipr:
+        links.up(ipr, 1)
+        br = links.add_bridge(ipr, underlay.BRIDGE, underlay.MTU)
+        links.up(ipr, br)
+        for m in members:
+            links.up(ipr, links.add_veth(ipr, m.port, "eth0", m.netns, underlay.MTU, master=br))
+
+
+def _setup_eth0(ipr, m: underlay.Member) -> int:
+    links.up(ipr, 1)
+    eth0 = links.index(ipr, "eth0")
+    links.add_addr(ipr, eth0, m.address)
+    links.up(ipr, eth0)
+    if m.gateway:
+        links.add_route(ipr, Route("default", "eth0", m.gateway))
+    return eth0
+
+
+def _build_host(m: underlay.Member) -> None:
+    with links.netlink() as ipr:
+        _setup_eth0(ipr, m)
+
+
+def _build_node(c: Cluster, node: Node, m: underlay.Member, leases) -> None:
+    for key, value in NODE_SYSCTLS.items():
+        sysctl.write(key, value)
+    with links.netlink() as ipr:
+        eth0 = _setup_eth0(ipr, m)
+        br = links.add_bridge(ipr, cni.BRIDGE, cni.MTU)
+        links.add_addr(ipr, br, cni.bridge_address(node))
+        links.up(ipr, br)
+        lease = lease_of(c, node)
+        vtep = links.add_vxlan(ipr, VTEP, VNI, VXLAN_PORT, node.ip, eth0, cni.MTU, lease.vtep_mac)
+        links.add_addr(ipr, vtep, f"{node.vtep_ip}/32")
+        for key, value in flannel.sysctls(c.flannel_mode).items():
+            sysctl.write(key, value)
+        links.up(ipr, vtep)
+        flannel_sync(ipr, leases, node.pod_cidr, c.flannel_mode, c.cluster_cidr)
+
+
+def _plug_pods(pods: list[cni.PodNet]) -> None:
+    """Node side: a veth per pod into docker0, hairpin on (a pod reaching itself via a service)."""
+    with links.netlink() as ipr:
+        br = links.index(ipr, cni.BRIDGE)
+        for p in pods:
+            idx = links.add_veth(ipr, p.veth, cni.POD_IFACE, p.netns, cni.MTU, master=br)
+            links.set_hairpin(ipr, idx)
+            links.up(ipr, idx)
+
+
+def _unplug_pods(pods: list[cni.PodNet]) -> None:
+    with links.netlink() as ipr:
+        for p in pods:
+            try:
+                ipr.link("del", index=links.index(ipr, p.veth))
+            except LookupError:
+                pass
+
+
+def _setup_pod(p: cni.PodNet) -> None:
+    with links.netlink() as ipr:
+        links.up(ipr, 1)
+        eth0 = links.index(ipr, cni.POD_IFACE)
+        links.add_addr(ipr, eth0, p.address)
+        links.up(ipr, eth0)
+        links.add_route(ipr, Route("default", cni.POD_IFACE, p.gateway))
+
+
+# ---- the lab ---------------------------------------------------------------------------
+
+class Lab:
+    def __init__(self, name: str):
+        self.name = name
+        self.dir = LabDir(name)
+
+    # state -------------------------------------------------------------------------
+    def state(self) -> dict:
+        return self.dir.read()
+
+    def cluster(self) -> Cluster:
+        return Cluster.from_dict(self.state()["cluster"])
+
+    def procs(self) -> list[process.Proc]:
+        return [process.Proc(**p) for p in self.state().get("procs", {}).values()]
+
+    def _save(self, state: dict, cluster: Cluster | None = None) -> None:
+        if cluster is not None:
+            state["cluster"] = cluster.to_dict()
+        self.dir.write(state)
+
+    # lifecycle ---------------------------------------------------------------------
+    @classmethod
+    def up(cls, cluster: Cluster, out=_quiet) -> "Lab":
+        validate(cluster)
+        lab = cls(cluster.name)
+        lab.dir.create()
+        try:
+            with lab.dir.lock():
+                state = {"status": "building", "created": time.time(), "procs": {},
+                         "namespaces": layout.all_namespaces(cluster), "cluster": cluster.to_dict()}
+                lab._save(state)        # everything about to exist is on record first
+                lab._build(cluster, state, Progress(out))
+                state["status"] = "ready"
+                lab._save(state)
+        except BaseException:
+            out(f"netlab: building lab {cluster.name!r} failed; removing what was made")
+            lab._teardown()
+            raise
+        return lab
+
+    def _build(self, c: Cluster, state: dict, progress: Progress) -> None:
+        members = {m.name: m for m in underlay.members(c)}
+        with progress.step(f"namespaces ({len(state['namespaces'])})"):
+            netns.create(state["namespaces"])
+        with progress.step(f"underlay {c.underlay_cidr} ({len(members)} ports)"):
+            netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _build_segment, list(members.values()))
+        leases = [lease_of(c, n) for n in c.nodes]
+        with progress.step(f"nodes, docker0, flannel.1 ({len(c.nodes)})"):
+            jobs = [(members[h].netns, _build_host, (members[h],), {})
+                    for h in [layout.ROUTER] + [h.name for h in c.hosts]]
+            jobs += [(members[n.name].netns, _build_node, (c, n, members[n.name], leases), {}) for n in c.nodes]
+            netns.run_many(jobs, WORKERS)
+        self._add_pods(c, c.pods, progress)
+        with progress.step("flanneld agents"):
+            store = Store(self.dir.leases)
+            for lease in leases:
+                store.put(lease)
+            self._start_agents(c, c.nodes, state)
+
+    def _add_pods(self, c: Cluster, pods: list[Pod], progress: Progress) -> None:
+        nets = [cni.pod_net(c, p) for p in pods]
+        with progress.step(f"pods: veths into docker0 ({len(pods)})"):
+            jobs = [(layout.node_ns(c.name, n.name), _plug_pods, ([p for p in nets if p.node == n.name],), {})
+                    for n in c.nodes if any(p.node == n.name for p in nets)]
+            netns.run_many(jobs, WORKERS)
+        with progress.step(f"pods: eth0, address, route ({len(pods)})"):
+            netns.run_many([(p.netns, _setup_pod, (p,), {}) for p in nets], WORKERS)
+
+    def _start_agents(self, c: Cluster, nodes: list[Node], state: dict) -> None:
+        started = []
+        for n in nodes:
+            ready = self.dir.path / f"flanneld-{n.name}.ready"
+            argv = [sys.executable, "-m", "netlab.flannel.agent", "--leases", str(self.dir.leases),
+                    "--subnet", n.pod_cidr, "--mode", c.flannel_mode, "--cluster-cidr", c.cluster_cidr,
+                    "--ready", str(ready)]
+            proc = process.spawn(f"flanneld-{n.name}", argv, layout.node_ns(c.name, n.name),
+                                 str(self.dir.logs / f"flanneld-{n.name}.log"))
+            state["procs"][proc.name] = proc.to_dict()
+            self._save(state)
+            started.append((proc, ready))
+        deadline = time.monotonic() + AGENT_READY_TIMEOUT
+        for proc, ready in started:
+            while not ready.exists():
+                if not process.alive(proc):
+                    raise NetlabError(f"{proc.name} exited at start; see {self.dir.logs}/{proc.name}.log")
+                if time.monotonic() > deadline:
+                    raise NetlabError(f"{proc.name} not ready after {AGENT_READY_TIMEOUT:.0f}s")
+                time.sleep(0.005)
+
+    def down(self) -> None:
+        if not self.dir.exists():
+            raise NetlabError(f"lab {self.name!r} is not running")
+        with self.dir.lock():
+            self._teardown()
+
+    def _teardown(self) -> None:
+        """Remove everything on record, even when the record is half written."""
+        try:
+            state = self.dir.read()
+        except (NetlabError, ValueError):
+            state = {}
+        names = state.get("namespaces", [])
+        procs = [process.Proc(**p) for p in state.get("procs", {}).values()]
+        process.stop(procs)
+        process.kill(process.in_namespaces(names))
+        for name in names:
+            netns.remove(name)
+            shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
+        self.dir.remove()
+
+    # changes to a running lab -------------------------------------------------------
+    def add_node(self, node: Node, pods: int = 0, out=_quiet) -> list[Pod]:
+        with self.dir.lock():
+            state = self.state()
+            c = Cluster.from_dict(state["cluster"])
+            c.nodes.append(node)
+            validate(c)
+            new = [controller.bare_pod(c, node.name, time.time()) for _ in range(pods)]
+            validate(c)
+            member = next(m for m in underlay.members(c) if m.name == node.name)
+            names = [member.netns] + [layout.pod_ns(c.name, p) for p in new]
+            state["namespaces"] += names
+            self._save(state, c)
+            progress = Progress(out)
+            with progress.step(f"node {node.name}"):
+                netns.create(names)
+                netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _plug_segment, member)
+                leases = [lease_of(c, n) for n in c.nodes]
+                netns.run_in(member.netns, _build_node, c, node, member, leases)
+            self._add_pods(c, new, progress)
+            with progress.step("lease and flanneld"):
+                Store(self.dir.leases).put(lease_of(c, node))
+                self._start_agents(c, [node], state)
+            return new
+
+    def remove_node(self, name: str, out=_quiet) -> None:
+        with self.dir.lock():
+            state = self.state()
+            c = Cluster.from_dict(state["cluster"])
+            try:
+                node = c.node(name)
+            except KeyError:
+                raise NetlabError(f"node {name!r} is not in lab {self.name!r}") from None
+            if len(c.nodes) == 1:
+                raise NetlabError(f"node {name!r} is the lab's last node (netlab down removes the lab)")
+            Store(self.dir.leases).delete(node.pod_cidr)   # the other agents drop its entries
+            agent = state["procs"].pop(f"flanneld-{name}", None)
+            if agent:
+                process.stop([process.Proc(**agent)])
+            gone = c.pods_on(name)
+            c.nodes.remove(node)
+            for p in gone:
+                c.pods.remove(p)
+            ns_gone = [layout.node_ns(c.name, name)] + [layout.pod_ns(c.name, p) for p in gone]
+            process.kill(process.in_namespaces(ns_gone))
+            for n in ns_gone:
+                netns.remove(n)
+            netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _unplug_segment, underlay.port_name(name))
+            # Like the ReplicaSet controller: the evicted replicas come back on the other nodes.
+            added, _ = controller.scale(c, time.time())
+            state["namespaces"] = [n for n in state["namespaces"] if n not in ns_gone]
+            state["namespaces"] += [layout.pod_ns(c.name, p) for p in added]
+            self._save(state, c)
+            if added:
+                netns.create([layout.pod_ns(c.name, p) for p in added])
+                self._add_pods(c, added, Progress(out))
+
+
+def _plug_segment(m: underlay.Member) -> None:
+    with links.netlink() as ipr:
+        br = links.index(ipr, underlay.BRIDGE)
+        links.up(ipr, links.add_veth(ipr, m.port, "eth0", m.netns, underlay.MTU, master=br))
+
+
+def _unplug_segment(port: str) -> None:
+    with links.netlink() as ipr:
+        try:
+            ipr.link("del", index=links.index(ipr, port))
+        except LookupError:
+            pass
+
+
+def running() -> list[str]:
+    return labs()
+
+
+def default_name(given: str | None) -> str:
+    """--name, else the one lab that is running, else seed (the contract)."""
+    if given:
+        return given
+    names = labs()
+    return names[0] if len(names) == 1 else "seed"
+
+
+def clean(out=_quiet) -> list[str]:
+    """Remove every lab on record, whatever state it was left in."""
+    removed = []
+    for name in labs():
+        lab = Lab(name)
+        with lab.dir.lock():
+            lab._teardown()
+        removed.append(name)
+        out(f"removed lab {name}")
+    return removed
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0

@@ -1,0 +1,30 @@
+"""Names of a lab's namespaces: all begin with the lab's name and a dash."""
+from __future__ import annotations
+
+from netlab.model.objects import Cluster, Pod
+
+UNDERLAY = "underlay"
+ROUTER = "router"
+
+
+def node_ns(lab: str, node: str) -> str:
+    return f"{lab}-{node}"
+
+
+def host_ns(lab: str, host: str) -> str:
+    return f"{lab}-{host}"
+
+
+def pod_ns(lab: str, pod: Pod) -> str:
+    # The dot cannot occur in a node or host name, so pods never clash with them.
+    return f"{lab}-{pod.namespace}.{pod.name}"
+
+
+def infra_namespaces(c: Cluster) -> list[str]:
+    return ([host_ns(c.name, UNDERLAY), host_ns(c.name, ROUTER)]
+            + [node_ns(c.name, n.name) for n in c.nodes]
+            + [host_ns(c.name, h.name) for h in c.hosts])
+
+
+def all_namespaces(c: Cluster) -> list[str]:
+    return infra_namespaces(c) + [pod_ns(c.name, p) for p in c.pods]

@@ -1,0 +1,31 @@
+"""Kubernetes-shaped names: DNS-1123 checks and deployment pod names."""
+from __future__ import annotations
+
+import hashlib
+import re
+
+# The alphabet Kubernetes uses for generated suffixes (no vowels, no look-alikes).
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_dns1123_label(name: str) -> bool:
+    return len(name) <= 63 and bool(_LABEL.match(name))
+
+
+def is_dns1123_subdomain(name: str) -> bool:
+    return 0 < len(name) <= 253 and all(is_dns1123_label(p) for p in name.split("."))
+
+
+def template_hash(lab: str, namespace: str, deployment: str) -> str:
+    """The 10 hex characters Kubernetes puts between deployment and pod suffix."""
+    return hashlib.sha256(f"{lab}/{namespace}/{deployment}".encode()).hexdigest()[:10]
+
+
+def pod_suffix(lab: str, namespace: str, deployment: str, ordinal: int) -> str:
+    digest = hashlib.sha256(f"{lab}/{namespace}/{deployment}/{ordinal}".encode()).digest()
+    return "".join(SAFE_ALPHABET[b % len(SAFE_ALPHABET)] for b in digest[:5])
+
+
+def pod_name(deployment: str, template: str, suffix: str) -> str:
+    return f"{deployment}-{template}-{suffix}"

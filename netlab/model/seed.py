@@ -1,0 +1,59 @@
+"""The seed cluster of ../shared/SEED.md: every name and address as the walk-through has them."""
+from __future__ import annotations
+
+from netlab.model.objects import (
+    Cluster, Deployment, EndpointAddress, EndpointPort, Endpoints, Host, Node, Pod, Service,
+    ServicePort,
+)
+
+NODE1, NODE2 = "192.168.0.21", "192.168.0.22"
+
+_DEPLOYMENTS = [
+    # name, namespace, template hash, labels, pods (suffix, ip, node)
+    ("business-manager", "default", "666f454f7f", {"app": "business-manager"},
+     [("7l86b", "172.30.76.7", "node1"), ("h5tvw", "172.30.76.6", "node1"),
+      ("zxmsx", "172.30.9.3", "node2")]),
+    ("data-product", "default", "6664c6dcb9", {"app": "data-product"},
+     [("4zk27", "172.30.76.5", "node1"), ("7bn7p", "172.30.76.3", "node1"),
+      ("tkmms", "172.30.9.2", "node2")]),
+    ("nginx-ingress-controller", "ingress-nginx", "546bfbff9",
+     {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/part-of": "ingress-nginx"},
+     [("hpwsz", "172.30.76.2", "node1")]),
+    ("kube-dns", "kube-system", "7cd94476cd", {"k8s-app": "kube-dns"},
+     [("kr76t", "172.30.9.4", "node2")]),
+]
+
+
+def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
+    c = Cluster(name=name, flannel_mode="seed")
+    c.nodes = [Node("node1", NODE1, "172.30.76.0/24"), Node("node2", NODE2, "172.30.9.0/24")]
+    c.hosts = [Host("client", "192.168.0.100"), Host("db", "192.168.0.103")]
+    for dep_name, ns, tmpl, labels, pods in _DEPLOYMENTS:
+        c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods)))
+        for suffix, ip, node in pods:
+            c.pods.append(Pod(f"{dep_name}-{tmpl}-{suffix}", ns, node, ip, dict(labels),
+                              owner=dep_name, created=now))
+    c.services = [
+        Service("business-manager", "default", cluster_ip="10.254.80.22",
+                ports=[ServicePort(80, "business-manager", "TCP", 8080)],
+                selector={"app": "business-manager"}, created=now),
+        Service("data-product", "default", cluster_ip="10.254.116.224",
+                ports=[ServicePort(50051, "data-product", "TCP", 50051)],
+                selector={"app": "data-product"}, created=now),
+        Service("kubernetes", "default", cluster_ip="10.254.0.1",
+                ports=[ServicePort(443, "https", "TCP", 6443)], created=now),
+        Service("kube-dns", "kube-system", cluster_ip="10.254.0.2",
+                ports=[ServicePort(53, "dns", "UDP", 53), ServicePort(53, "dns-tcp", "TCP", 53)],
+                selector={"k8s-app": "kube-dns"}, created=now),
+        Service("ingress-nginx", "ingress-nginx", type="NodePort", cluster_ip="10.254.189.164",
+                ports=[ServicePort(80, "http", "TCP", 80, 30799),
+                       ServicePort(443, "https", "TCP", 443, 31522)],
+                selector={"app.kubernetes.io/name": "ingress-nginx",
+                          "app.kubernetes.io/part-of": "ingress-nginx"}, created=now),
+        Service("mysql", "default", cluster_ip="10.254.84.209",
+                ports=[ServicePort(3306, "", "TCP", 3306)], created=now),
+    ]
+    # Appendix A: a selector-less service whose Endpoints are written by hand.
+    c.endpoints = [Endpoints("mysql", "default", [EndpointAddress("192.168.0.103")],
+                             [EndpointPort(3306)])]
+    return c

@@ -1,0 +1,103 @@
+"""Topology files: netlab's own YAML describing nodes, underlay, deployments and pods."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from netlab.errors import ModelError
+from netlab.model import controller
+from netlab.model.objects import Cluster, Deployment, Host, Node, Pod
+from netlab.model.validate import validate
+
+_DEFAULT_HOSTS = [Host("client", "192.168.0.100"), Host("db", "192.168.0.103")]
+
+# field name in the file -> (attribute, type, required)
+_SCHEMA = {
+    "cluster": {"clusterCIDR": ("cluster_cidr", str, False), "serviceCIDR": ("service_cidr", str, False),
+                "flannelMode": ("flannel_mode", str, False), "dnsDomain": ("dns_domain", str, False)},
+    "underlay": {"cidr": ("underlay_cidr", str, False), "router": ("router", str, False),
+                 "hosts": ("hosts", list, False)},
+    "nodes": {"name": ("name", str, True), "ip": ("ip", str, True), "podCIDR": ("pod_cidr", str, True)},
+    "underlay.hosts": {"name": ("name", str, True), "ip": ("ip", str, True)},
+    "deployments": {"name": ("name", str, True), "namespace": ("namespace", str, False),
+                    "replicas": ("replicas", int, False), "labels": ("labels", dict, False)},
+    "pods": {"name": ("name", str, True), "namespace": ("namespace", str, False),
+             "node": ("node", str, False), "ip": ("ip", str, False), "labels": ("labels", dict, False)},
+}
+_TOP = {"cluster", "underlay", "nodes", "deployments", "pods"}
+
+
+def _fields(doc, section: str, where: str) -> dict:
+    if not isinstance(doc, dict):
+        raise ModelError(f"{where}: must be a mapping, got {type(doc).__name__}")
+    out = {}
+    schema = _SCHEMA[section]
+    for key, value in doc.items():
+        if key not in schema:
+            raise ModelError(f"{where}.{key}: unknown field (known: {', '.join(schema)})")
+        attr, kind, _ = schema[key]
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            raise ModelError(f"{where}.{key}: {value!r} must be a {kind.__name__}")
+        out[attr] = value
+    for key, (attr, _, required) in schema.items():
+        if required and attr not in out:
+            raise ModelError(f"{where}.{key}: required field is missing")
+    return out
+
+
+def _list(doc: dict, key: str, where: str) -> list:
+    value = doc.get(key) or []
+    if not isinstance(value, list):
+        raise ModelError(f"{where}: must be a list")
+    return value
+
+
+def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
+    """A parsed YAML document -> a validated cluster with every pod named, placed and addressed."""
+    if not isinstance(doc, dict):
+        raise ModelError("the file must hold a mapping with nodes, deployments, pods, ...")
+    for key in doc:
+        if key not in _TOP:
+            raise ModelError(f"{key}: unknown field (known: {', '.join(sorted(_TOP))})")
+    c = Cluster(name=name, flannel_mode="routes")
+    for attr, value in _fields(doc.get("cluster") or {}, "cluster", "cluster").items():
+        setattr(c, attr, value)
+    underlay = _fields(doc.get("underlay") or {}, "underlay", "underlay")
+    hosts = underlay.pop("hosts", None)
+    for attr, value in underlay.items():
+        setattr(c, attr, value)
+    if hosts is None:
+        c.hosts = [Host(h.name, h.ip) for h in _DEFAULT_HOSTS]
+    else:
+        c.hosts = [Host(**_fields(h, "underlay.hosts", f"underlay.hosts[{i}]")) for i, h in enumerate(hosts)]
+    c.nodes = [Node(**_fields(n, "nodes", f"nodes[{i}]")) for i, n in enumerate(_list(doc, "nodes", "nodes"))]
+    for i, d in enumerate(_list(doc, "deployments", "deployments")):
+        f = _fields(d, "deployments", f"deployments[{i}]")
+        labels = f.get("labels") or {"app": f["name"]}
+        c.deployments.append(Deployment(f["name"], f.get("namespace", "default"), f.get("replicas", 1),
+                                        {str(k): str(v) for k, v in labels.items()}))
+    for i, p in enumerate(_list(doc, "pods", "pods")):
+        f = _fields(p, "pods", f"pods[{i}]")
+        c.pods.append(Pod(f["name"], f.get("namespace", "default"), f.get("node", ""), f.get("ip", ""),
+                          {str(k): str(v) for k, v in (f.get("labels") or {}).items()}, created=now))
+    validate(c)
+    controller.schedule(c)
+    controller.scale(c, now)
+    return validate(c)
+
+
+def load(path: str | Path, name: str = "seed", now: float = 0.0) -> Cluster:
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ModelError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+    try:
+        return parse(doc, name, now)
+    except ModelError as e:
+        raise ModelError(f"{path}: {e}") from None

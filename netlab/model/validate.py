@@ -1,0 +1,128 @@
+"""Validation of a cluster: the first problem found, as one line naming the field."""
+from __future__ import annotations
+
+from ipaddress import ip_address, ip_network
+
+from netlab.cni import ipam
+from netlab.errors import ModelError
+from netlab.model import names
+from netlab.model.objects import Cluster
+
+FLANNEL_MODES = ("routes", "seed")
+
+
+def lab_name(name: str) -> str:
+    if not (names.is_dns1123_label(name) and len(name) <= 32):
+        raise ModelError(f"lab name {name!r}: must be a DNS-1123 label of at most 32 characters")
+    return name
+
+
+def _net(value, field: str):
+    try:
+        return ip_network(value)
+    except (ValueError, TypeError):
+        raise ModelError(f"{field}: {value!r} is not a network in CIDR form") from None
+
+
+def _ip(value, field: str):
+    try:
+        return ip_address(value)
+    except (ValueError, TypeError):
+        raise ModelError(f"{field}: {value!r} is not an IPv4 address") from None
+
+
+def _unique(items, field: str, namespaced: bool = False):
+    seen: dict = {}
+    for i, item in enumerate(items):
+        k = f"{item.namespace}/{item.name}" if namespaced else item.name
+        if k in seen:
+            raise ModelError(f"{field}[{i}].name: {k!r} is already used by {field}[{seen[k]}]")
+        seen[k] = i
+
+
+def _dns_name(value, field: str, label: bool = False):
+    ok = names.is_dns1123_label(value) if label else names.is_dns1123_subdomain(value)
+    if not isinstance(value, str) or not ok:
+        kind = "label" if label else "subdomain"
+        raise ModelError(f"{field}: {value!r} is not a valid DNS-1123 {kind} "
+                         "(lower case letters, digits and '-', starting and ending alphanumeric)")
+
+
+def validate(c: Cluster, where: str = "") -> Cluster:
+    """Raise ModelError on the first problem; `where` prefixes the message (a file name)."""
+    try:
+        _check(c)
+    except ModelError as e:
+        raise ModelError(f"{where}: {e}" if where else str(e)) from None
+    return c
+
+
+def _check(c: Cluster) -> None:
+    cluster = _net(c.cluster_cidr, "cluster.clusterCIDR")
+    _net(c.service_cidr, "cluster.serviceCIDR")
+    underlay = _net(c.underlay_cidr, "underlay.cidr")
+    if c.flannel_mode not in FLANNEL_MODES:
+        raise ModelError(f"cluster.flannelMode: {c.flannel_mode!r} is not one of {', '.join(FLANNEL_MODES)}")
+    if not c.nodes:
+        raise ModelError("nodes: a cluster needs at least one node")
+    if _ip(c.router, "underlay.router") not in underlay:
+        raise ModelError(f"underlay.router: {c.router} is outside underlay.cidr {underlay}")
+
+    _unique(c.nodes, "nodes")
+    _unique(c.hosts, "underlay.hosts")
+    taken_underlay = {c.router: "underlay.router"}
+    for field, items in (("nodes", c.nodes), ("underlay.hosts", c.hosts)):
+        for i, item in enumerate(items):
+            _dns_name(item.name, f"{field}[{i}].name", label=True)
+            if item.name in ("router", "underlay"):
+                raise ModelError(f"{field}[{i}].name: {item.name!r} is reserved by netlab")
+            addr = _ip(item.ip, f"{field}[{i}].ip")
+            if addr not in underlay:
+                raise ModelError(f"{field}[{i}].ip: {item.ip} is outside underlay.cidr {underlay}")
+            if item.ip in taken_underlay:
+                raise ModelError(f"{field}[{i}].ip: {item.ip} is already used by {taken_underlay[item.ip]}")
+            taken_underlay[item.ip] = f"{field}[{i}]"
+    names_all = [n.name for n in c.nodes] + [h.name for h in c.hosts]
+    if len(set(names_all)) != len(names_all):
+        dup = next(n for n in names_all if names_all.count(n) > 1)
+        raise ModelError(f"underlay.hosts: name {dup!r} is already used by a node")
+
+    subnets = []
+    for i, node in enumerate(c.nodes):
+        field = f"nodes[{i}].podCIDR"
+        net = _net(node.pod_cidr, field)
+        if not net.subnet_of(cluster):
+            raise ModelError(f"{field}: {node.pod_cidr} is outside cluster.clusterCIDR {cluster}")
+        if net.prefixlen > 30:
+            raise ModelError(f"{field}: {node.pod_cidr} is too small for pods (at most /30)")
+        for j, other in subnets:
+            if net.overlaps(other):
+                raise ModelError(f"{field}: {node.pod_cidr} overlaps nodes[{j}].podCIDR {other}")
+        subnets.append((i, net))
+
+    node_names = {n.name: n for n in c.nodes}
+    for i, dep in enumerate(c.deployments):
+        _dns_name(dep.name, f"deployments[{i}].name")
+        _dns_name(dep.namespace, f"deployments[{i}].namespace", label=True)
+        if not isinstance(dep.replicas, int) or dep.replicas < 0:
+            raise ModelError(f"deployments[{i}].replicas: {dep.replicas!r} must be a whole number >= 0")
+    _unique(c.deployments, "deployments", namespaced=True)
+
+    ips: dict[str, str] = {}
+    for i, pod in enumerate(c.pods):
+        _dns_name(pod.name, f"pods[{i}].name")
+        _dns_name(pod.namespace, f"pods[{i}].namespace", label=True)
+        if not pod.node and not pod.ip:
+            continue  # the scheduler and IPAM fill these in
+        if pod.node not in node_names:
+            raise ModelError(f"pods[{i}].node: {pod.node!r} is not a node of this cluster")
+        node = node_names[pod.node]
+        _ip(pod.ip, f"pods[{i}].ip")
+        if not ipam.in_subnet(pod.ip, node.pod_cidr):
+            raise ModelError(f"pods[{i}].ip: {pod.ip} is outside node {node.name}'s podCIDR {node.pod_cidr}")
+        if pod.ip in ipam.reserved(node.pod_cidr):
+            raise ModelError(f"pods[{i}].ip: {pod.ip} is reserved (subnet, gateway or broadcast address)")
+        if pod.ip in ips:
+            raise ModelError(f"pods[{i}].ip: {pod.ip} is already used by {ips[pod.ip]}")
+        ips[pod.ip] = f"pods[{i}] ({pod.namespace}/{pod.name})"
+    _unique(c.pods, "pods", namespaced=True)

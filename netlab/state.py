@@ -1,0 +1,82 @@
+"""A lab's state under /run/netlab/<name>/: the cluster as stored by the "API server",
+the namespaces it owns, and its processes. Writes are atomic renames; changes take
+an exclusive lock."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from pathlib import Path
+
+from netlab.errors import NetlabError
+
+RUN_DIR = Path(os.environ.get("NETLAB_RUN_DIR", "/run/netlab"))
+
+
+def labs() -> list[str]:
+    try:
+        return sorted(p.name for p in RUN_DIR.iterdir() if p.is_dir())
+    except FileNotFoundError:
+        return []
+
+
+class LabDir:
+    def __init__(self, name: str):
+        self.name = name
+        self.path = RUN_DIR / name
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def leases(self) -> Path:
+        return self.path / "leases"
+
+    @property
+    def logs(self) -> Path:
+        return self.path / "logs"
+
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+    def create(self) -> None:
+        """Claim the name; a second `up` of the same name fails here."""
+        RUN_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(mode=0o700)
+        except FileExistsError:
+            raise NetlabError(f"lab {self.name!r} exists already (netlab down --name {self.name}, "
+                              "or netlab clean after a crash)") from None
+        self.logs.mkdir()
+
+    @contextlib.contextmanager
+    def lock(self, wait: bool = True):
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise NetlabError(f"lab {self.name!r} is busy (another netlab command holds its lock)") from None
+            yield
+        finally:
+            os.close(fd)
+
+    def read(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            raise NetlabError(f"lab {self.name!r} is not running (netlab up --name {self.name})") from None
+
+    def write(self, state: dict) -> None:
+        tmp = self.path / ".state.json.tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.state_file)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
