@@ -62,7 +62,7 @@ def add_veth(ipr: IPRoute, name: str, peer: str, peer_netns: str, mtu: int,
 
 
 def set_hairpin(ipr: IPRoute, idx: int) -> None:
-    ipr.brport("set", index=idx, hairpin=1)
+    ipr.brport("set", index=idx, mode=1)   # IFLA_BRPORT_MODE 1: hairpin
 
 
 def add_vxlan(ipr: IPRoute, name: str, vni: int, port: int, local: str, dev: int,

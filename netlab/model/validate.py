@@ -112,12 +112,15 @@ def _check(c: Cluster) -> None:
     for i, pod in enumerate(c.pods):
         _dns_name(pod.name, f"pods[{i}].name")
         _dns_name(pod.namespace, f"pods[{i}].namespace", label=True)
-        if not pod.node and not pod.ip:
-            continue  # the scheduler and IPAM fill these in
-        if pod.node not in node_names:
+        if pod.node and pod.node not in node_names:
             raise ModelError(f"pods[{i}].node: {pod.node!r} is not a node of this cluster")
-        node = node_names[pod.node]
+        if not pod.ip:
+            continue  # IPAM fills it in
         _ip(pod.ip, f"pods[{i}].ip")
+        owner = [n for n in c.nodes if ipam.in_subnet(pod.ip, n.pod_cidr)]
+        node = node_names[pod.node] if pod.node else (owner[0] if owner else None)
+        if node is None:
+            raise ModelError(f"pods[{i}].ip: {pod.ip} is in no node's podCIDR")
         if not ipam.in_subnet(pod.ip, node.pod_cidr):
             raise ModelError(f"pods[{i}].ip: {pod.ip} is outside node {node.name}'s podCIDR {node.pod_cidr}")
         if pod.ip in ipam.reserved(node.pod_cidr):

@@ -1,0 +1,275 @@
+"""The `netlab` command: the same verbs a Kubernetes user types, on a lab of real kernel objects."""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+from netlab import layout, output
+from netlab.errors import NetlabError
+from netlab.lab import Lab, clean, default_name
+from netlab.model import topology
+from netlab.model.objects import Cluster, Node
+from netlab.model.seed import seed_cluster
+from netlab.model.validate import lab_name
+from netlab.state import labs
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise SystemExit(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _lab(args) -> Lab:
+    lab = Lab(default_name(args.name))
+    if not lab.dir.exists():
+        raise NetlabError(f"lab {lab.name!r} is not running (netlab up --name {lab.name})")
+    return lab
+
+
+# ---- commands ---------------------------------------------------------------------
+
+def cmd_up(args) -> int:
+    name = lab_name(args.name or "seed")
+    now = time.time()
+    cluster = topology.load(args.file, name, now) if args.file else seed_cluster(name, now)
+    if args.flannel_mode:
+        cluster.flannel_mode = args.flannel_mode
+    _say(f"netlab: bringing up lab {name!r}: {len(cluster.nodes)} nodes, {len(cluster.pods)} pods, "
+         f"flannel {cluster.flannel_mode} mode")
+    t = time.monotonic()
+    lab = Lab.up(cluster, out=_say)
+    _say(f"netlab: lab {name!r} is up in {time.monotonic() - t:.2f}s "
+         f"(netlab exec --name {name} TARGET -- CMD; netlab down --name {name})\n")
+    _print_pods(lab, lab.cluster(), cluster.pods, wide=True, all_ns=True)
+    return 0
+
+
+def cmd_down(args) -> int:
+    lab = _lab(args)
+    t = time.monotonic()
+    lab.down()
+    _say(f"netlab: lab {lab.name!r} removed in {time.monotonic() - t:.2f}s")
+    return 0
+
+
+def cmd_clean(args) -> int:
+    removed = clean(out=_say)
+    _say(f"netlab: removed {len(removed)} lab(s)" if removed else "netlab: nothing to clean")
+    return 0
+
+
+def cmd_status(args) -> int:
+    names = [args.name] if args.name else labs()
+    if not names:
+        _say("No labs are running.")
+        return 0
+    rows = []
+    for name in names:
+        lab = Lab(name)
+        state = lab.state()
+        c = Cluster.from_dict(state["cluster"])
+        procs = lab.procs()
+        from netlab.kernel import process
+        alive = sum(process.alive(p) for p in procs)
+        rows.append([name, state.get("status", "?"), str(len(c.nodes)), str(len(c.pods)),
+                     f"{alive}/{len(procs)}", c.flannel_mode, output.age(state.get("created", 0))])
+    _say(output.table(["LAB", "STATUS", "NODES", "PODS", "PROCESSES", "FLANNEL", "AGE"], rows))
+    return 0
+
+
+def _pod_status(lab: Lab):
+    from netlab.kernel import netns
+
+    def status(pod):
+        up = netns.exists(layout.pod_ns(lab.name, pod))
+        return ("Running", "1/1", 0) if up else ("Unknown", "0/1", 0)
+    return status
+
+
+def _print_pods(lab: Lab, c: Cluster, pods, wide: bool, all_ns: bool) -> None:
+    _say(output.pod_rows(c, pods, wide, all_ns, _pod_status(lab), time.time()))
+
+
+def _select_pods(c: Cluster, args):
+    return [p for p in c.pods if args.all_namespaces or p.namespace == (args.namespace or "default")]
+
+
+def cmd_get(args) -> int:
+    lab = _lab(args)
+    state = lab.state()
+    c = Cluster.from_dict(state["cluster"])
+    kind = args.kind
+    if kind in ("po", "pod", "pods"):
+        pods = _select_pods(c, args)
+        if args.output in ("json", "yaml"):
+            status = _pod_status(lab)
+            items = [output.pod_object(c, p, status(p)[0], status(p)[1] == "1/1", status(p)[2]) for p in pods]
+            _say(output.as_list(items, args.output))
+        elif not pods:
+            _say(f"No resources found in {args.namespace or 'default'} namespace.")
+        else:
+            _print_pods(lab, c, pods, args.output == "wide", args.all_namespaces)
+    elif kind in ("no", "node", "nodes"):
+        if args.output in ("json", "yaml"):
+            _say(output.as_list([output.node_object(n, state["created"]) for n in c.nodes], args.output))
+        else:
+            _say(output.node_rows(c, c.nodes, args.output == "wide", state["created"], time.time(),
+                                  platform.release()))
+    else:
+        raise NetlabError(f"get: unknown resource type {kind!r} (known: pods, nodes)")
+    return 0
+
+
+def resolve_target(c: Cluster, target: str, namespace: str | None) -> str:
+    """TARGET of exec/capture -> namespace name: a node, an outside host, or a pod."""
+    if target in {n.name for n in c.nodes} | {h.name for h in c.hosts} | {layout.ROUTER, layout.UNDERLAY}:
+        return layout.host_ns(c.name, target)
+    if target.startswith(("deploy/", "deployment/")):
+        dep = target.split("/", 1)[1]
+        pods = [p for p in c.pods if p.owner == dep and p.namespace == (namespace or "default")]
+        if not pods:
+            raise NetlabError(f"deployment {dep!r} has no pods in namespace {namespace or 'default'!r}")
+        return layout.pod_ns(c.name, sorted(pods, key=lambda p: p.name)[0])
+    matches = [p for p in c.pods if p.name == target]
+    if namespace:
+        matches = [p for p in matches if p.namespace == namespace]
+    elif len(matches) > 1:
+        matches = [p for p in matches if p.namespace == "default"]
+    if len(matches) != 1:
+        raise NetlabError(f"no node, host or pod named {target!r}"
+                          + (f" in namespace {namespace!r}" if namespace else "")
+                          + f" in lab {c.name!r} (netlab get pods -A)")
+    return layout.pod_ns(c.name, matches[0])
+
+
+def cmd_exec(args) -> int:
+    lab = _lab(args)
+    if not args.command:
+        raise NetlabError("exec: no command given (netlab exec TARGET -- CMD...)")
+    ns = resolve_target(lab.cluster(), args.target, args.namespace)
+    # ip netns exec bind-mounts /etc/netns/NS/* over /etc: the pod's own resolv.conf
+    os.execvp("ip", ["ip", "netns", "exec", ns, *args.command])
+
+
+def cmd_node(args) -> int:
+    lab = _lab(args)
+    if args.action == "add":
+        c = lab.cluster()
+        node = Node(args.node, args.ip or _next_node_ip(c), args.pod_cidr or _next_subnet(c))
+        t = time.monotonic()
+        pods = lab.add_node(node, args.pods, out=_say)
+        _say(f"netlab: node {node.name} ({node.ip}, pods {node.pod_cidr}) added in {time.monotonic() - t:.2f}s")
+        if pods:
+            _print_pods(lab, lab.cluster(), pods, wide=True, all_ns=False)
+    else:
+        lab.remove_node(args.node, out=_say)
+        _say(f"netlab: node {args.node} removed")
+    return 0
+
+
+def _next_node_ip(c: Cluster) -> str:
+    from ipaddress import ip_address, ip_network
+    taken = {ip_address(x) for x in [c.router] + [n.ip for n in c.nodes] + [h.ip for h in c.hosts]}
+    start = max(ip_address(n.ip) for n in c.nodes)
+    for addr in ip_network(c.underlay_cidr).hosts():
+        if addr > start and addr not in taken:
+            return str(addr)
+    raise NetlabError(f"node add: no free address in underlay {c.underlay_cidr}; give --ip")
+
+
+def _next_subnet(c: Cluster) -> str:
+    from ipaddress import ip_network
+    plen = ip_network(c.nodes[0].pod_cidr).prefixlen
+    used = [ip_network(n.pod_cidr) for n in c.nodes]
+    for net in ip_network(c.cluster_cidr).subnets(new_prefix=plen):
+        if not any(net.overlaps(u) for u in used):
+            return str(net)
+    raise NetlabError(f"node add: no free /{plen} left in {c.cluster_cidr}; give --pod-cidr")
+
+
+def cmd_capture(args) -> int:
+    from netlab.probe.cli import capture_command
+    lab = _lab(args)
+    target, sep, iface = args.where.rpartition(":")
+    if not sep or not target or not iface:
+        raise NetlabError(f"capture: {args.where!r} is not TARGET:IFACE (e.g. node1:eth0)")
+    ns = resolve_target(lab.cluster(), target, args.namespace)
+    return capture_command(ns, iface, args.count, args.write, args.timeout, " ".join(args.filter) or None)
+
+
+# ---- the parser -------------------------------------------------------------------
+
+def parser() -> Parser:
+    p = Parser(prog="netlab", description="A Kubernetes networking lab built from real Linux kernel "
+               "objects: namespaces, bridges, VXLAN, iptables.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=Parser, metavar="COMMAND")
+
+    def cmd(name, fn, help):
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("--name", help="the lab (default: the one running, else seed)")
+        return sp
+
+    up = cmd("up", cmd_up, "build a lab (default: the seed cluster) and show its pods")
+    up.add_argument("-f", "--file", help="topology file (YAML); default: the seed cluster")
+    up.add_argument("--flannel-mode", choices=("routes", "seed"),
+                    help="routes: current flannel; seed: the walk-through's on-demand neighbours")
+    cmd("down", cmd_down, "remove a lab and everything it made")
+    cmd("clean", cmd_clean, "remove every leftover of every lab, even after a crash")
+    cmd("status", cmd_status, "list labs and their state")
+
+    get = cmd("get", cmd_get, "show pods or nodes, as kubectl get does")
+    get.add_argument("kind", help="pods | nodes")
+    get.add_argument("-n", "--namespace", help="namespace (default: default)")
+    get.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    get.add_argument("-o", "--output", choices=("wide", "json", "yaml"), help="output format")
+
+    ex = cmd("exec", cmd_exec, "run a command inside a node, pod or outside host")
+    ex.add_argument("-n", "--namespace", help="the pod's namespace (default: default)")
+    ex.add_argument("target", help="node1, node2, client, db, router, a pod name, or deploy/NAME")
+    ex.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+
+    node = cmd("node", cmd_node, "add a node to a running lab, or remove one")
+    node.add_argument("action", choices=("add", "remove"))
+    node.add_argument("node", help="node name, e.g. node3")
+    node.add_argument("--ip", help="underlay address (default: the next free one)")
+    node.add_argument("--pod-cidr", help="pod subnet (default: the next free one)")
+    node.add_argument("--pods", type=int, default=0, help="start this many pods on the new node")
+
+    cap = cmd("capture", cmd_capture, "capture packets on an interface of a lab namespace")
+    cap.add_argument("where", metavar="TARGET:IFACE", help="e.g. node1:eth0, node2:flannel.1, client:eth0")
+    cap.add_argument("-n", "--namespace", help="the pod's namespace (default: default)")
+    cap.add_argument("-c", "--count", type=int, help="stop after this many packets")
+    cap.add_argument("-t", "--timeout", type=float, help="stop after this many seconds")
+    cap.add_argument("-w", "--write", help="also write the packets to this pcap file")
+    cap.add_argument("filter", nargs="*", help="a tcpdump (BPF) filter, e.g. udp port 8472")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.cmd == "exec" and args.command[:1] == ["--"]:
+        args.command = args.command[1:]
+    if os.geteuid() != 0:
+        print("netlab: must be run as root: it creates network namespaces, links and iptables rules "
+              "(try: sudo netlab ...)", file=sys.stderr)
+        return 1
+    try:
+        return args.fn(args) or 0
+    except NetlabError as e:
+        print(f"netlab: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("netlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

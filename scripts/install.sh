@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what netlab needs on Debian 12 / Ubuntu 22.04+, as root: system packages
+# through apt, Python packages in a virtual environment, `netlab` on root's PATH.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${NETLAB_VENV:-$ROOT/.venv}
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install.sh: must be run as root (it installs packages with apt)" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "== apt packages"
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends \
+  python3 python3-venv python3-dev gcc libc6-dev \
+  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps \
+  >/dev/null
+
+# netlab needs Python >= 3.11 (Ubuntu 22.04 ships 3.10 as python3, 3.11 as python3.11)
+PY=/usr/bin/python3
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  apt-get install -y -q --no-install-recommends python3.11 python3.11-venv python3.11-dev >/dev/null
+  PY=/usr/bin/python3.11
+fi
+
+echo "== Python packages in $VENV"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[test]"
+
+ln -sfn "$VENV/bin/netlab" /usr/local/bin/netlab
+ln -sfn "$VENV/bin/kube-netlab" /usr/local/bin/kube-netlab
+echo "== installed: $("$VENV/bin/netlab" --help | head -1)"

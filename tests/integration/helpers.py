@@ -1,0 +1,85 @@
+"""Shared by the integration tests: unique lab names, the CLI, commands in namespaces."""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+from netlab import layout
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{secrets.token_hex(3)}"
+
+
+def netlab(*args: str, check: bool = True, timeout: float = 60, env=None) -> subprocess.CompletedProcess:
+    r = subprocess.run([sys.executable, "-m", "netlab.cli", *args], capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    if check and r.returncode != 0:
+        raise AssertionError(f"netlab {' '.join(args)} exited {r.returncode}: {r.stderr}{r.stdout}")
+    return r
+
+
+def sh(ns: str, *cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    """A command inside a lab namespace (never in the host's own)."""
+    r = subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{ns}: {' '.join(cmd)} exited {r.returncode}: {r.stderr}{r.stdout}")
+    return r
+
+
+def pod_ns(cluster, name: str) -> str:
+    return layout.pod_ns(cluster.name, next(p for p in cluster.pods if p.name == name))
+
+
+def ping(ns: str, dst: str, count: int = 1, wait: float = 2) -> bool:
+    return sh(ns, "ping", "-n", "-q", "-c", str(count), "-W", str(wait), dst, check=False).returncode == 0
+
+
+def eventually(fn, timeout: float = 1.0, step: float = 0.02):
+    """fn's first truthy value within timeout, else its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def leftovers(name: str) -> list[str]:
+    """Everything of lab `name` still on the machine: namespaces, mounts, state, /etc/netns."""
+    found = [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith(f"{name}-")] \
+        if os.path.isdir("/run/netns") else []
+    with open("/proc/mounts") as f:
+        found += [f"mount {line.split()[1]}" for line in f if f"/run/netns/{name}-" in line]
+    if os.path.exists(f"/run/netlab/{name}"):
+        found.append(f"state /run/netlab/{name}")
+    if os.path.isdir("/etc/netns"):
+        found += [f"/etc/netns/{n}" for n in os.listdir("/etc/netns") if n.startswith(f"{name}-")]
+    return found
+
+
+HOST_SYSCTLS = ["net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables",
+                "net/ipv4/neigh/default/app_solicit", "net/ipv4/neigh/default/ucast_solicit",
+                "net/ipv4/neigh/default/mcast_solicit", "net/ipv4/conf/all/forwarding"]
+
+
+def host_snapshot() -> dict[str, str]:
+    """What the lab must never change in the host's own namespace (read from this process,
+    which runs in it)."""
+    import re
+    snap = {}
+    for cmd in (["ip", "-d", "link", "show"], ["ip", "-4", "addr"], ["ip", "route", "show", "table", "all"],
+                ["ip", "rule"], ["iptables-legacy-save"], ["nft", "list", "ruleset"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        text = "\n".join(line for line in r.stdout.splitlines()
+                         if not line.startswith("#") and "_lft" not in line)
+        snap[" ".join(cmd)] = re.sub(r"\[\d+:\d+\]", "[0:0]", text) + f"\nrc={r.returncode}"
+    for key in HOST_SYSCTLS:
+        try:
+            snap[key] = open(f"/proc/sys/{key}").read().strip()
+        except FileNotFoundError:
+            snap[key] = "absent"
+    return snap

@@ -1,0 +1,178 @@
+"""up, down, clean, crashes and two labs at once: nothing of a lab outlives it, the host is untouched."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from netlab import layout
+from netlab.kernel import process
+
+from helpers import eventually, host_snapshot, leftovers, netlab, ping, sh, unique
+
+
+def test_up_then_down_leaves_nothing_and_the_host_untouched():
+    before = host_snapshot()
+    name = unique()
+    try:
+        up = netlab("up", "--name", name)
+        assert "business-manager-666f454f7f-7l86b" in up.stdout and "192.168.0.21" in up.stdout
+        state = __import__("netlab.lab", fromlist=["Lab"]).Lab(name).state()
+        pids = [p["pid"] for p in state["procs"].values()]
+        assert len(pids) == 2 and all(os.path.exists(f"/proc/{p}") for p in pids)
+        assert ping(layout.pod_ns(name, _pod(state, "data-product-6664c6dcb9-4zk27")), "172.30.9.4")
+    finally:
+        netlab("down", "--name", name, check=False)
+    assert leftovers(name) == []
+    assert not any(os.path.exists(f"/proc/{p}") and not _zombie(p) for p in pids)
+    assert host_snapshot() == before
+
+
+def _pod(state, name):
+    from netlab.model.objects import Cluster
+    return next(p for p in Cluster.from_dict(state["cluster"]).pods if p.name == name)
+
+
+def _zombie(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_second_up_of_the_same_name_is_refused(make_lab):
+    from netlab.model.seed import seed_cluster
+    lab = make_lab(seed_cluster)
+    r = netlab("up", "--name", lab.name, check=False)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [f"netlab: lab {lab.name!r} exists already "
+                                             f"(netlab down --name {lab.name}, or netlab clean after a crash)"]
+    assert ping(layout.pod_ns(lab.name, lab.cluster().pods[0]), "172.30.9.2")   # the first one is intact
+
+
+def test_two_labs_with_the_same_addresses_side_by_side(make_lab):
+    from netlab.model.seed import seed_cluster
+    a, b = make_lab(seed_cluster), make_lab(seed_cluster)
+    for lab in (a, b):
+        c = lab.cluster()
+        assert ping(layout.pod_ns(c.name, c.pods[0]), "172.30.9.2")
+        # each underlay holds its own five members only
+        ports = sh(layout.host_ns(c.name, "underlay"), "ip", "-o", "link", "show", "master", "br0").stdout
+        assert len(ports.splitlines()) == 5
+    # b's VTEP MACs differ from a's, and a's FDB knows only a's node2
+    from netlab.flannel.lease import vtep_mac
+    fdb = sh(layout.node_ns(a.name, "node1"), "bridge", "fdb", "show", "dev", "flannel.1").stdout
+    assert vtep_mac(a.name, "node2") in fdb and vtep_mac(b.name, "node2") not in fdb
+    a.down()
+    assert leftovers(a.name) == []
+    c = b.cluster()
+    assert ping(layout.pod_ns(c.name, c.pods[0]), "172.30.9.3")
+
+
+@pytest.mark.parametrize("kill_after", ["namespaces", "pods: veths", "flanneld"])
+def test_sigkill_during_up_then_clean_leaves_nothing(tmp_path, kill_after):
+    # a run directory of its own, so the global `clean` sees only this test's lab
+    env = {**os.environ, "NETLAB_RUN_DIR": str(tmp_path / "run")}
+    name = unique()
+    before = host_snapshot()
+    up = subprocess.Popen([sys.executable, "-m", "netlab.cli", "up", "--name", name], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in up.stdout:
+            if line.strip().startswith(kill_after):
+                break
+        up.send_signal(signal.SIGKILL)
+        up.wait()
+        assert up.returncode == -signal.SIGKILL
+        assert any(n.startswith(f"{name}-") for n in os.listdir("/run/netns"))   # it left things
+    finally:
+        clean = netlab("clean", env=env)
+    assert f"removed lab {name}" in clean.stdout
+    assert [x for x in leftovers(name) if not x.startswith("state")] == []
+    assert not (tmp_path / "run" / name).exists()
+    assert process.in_namespaces([n for n in os.listdir("/run/netns") if n.startswith(f"{name}-")]) == []
+    assert host_snapshot() == before
+
+
+def test_non_root_gets_one_clear_line():
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        sys.executable, "-m", "netlab.cli", "get", "pods"],
+                       capture_output=True, text=True, cwd="/")
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == ["netlab: must be run as root: it creates network namespaces, links "
+                                     "and iptables rules (try: sudo netlab ...)"]
+    assert r.stdout == ""
+
+
+def test_bad_topology_is_one_line_and_builds_nothing(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("nodes:\n  - {name: n1, ip: 192.168.0.21, podCIDR: 10.0.0.0/24}\n")
+    name = unique()
+    r = netlab("up", "-f", str(f), "--name", name, check=False)
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [f"netlab: {f}: nodes[0].podCIDR: 10.0.0.0/24 is outside "
+                                     "cluster.clusterCIDR 172.30.0.0/16"]
+    assert leftovers(name) == []
+
+
+def test_cli_get_exec_and_status(make_lab):
+    from netlab.model.seed import seed_cluster
+    lab = make_lab(seed_cluster)
+    wide = netlab("get", "pods", "-o", "wide", "--name", lab.name).stdout.splitlines()
+    assert wide[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    row = next(r.split() for r in wide if r.startswith("data-product-6664c6dcb9-tkmms"))
+    assert row[1:3] == ["1/1", "Running"] and row[5:] == ["172.30.9.2", "192.168.0.22"]
+    assert len(wide) == 7                                 # six pods in namespace default
+    import json
+    items = json.loads(netlab("get", "pods", "-A", "-o", "json", "--name", lab.name).stdout)["items"]
+    assert {(i["metadata"]["name"], i["status"]["podIP"], i["status"]["hostIP"]) for i in items} == {
+        (p.name, p.ip, lab.cluster().node(p.node).ip) for p in lab.cluster().pods}
+    r = netlab("exec", "--name", lab.name, "-n", "kube-system", "kube-dns-7cd94476cd-kr76t", "--",
+               "ip", "-4", "-o", "addr", "show", "eth0")
+    assert "172.30.9.4/24" in r.stdout
+    r = netlab("exec", "--name", lab.name, "client", "--", "sh", "-c", "exit 7", check=False)
+    assert r.returncode == 7
+    r = netlab("exec", "--name", lab.name, "nosuchpod", "--", "true", check=False)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "nosuchpod" in r.stderr
+    status = netlab("status", "--name", lab.name).stdout
+    assert lab.name in status and "2/2" in status
+
+
+@pytest.mark.parametrize("mode", ["seed", "routes"])
+def test_node_add_and_remove_update_every_node(make_lab, mode):
+    from netlab.flannel.lease import vtep_mac
+    from netlab.model.seed import seed_cluster
+
+    def cluster(name, now):
+        c = seed_cluster(name, now)
+        c.flannel_mode = mode
+        return c
+    lab = make_lab(cluster)
+    name = lab.name
+    out = netlab("node", "add", "node3", "--pods", "2", "--name", name).stdout
+    c = lab.cluster()
+    node3 = c.node("node3")
+    assert (node3.ip, node3.pod_cidr) == ("192.168.0.23", "172.30.0.0/24")
+    new = c.pods_on("node3")
+    assert len(new) == 2 and all(p.name in out for p in new)
+    mac3 = vtep_mac(name, "node3")
+    for old in ("node1", "node2"):
+        fdb = lambda: sh(layout.node_ns(name, old), "bridge", "fdb", "show", "dev", "flannel.1").stdout  # noqa
+        assert eventually(lambda: f"{mac3} dst 192.168.0.23" in fdb())
+    for src in ("business-manager-666f454f7f-7l86b", "data-product-6664c6dcb9-tkmms"):
+        for dst in new:
+            assert ping(layout.pod_ns(name, next(p for p in c.pods if p.name == src)), dst.ip)
+    assert ping(layout.pod_ns(name, new[0]), "172.30.76.7")
+
+    netlab("node", "remove", "node3", "--name", name)
+    for old in ("node1", "node2"):
+        ns = layout.node_ns(name, old)
+        gone = lambda: (mac3 not in sh(ns, "bridge", "fdb", "show", "dev", "flannel.1").stdout  # noqa
+                        and mac3 not in sh(ns, "ip", "neigh", "show", "dev", "flannel.1").stdout
+                        and "172.30.0.0/24" not in sh(ns, "ip", "route").stdout)
+        assert eventually(gone, timeout=1.0), sh(ns, "bridge", "fdb", "show", "dev", "flannel.1").stdout
+    assert not any(n.startswith(f"{name}-node3") for n in os.listdir("/run/netns"))
+    assert "node3" not in [n.name for n in lab.cluster().nodes]
+    assert len(lab.cluster().pods) == 8

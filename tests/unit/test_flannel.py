@@ -1,0 +1,69 @@
+import re
+
+from netlab.flannel.desired import desired, on_miss, stale, sysctls
+from netlab.flannel.lease import Lease, Store, lease_of, vtep_mac
+from netlab.kernel.objects import Fdb, Neigh, Route
+from netlab.model.seed import seed_cluster
+
+N1 = Lease("172.30.76.0/24", "192.168.0.21", "0e:00:00:00:00:01")
+N2 = Lease("172.30.9.0/24", "192.168.0.22", "0e:00:00:00:00:02")
+N3 = Lease("172.30.5.0/24", "192.168.0.23", "0e:00:00:00:00:03")
+
+
+def test_routes_mode_one_route_neighbour_and_fdb_per_remote_node():
+    d = desired([N1, N2, N3], N1.subnet, "routes", "172.30.0.0/16")
+    assert d.routes == {Route("172.30.9.0/24", "flannel.1", "172.30.9.0", onlink=True),
+                        Route("172.30.5.0/24", "flannel.1", "172.30.5.0", onlink=True)}
+    assert d.neighs == {Neigh("172.30.9.0", N2.vtep_mac, "flannel.1"),
+                        Neigh("172.30.5.0", N3.vtep_mac, "flannel.1")}
+    assert d.fdbs == {Fdb(N2.vtep_mac, "flannel.1", "192.168.0.22"),
+                      Fdb(N3.vtep_mac, "flannel.1", "192.168.0.23")}
+
+
+def test_seed_mode_one_cluster_route_no_static_neighbours():
+    d = desired([N1, N2], N2.subnet, "seed", "172.30.0.0/16")
+    assert d.routes == {Route("172.30.0.0/16", "flannel.1")}
+    assert d.neighs == set()
+    assert d.fdbs == {Fdb(N1.vtep_mac, "flannel.1", "192.168.0.21")}
+
+
+def test_single_node_programs_nothing_remote():
+    d = desired([N1], N1.subnet, "routes", "172.30.0.0/16")
+    assert (d.routes, d.neighs, d.fdbs) == (set(), set(), set())
+
+
+def test_on_miss_answers_with_the_owning_nodes_vtep_mac():
+    assert on_miss([N1, N2], N1.subnet, "172.30.9.2") == Neigh("172.30.9.2", N2.vtep_mac, "flannel.1")
+    assert on_miss([N1, N2], N1.subnet, "172.30.76.5") is None     # our own subnet
+    assert on_miss([N1, N2], N1.subnet, "10.254.0.2") is None      # nobody's
+
+
+def test_stale_neighbours_after_a_node_leaves():
+    have = {Neigh("172.30.9.2", N2.vtep_mac, "flannel.1"), Neigh("172.30.5.7", N3.vtep_mac, "flannel.1")}
+    assert stale(have, [N1, N2], N1.subnet) == {Neigh("172.30.5.7", N3.vtep_mac, "flannel.1")}
+
+
+def test_seed_mode_sysctls_report_lookups_to_user_space():
+    assert sysctls("seed") == {"net/ipv4/neigh/flannel.1/app_solicit": 3,
+                               "net/ipv4/neigh/flannel.1/ucast_solicit": 0,
+                               "net/ipv4/neigh/flannel.1/mcast_solicit": 0}
+    assert sysctls("routes") == {}
+
+
+def test_lease_has_flannels_etcd_shape(tmp_path):
+    lease = lease_of(seed_cluster(), seed_cluster().nodes[1])
+    assert lease.key == "172.30.9.0-24"
+    assert lease.to_json().startswith('{"PublicIP": "192.168.0.22", "BackendType": "vxlan", '
+                                      '"BackendData": {"VtepMAC": "0e:')
+    store = Store(tmp_path)
+    store.put(lease)
+    v1 = store.version()
+    assert store.all() == [lease]
+    store.delete(lease.subnet)
+    assert store.all() == [] and store.version() != v1
+
+
+def test_vtep_mac_is_unicast_locally_administered_and_stable():
+    mac = vtep_mac("seed", "node1")
+    assert re.fullmatch(r"0e(:[0-9a-f]{2}){5}", mac)
+    assert mac == vtep_mac("seed", "node1") != vtep_mac("seed", "node2")
