@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 from netlab import layout, underlay
 from netlab.cni import bridge as cni
+from pyroute2.netlink.exceptions import NetlinkError
+
 from netlab.errors import NetlabError
 from netlab.flannel import DEVICE as VTEP, PORT as VXLAN_PORT, VNI
 from netlab.flannel import desired as flannel
@@ -30,7 +32,7 @@ NODE_SYSCTLS = {"net/ipv4/ip_forward": 1,
                 # per namespace on current kernels: bridged pod traffic meets kube-proxy's rules
                 "net/bridge/bridge-nf-call-iptables": 1}
 AGENT_READY_TIMEOUT = 10.0
-WORKERS = 2
+WORKERS = 1    # measured: a second thread only adds GIL contention to netlink requests
 
 
 def _quiet(_msg: str) -> None:
@@ -59,7 +61,7 @@ def _build_segment(members: list[underlay.Member]) -> None:
         br = links.add_bridge(ipr, underlay.BRIDGE, underlay.MTU)
         links.up(ipr, br)
         for m in members:
-            links.up(ipr, links.add_veth(ipr, m.port, "eth0", m.netns, underlay.MTU, master=br))
+            links.add_veth(ipr, m.port, "eth0", m.netns, underlay.MTU, master=br)
 
 
 def _setup_eth0(ipr, m: underlay.Member) -> int:
@@ -68,7 +70,7 @@ def _setup_eth0(ipr, m: underlay.Member) -> int:
     links.add_addr(ipr, eth0, m.address)
     links.up(ipr, eth0)
     if m.gateway:
-        links.add_route(ipr, Route("default", "eth0", m.gateway))
+        links.add_route(ipr, Route("default", "eth0", m.gateway), oif=eth0)
     return eth0
 
 
@@ -99,27 +101,26 @@ def _plug_pods(pods: list[cni.PodNet]) -> None:
     with links.netlink() as ipr:
         br = links.index(ipr, cni.BRIDGE)
         for p in pods:
-            idx = links.add_veth(ipr, p.veth, cni.POD_IFACE, p.netns, cni.MTU, master=br)
-            links.set_hairpin(ipr, idx)
-            links.up(ipr, idx)
+            links.add_veth(ipr, p.veth, cni.POD_IFACE, p.netns, cni.MTU, br, p.veth_index, cni.POD_IFINDEX)
+            links.set_hairpin(ipr, p.veth_index)
 
 
 def _unplug_pods(pods: list[cni.PodNet]) -> None:
     with links.netlink() as ipr:
         for p in pods:
             try:
-                ipr.link("del", index=links.index(ipr, p.veth))
-            except LookupError:
+                ipr.link("del", index=p.veth_index)
+            except NetlinkError:
                 pass
 
 
 def _setup_pod(p: cni.PodNet) -> None:
+    """Pod side: lo and eth0 up, the address, the default route via docker0."""
     with links.netlink() as ipr:
         links.up(ipr, 1)
-        eth0 = links.index(ipr, cni.POD_IFACE)
-        links.add_addr(ipr, eth0, p.address)
-        links.up(ipr, eth0)
-        links.add_route(ipr, Route("default", cni.POD_IFACE, p.gateway))
+        links.add_addr(ipr, cni.POD_IFINDEX, p.address)
+        links.up(ipr, cni.POD_IFINDEX)
+        links.add_route(ipr, Route("default", cni.POD_IFACE, p.gateway), oif=cni.POD_IFINDEX)
 
 
 # ---- the lab ---------------------------------------------------------------------------
@@ -295,7 +296,7 @@ class Lab:
 def _plug_segment(m: underlay.Member) -> None:
     with links.netlink() as ipr:
         br = links.index(ipr, underlay.BRIDGE)
-        links.up(ipr, links.add_veth(ipr, m.port, "eth0", m.netns, underlay.MTU, master=br))
+        links.add_veth(ipr, m.port, "eth0", m.netns, underlay.MTU, master=br)
 
 
 def _unplug_segment(port: str) -> None:

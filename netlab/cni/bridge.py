@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 
 from netlab import layout
 from netlab.flannel import OVERHEAD
@@ -13,6 +13,8 @@ from netlab.underlay import MTU as UNDERLAY_MTU
 BRIDGE = "docker0"
 MTU = UNDERLAY_MTU - OVERHEAD      # 1450: what fits in a VXLAN packet on the underlay
 POD_IFACE = "eth0"
+POD_IFINDEX = 2            # eth0 in a pod's namespace: lo is 1
+_VETH_BASE = 1000           # node-side veth indexes: 1000 + the pod's offset in the subnet
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class PodNet:
     address: str           # 172.30.76.7/24
     gateway: str           # docker0's address
     node: str
+    veth_index: int        # unique on the node: derived from the pod's address
 
 
 def host_veth(pod: Pod) -> str:
@@ -36,4 +39,6 @@ def bridge_address(node: Node) -> str:
 def pod_net(c: Cluster, pod: Pod) -> PodNet:
     node = c.node(pod.node)
     plen = ip_network(node.pod_cidr).prefixlen
-    return PodNet(layout.pod_ns(c.name, pod), host_veth(pod), f"{pod.ip}/{plen}", node.gateway, node.name)
+    offset = int(ip_address(pod.ip)) - int(ip_network(node.pod_cidr).network_address)
+    return PodNet(layout.pod_ns(c.name, pod), host_veth(pod), f"{pod.ip}/{plen}", node.gateway, node.name,
+                  _VETH_BASE + offset)

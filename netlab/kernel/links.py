@@ -33,10 +33,13 @@ def netlink():
 
 
 def index(ipr: IPRoute, name: str) -> int:
-    found = ipr.link_lookup(ifname=name)
-    if not found:
-        raise LookupError(f"no interface {name}")
-    return found[0]
+    # a targeted RTM_GETLINK: link_lookup() would dump every link, quadratic on a busy node
+    try:
+        return ipr.link("get", ifname=name)[0]["index"]
+    except NetlinkError as e:
+        if e.code == errno.ENODEV:
+            raise LookupError(f"no interface {name}") from None
+        raise
 
 
 def up(ipr: IPRoute, idx: int) -> None:
@@ -49,16 +52,23 @@ def add_bridge(ipr: IPRoute, name: str, mtu: int) -> int:
 
 
 def add_veth(ipr: IPRoute, name: str, peer: str, peer_netns: str, mtu: int,
-             master: int | None = None) -> int:
-    """A veth pair whose peer is created straight inside another namespace."""
+             master: int | None = None, idx: int | None = None, peer_idx: int | None = None) -> int:
+    """A veth pair whose peer is created straight inside another namespace; our end is up.
+
+    Giving the indexes saves a look-up per pod (each netlink request costs ~0.3 ms here).
+    """
     fd = netns.open_fd(peer_netns)
     try:
         kwargs = {"master": master} if master else {}
-        ipr.link("add", ifname=name, kind="veth", mtu=mtu,
-                 peer={"ifname": peer, "net_ns_fd": fd, "mtu": mtu}, **kwargs)
+        if idx:
+            kwargs["index"] = idx
+        peer_spec = {"ifname": peer, "net_ns_fd": fd, "mtu": mtu}
+        if peer_idx:
+            peer_spec["index"] = peer_idx
+        ipr.link("add", ifname=name, kind="veth", mtu=mtu, state="up", peer=peer_spec, **kwargs)
     finally:
         netns.close_fd(fd)
-    return index(ipr, name)
+    return idx or index(ipr, name)
 
 
 def set_hairpin(ipr: IPRoute, idx: int) -> None:
@@ -77,9 +87,9 @@ def add_addr(ipr: IPRoute, idx: int, cidr: str) -> None:
     ipr.addr("add", index=idx, address=ip, prefixlen=int(plen))
 
 
-def _route_args(ipr: IPRoute, r: Route) -> dict:
+def _route_args(ipr: IPRoute, r: Route, oif: int | None = None) -> dict:
     # proto boot is what `ip route add` writes, so `ip route` prints no "proto" noise
-    args = {"dst": "0.0.0.0/0" if r.dst == "default" else r.dst, "oif": index(ipr, r.dev),
+    args = {"dst": "0.0.0.0/0" if r.dst == "default" else r.dst, "oif": oif or index(ipr, r.dev),
             "proto": RTPROT_BOOT}
     if r.gateway:
         args["gateway"] = r.gateway
@@ -88,8 +98,8 @@ def _route_args(ipr: IPRoute, r: Route) -> dict:
     return args
 
 
-def add_route(ipr: IPRoute, r: Route) -> None:
-    ipr.route("replace", **_route_args(ipr, r))
+def add_route(ipr: IPRoute, r: Route, oif: int | None = None) -> None:
+    ipr.route("replace", **_route_args(ipr, r, oif))
 
 
 def del_route(ipr: IPRoute, r: Route) -> None:
