@@ -1,0 +1,33 @@
+"""kube-proxy in iptables mode: Services become nat and filter rules in each node.
+
+The generation netlab reproduces is kube-proxy v1.11's iptables proxier (2018, the
+walk-through's era: kube-dns, extensions/v1beta1 Ingress, probabilities printed
+with five decimals), together with the two chains the kubelet of that era added
+(KUBE-MARK-DROP in nat, KUBE-FIREWALL in filter). Consistently with that release:
+
+- KUBE-FW-<hash> fronts a load-balancer IP, KUBE-XLB-<hash> implements
+  externalTrafficPolicy=Local (the names later releases call KUBE-EXT-/KUBE-SVL-
+  do not exist yet);
+- REJECT rules for services without endpoints live in the filter table: cluster IPs
+  in KUBE-SERVICES, node ports and external IPs in KUBE-EXTERNAL-SERVICES; the jumps
+  to them match `--ctstate NEW` only;
+- kube-proxy runs with --cluster-cidr (the flannel network), which adds
+  `! -s <clusterCIDR> -j KUBE-MARK-MASQ` to each cluster-IP rule and the pod
+  conntrack rules of KUBE-FORWARD;
+- a service with no endpoints keeps an empty KUBE-SVC chain and its nat jumps.
+
+Two later fixes are included because without them the lab would misbehave where a
+user expects it not to, each marked in rules.py: the filter FORWARD chain also
+jumps to KUBE-SERVICES (v1.14, kubernetes#72534; before it a pod's connection to a
+service without endpoints hung instead of being refused), and KUBE-XLB chains carry
+the ClientIP affinity rules (otherwise affinity does not hold for Local traffic).
+
+Rules are written in the canonical form `iptables-save` prints them back (option
+order, `--reject-with icmp-port-unreachable`, the `recent` match's defaults), except
+the probability, written as kube-proxy wrote it; rules.as_saved() gives the form read
+back, so desired and actual rules compare line by line.
+"""
+from netlab.kube_proxy.rules import (  # noqa: F401
+    Table, as_saved, build, build_service, diff, parse_save, probability, render, restore_input,
+    saved_probability, to_text,
+)

@@ -1,0 +1,348 @@
+"""Services as the API server admits them: validation, ClusterIP and NodePort allocation.
+
+Pure. Every problem is a ModelError whose one line names the service, the field, the
+value and the reason, e.g.
+    service default/web: spec.ports[0].nodePort: 40000 is outside the NodePort range 30000-32767
+
+Allocation is deterministic, not random as in Kubernetes: the first candidate is
+derived from a hash of "<namespace>/<name>" (and the port) and the search goes up
+from there, wrapping around, so the same lab gets the same addresses every time.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from ipaddress import IPv4Address, ip_network
+
+from netlab.errors import ModelError
+from netlab.model import names
+from netlab.model.endpoints import container_port, selected_pods
+from netlab.model.objects import Cluster, Service, ServicePort
+
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+AFFINITIES = ("None", "ClientIP")
+TRAFFIC_POLICIES = ("Cluster", "Local")
+NODE_PORTS = range(30000, 32768)                 # kube-apiserver's --service-node-port-range
+LB_POOL = ("192.168.0.200", "192.168.0.250")     # the simulated cloud provider's addresses
+MAX_AFFINITY_TIMEOUT = 86400                     # seconds, as Kubernetes validates it
+KUBERNETES = ("default", "kubernetes")           # the API service owns the range's first address
+
+_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def _key(svc: Service) -> tuple[str, str]:
+    return (svc.namespace, svc.name)
+
+
+def _where(svc: Service) -> str:
+    return f"service {svc.namespace}/{svc.name}"
+
+
+def _fail(svc: Service, field: str, message: str):
+    raise ModelError(f"{_where(svc)}: {field}: {message}")
+
+
+def _others(cluster: Cluster, svc: Service) -> list[Service]:
+    return [s for s in cluster.services if _key(s) != _key(svc)]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ipv4(value) -> IPv4Address | None:
+    try:
+        return IPv4Address(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _hash(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def is_headless(svc: Service) -> bool:
+    return svc.cluster_ip == "None"
+
+
+def wants_node_ports(svc: Service) -> bool:
+    return svc.type in ("NodePort", "LoadBalancer")
+
+
+# --- what is in use ---------------------------------------------------------------
+
+def taken_cluster_ips(cluster: Cluster, svc: Service | None = None) -> dict[str, str]:
+    """Cluster IP -> "ns/name" of the service holding it, leaving `svc` itself out."""
+    return {s.cluster_ip: f"{s.namespace}/{s.name}" for s in cluster.services
+            if s.cluster_ip and not is_headless(s) and (svc is None or _key(s) != _key(svc))}
+
+
+def taken_node_ports(cluster: Cluster, svc: Service | None = None) -> dict[int, str]:
+    """NodePort -> "ns/name" of the service holding it, leaving `svc` itself out."""
+    return {p.node_port: f"{s.namespace}/{s.name}" for s in cluster.services
+            if svc is None or _key(s) != _key(svc) for p in s.ports if p.node_port}
+
+
+def taken_lb_ips(cluster: Cluster, svc: Service | None = None) -> dict[str, str]:
+    return {s.load_balancer_ip: f"{s.namespace}/{s.name}" for s in cluster.services
+            if s.load_balancer_ip and (svc is None or _key(s) != _key(svc))}
+
+
+# --- allocation ---------------------------------------------------------------------
+
+def _first_free(candidates: list, start: int, taken) -> object | None:
+    n = len(candidates)
+    for i in range(n):
+        value = candidates[(start + i) % n]
+        if value not in taken:
+            return value
+    return None
+
+
+def allocate_cluster_ip(service_cidr: str, namespace: str, name: str, taken) -> str:
+    """A free address of the service range for ns/name.
+
+    Skips the network and broadcast addresses, and keeps the range's first address
+    for default/kubernetes, as Kubernetes does (10.254.0.1 in the seed).
+    """
+    net = ip_network(service_cidr)
+    first = net.network_address + 1
+    if (namespace, name) == KUBERNETES and str(first) not in taken:
+        return str(first)
+    size = net.num_addresses - 3          # network, broadcast and the reserved first
+    if size <= 0:
+        raise ModelError(f"service {namespace}/{name}: spec.clusterIP: "
+                         f"service range {service_cidr} is too small to allocate from")
+    start = _hash(f"{namespace}/{name}") % size
+    for i in range(size):
+        candidate = str(first + 1 + (start + i) % size)
+        if candidate not in taken:
+            return candidate
+    raise ModelError(f"service {namespace}/{name}: spec.clusterIP: "
+                     f"no free address left in service range {service_cidr}")
+
+
+def allocate_node_port(namespace: str, name: str, port: ServicePort, taken,
+                       port_range: range = NODE_PORTS) -> int:
+    start = _hash(f"{namespace}/{name}:{port.name}/{port.protocol}") % len(port_range)
+    found = _first_free(port_range, start, taken)
+    if found is None:
+        raise ModelError(f"service {namespace}/{name}: spec.ports.nodePort: "
+                         f"no free port left in {port_range.start}-{port_range.stop - 1}")
+    return found
+
+
+def allocate_lb_ip(namespace: str, name: str, taken, pool: tuple[str, str] = LB_POOL) -> str:
+    """An external IP from the simulated cloud provider's pool (for type=LoadBalancer)."""
+    low, high = (int(IPv4Address(a)) for a in pool)
+    candidates = [str(IPv4Address(i)) for i in range(low, high + 1)]
+    found = _first_free(candidates, _hash(f"{namespace}/{name}") % len(candidates), taken)
+    if found is None:
+        raise ModelError(f"service {namespace}/{name}: status.loadBalancer: "
+                         f"no free address left in pool {pool[0]}-{pool[1]}")
+    return found
+
+
+def admit(cluster: Cluster, svc: Service) -> Service:
+    """Validate `svc` against the cluster and return a copy with clusterIP and node ports set.
+
+    `svc` may or may not already be in cluster.services (an update replaces it).
+    """
+    validate_service(cluster, svc)
+    out = copy.deepcopy(svc)
+    if out.type != "ExternalName" and not out.cluster_ip:
+        out.cluster_ip = allocate_cluster_ip(cluster.service_cidr, out.namespace, out.name,
+                                             taken_cluster_ips(cluster, out))
+    if wants_node_ports(out):
+        taken = set(taken_node_ports(cluster, out)) | {p.node_port for p in out.ports if p.node_port}
+        for port in out.ports:
+            if not port.node_port:
+                port.node_port = allocate_node_port(out.namespace, out.name, port, taken)
+                taken.add(port.node_port)
+    return out
+
+
+# --- validation ---------------------------------------------------------------------
+
+def validate_services(cluster: Cluster) -> None:
+    """Raise ModelError on the first problem among all services."""
+    seen = set()
+    for svc in cluster.services:
+        if _key(svc) in seen:
+            _fail(svc, "metadata.name", f"{svc.name!r} is already used by another service "
+                                        f"in namespace {svc.namespace!r}")
+        seen.add(_key(svc))
+        validate_service(cluster, svc)
+
+
+def validate_service(cluster: Cluster, svc: Service) -> None:
+    """Raise ModelError on the first problem of `svc`, checked against the other services."""
+    _check_meta(svc)
+    if svc.type not in SERVICE_TYPES:
+        _fail(svc, "spec.type", f"{svc.type!r} is not one of {', '.join(SERVICE_TYPES)}")
+    if svc.type == "ExternalName":
+        _check_external_name(svc)
+    else:
+        _check_cluster_ip(cluster, svc)
+    _check_ports(cluster, svc)
+    _check_selector(svc)
+    _check_affinity(svc)
+    _check_traffic_policy(svc)
+    _check_external_ips(svc)
+    _check_lb_ip(cluster, svc)
+
+
+def _check_meta(svc: Service) -> None:
+    # Kubernetes wants service names to be DNS-1035 labels: they become DNS names.
+    if not (isinstance(svc.name, str) and names.is_dns1123_label(svc.name) and svc.name[0].isalpha()):
+        _fail(svc, "metadata.name", f"{svc.name!r} must be a DNS-1035 label (lower case letters, "
+                                    "digits and '-', starting with a letter, at most 63 characters)")
+    if not (isinstance(svc.namespace, str) and names.is_dns1123_label(svc.namespace)):
+        _fail(svc, "metadata.namespace", f"{svc.namespace!r} is not a valid DNS-1123 label")
+
+
+def _check_external_name(svc: Service) -> None:
+    if not svc.external_name or not names.is_dns1123_subdomain(svc.external_name.rstrip(".")):
+        _fail(svc, "spec.externalName", f"{svc.external_name!r} must be a DNS name "
+                                        "(required for type ExternalName)")
+    if svc.cluster_ip:
+        _fail(svc, "spec.clusterIP", f"{svc.cluster_ip!r} must be empty for type ExternalName")
+
+
+def _check_cluster_ip(cluster: Cluster, svc: Service) -> None:
+    value = svc.cluster_ip
+    if not value:
+        return  # allocated by admit()
+    if value == "None":
+        if wants_node_ports(svc):
+            _fail(svc, "spec.clusterIP", f"'None' (headless) is not allowed for type {svc.type}")
+        return
+    addr = _ipv4(value)
+    if addr is None:
+        _fail(svc, "spec.clusterIP", f"{value!r} is not an IPv4 address (or 'None' for headless)")
+    net = ip_network(cluster.service_cidr)
+    if addr not in net:
+        _fail(svc, "spec.clusterIP", f"{value} is outside the service range {net}")
+    if addr in (net.network_address, net.broadcast_address):
+        _fail(svc, "spec.clusterIP", f"{value} is the network or broadcast address of {net}")
+    holder = taken_cluster_ips(cluster, svc).get(value)
+    if holder:
+        _fail(svc, "spec.clusterIP", f"{value} is already allocated to service {holder}")
+
+
+def _check_ports(cluster: Cluster, svc: Service) -> None:
+    if not svc.ports and svc.type != "ExternalName" and not is_headless(svc):
+        _fail(svc, "spec.ports", "a service needs at least one port")
+    seen_names: dict[str, int] = {}
+    seen_ports: dict[tuple, int] = {}
+    seen_node_ports: dict[tuple, int] = {}
+    taken = taken_node_ports(cluster, svc)
+    for j, port in enumerate(svc.ports):
+        field = f"spec.ports[{j}]"
+        if not isinstance(port.name, str) or (port.name and not names.is_dns1123_label(port.name)):
+            _fail(svc, f"{field}.name", f"{port.name!r} is not a valid DNS-1123 label")
+        if len(svc.ports) > 1 and not port.name:
+            _fail(svc, f"{field}.name", "a name is required when a service has more than one port")
+        if port.name in seen_names:
+            _fail(svc, f"{field}.name", f"{port.name!r} is already used by spec.ports[{seen_names[port.name]}]")
+        seen_names[port.name] = j
+        if port.protocol not in PROTOCOLS:
+            _fail(svc, f"{field}.protocol", f"{port.protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        if not _is_int(port.port) or not 1 <= port.port <= 65535:
+            _fail(svc, f"{field}.port", f"{port.port!r} must be a port number 1-65535")
+        if (port.port, port.protocol) in seen_ports:
+            _fail(svc, f"{field}.port", f"{port.port}/{port.protocol} is already used by "
+                                        f"spec.ports[{seen_ports[(port.port, port.protocol)]}]")
+        seen_ports[(port.port, port.protocol)] = j
+        _check_target_port(cluster, svc, port, f"{field}.targetPort")
+        _check_node_port(svc, port, f"{field}.nodePort", taken, seen_node_ports, j)
+
+
+def _check_target_port(cluster: Cluster, svc: Service, port: ServicePort, field: str) -> None:
+    target = port.target_port
+    if _is_int(target):
+        if not 0 <= target <= 65535:
+            _fail(svc, field, f"{target} must be a port number 1-65535 (or 0 for the same as port)")
+        return
+    if not isinstance(target, str) or not _is_port_name(target):
+        _fail(svc, field, f"{target!r} must be a port number or a port name (at most 15 lower case "
+                          "letters, digits and '-', with at least one letter)")
+    pods = selected_pods(cluster, svc)
+    # Only judged when some pod is selected: a Service may be created before its pods.
+    if pods and all(container_port(p, target) is None for p in pods):
+        _fail(svc, field, f"{target!r} is not a container port of any pod the selector selects")
+
+
+def _is_port_name(name: str) -> bool:
+    return (len(name) <= 15 and bool(_IANA_SVC_NAME.match(name)) and "--" not in name
+            and any(c.isalpha() for c in name))
+
+
+def _check_node_port(svc: Service, port: ServicePort, field: str, taken: dict[int, str],
+                     seen: dict[tuple, int], j: int) -> None:
+    value = port.node_port
+    if value is None or value == 0:
+        return  # allocated by admit() for NodePort and LoadBalancer
+    if not wants_node_ports(svc):
+        _fail(svc, field, f"{value!r} may not be set for type {svc.type} (only NodePort and LoadBalancer)")
+    if not _is_int(value) or value not in NODE_PORTS:
+        _fail(svc, field, f"{value!r} is outside the NodePort range "
+                          f"{NODE_PORTS.start}-{NODE_PORTS.stop - 1}")
+    if value in taken:
+        _fail(svc, field, f"{value} is already allocated to service {taken[value]}")
+    if (value, port.protocol) in seen:
+        _fail(svc, field, f"{value}/{port.protocol} is already used by spec.ports[{seen[(value, port.protocol)]}]")
+    seen[(value, port.protocol)] = j
+
+
+def _check_selector(svc: Service) -> None:
+    if svc.selector is None:
+        return
+    if not isinstance(svc.selector, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in svc.selector.items()):
+        _fail(svc, "spec.selector", f"{svc.selector!r} must map label names to string values")
+
+
+def _check_affinity(svc: Service) -> None:
+    if svc.session_affinity not in AFFINITIES:
+        _fail(svc, "spec.sessionAffinity", f"{svc.session_affinity!r} is not one of {', '.join(AFFINITIES)}")
+    timeout = svc.affinity_timeout
+    if not _is_int(timeout) or not 0 < timeout <= MAX_AFFINITY_TIMEOUT:
+        _fail(svc, "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+              f"{timeout!r} must be 1-{MAX_AFFINITY_TIMEOUT} seconds")
+
+
+def _check_traffic_policy(svc: Service) -> None:
+    policy = svc.external_traffic_policy
+    if policy not in TRAFFIC_POLICIES:
+        _fail(svc, "spec.externalTrafficPolicy", f"{policy!r} is not one of {', '.join(TRAFFIC_POLICIES)}")
+    if policy == "Local" and not wants_node_ports(svc):
+        _fail(svc, "spec.externalTrafficPolicy", f"'Local' is only for types NodePort and LoadBalancer, "
+                                                 f"not {svc.type}")
+
+
+def _check_external_ips(svc: Service) -> None:
+    for k, value in enumerate(svc.external_ips):
+        field = f"spec.externalIPs[{k}]"
+        addr = _ipv4(value)
+        if addr is None:
+            _fail(svc, field, f"{value!r} is not an IPv4 address")
+        if addr.is_unspecified or addr.is_loopback or addr.is_link_local or addr.is_multicast:
+            _fail(svc, field, f"{value} may not be unspecified, loopback, link-local or multicast")
+        if svc.external_ips.index(value) != k:
+            _fail(svc, field, f"{value} is listed twice")
+
+
+def _check_lb_ip(cluster: Cluster, svc: Service) -> None:
+    value = svc.load_balancer_ip
+    if not value:
+        return
+    if svc.type != "LoadBalancer":
+        _fail(svc, "spec.loadBalancerIP", f"{value!r} may only be set for type LoadBalancer")
+    if _ipv4(value) is None:
+        _fail(svc, "spec.loadBalancerIP", f"{value!r} is not an IPv4 address")
+    holder = taken_lb_ips(cluster, svc).get(value)
+    if holder:
+        _fail(svc, "spec.loadBalancerIP", f"{value} is already used by service {holder}")
