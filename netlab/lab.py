@@ -12,7 +12,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-from netlab import layout, underlay
+from netlab import cloud, layout, underlay
 from netlab.cni import bridge as cni
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -21,9 +21,12 @@ from netlab.flannel import DEVICE as VTEP, PORT as VXLAN_PORT, VNI
 from netlab.flannel import desired as flannel
 from netlab.flannel.agent import sync as flannel_sync
 from netlab.flannel.lease import Store, lease_of
-from netlab.kernel import links, netns, process, sysctl
+from netlab.kernel import iptables, links, netns, process, sysctl
 from netlab.kernel.objects import Route
-from netlab.model import controller
+from netlab.kube_proxy import proxier
+from netlab.kube_proxy.rules import build as proxy_rules
+from netlab.model import controller, services
+from netlab.model.endpoints import derive_endpoints
 from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.validate import validate
 from netlab.state import LabDir, labs
@@ -64,6 +67,28 @@ def _build_segment(members: list[underlay.Member]) -> None:
             links.add_veth(ipr, m.port, "eth0", m.netns, underlay.MTU, master=br)
 
 
+def _sync_addresses(dev: str, want: list[str]) -> None:
+    """The lb host's eth0 holds exactly the LoadBalancer IPs."""
+    with links.netlink() as ipr:
+        idx = links.index(ipr, dev)
+        have = {f"{a.get('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=idx, family=2)}
+        for cidr in sorted(set(want) - have):
+            links.add_addr(ipr, idx, cidr)
+        for cidr in sorted(have - set(want)):
+            ip, plen = cidr.split("/")
+            ipr.addr("del", index=idx, address=ip, prefixlen=int(plen))
+
+
+def _sync_routes(dev: str, want: set[Route]) -> None:
+    """The router's host routes for externalIPs."""
+    with links.netlink() as ipr:
+        have = {r for r in links.routes(ipr, dev) if r.dst.endswith("/32")}
+        for r in sorted(want - have):
+            links.add_route(ipr, r)
+        for r in sorted(have - want):
+            links.del_route(ipr, r)
+
+
 def _setup_eth0(ipr, m: underlay.Member) -> int:
     links.up(ipr, 1)
     eth0 = links.index(ipr, "eth0")
@@ -76,7 +101,13 @@ def _setup_eth0(ipr, m: underlay.Member) -> int:
 
 def _build_host(m: underlay.Member) -> None:
     with links.netlink() as ipr:
-        _setup_eth0(ipr, m)
+        if m.address:
+            _setup_eth0(ipr, m)
+        else:   # the lb host: addresses come per LoadBalancer service
+            links.up(ipr, 1)
+            links.up(ipr, links.index(ipr, "eth0"))
+    if m.name in (layout.ROUTER, layout.LB):
+        sysctl.write("net/ipv4/ip_forward", 1)
 
 
 def _build_node(c: Cluster, node: Node, m: underlay.Member, leases) -> None:
@@ -125,6 +156,33 @@ def _setup_pod(p: cni.PodNet) -> None:
 
 # ---- the lab ---------------------------------------------------------------------------
 
+def admit(c: Cluster) -> Cluster:
+    """What the API server and controllers do before anything reaches the kernel:
+    allocate service addresses, bring deployments to their replicas, validate,
+    and write the Endpoints."""
+    c.services = [services.admit(c, s) for s in c.services]
+    taken = services.taken_lb_ips(c)
+    for s in c.services:
+        if s.type == "LoadBalancer" and not s.load_balancer_ip:
+            s.load_balancer_ip = services.allocate_lb_ip(s.namespace, s.name, taken)
+            taken[s.load_balancer_ip] = f"{s.namespace}/{s.name}"
+    controller.schedule(c)
+    controller.scale(c, time.time())
+    validate(c)
+    c.endpoints = derive_endpoints(c)
+    return c
+
+
+def _pod_key(p: Pod) -> tuple[str, str]:
+    return (p.namespace, p.name)
+
+
+def _resolve(argv: list[str]) -> list[str]:
+    """netlab's own programs (netlab-whoami, ...) come from netlab's environment."""
+    own = os.path.join(os.path.dirname(sys.executable), argv[0]) if argv else ""
+    return [own, *argv[1:]] if argv and os.path.exists(own) else list(argv)
+
+
 class Lab:
     def __init__(self, name: str):
         self.name = name
@@ -148,7 +206,7 @@ class Lab:
     # lifecycle ---------------------------------------------------------------------
     @classmethod
     def up(cls, cluster: Cluster, out=_quiet) -> "Lab":
-        validate(cluster)
+        admit(cluster)
         lab = cls(cluster.name)
         lab.dir.create()
         try:
@@ -173,15 +231,20 @@ class Lab:
             netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _build_segment, list(members.values()))
         leases = [lease_of(c, n) for n in c.nodes]
         with progress.step(f"nodes, docker0, flannel.1 ({len(c.nodes)})"):
-            jobs = [(members[h].netns, _build_host, (members[h],), {})
-                    for h in [layout.ROUTER] + [h.name for h in c.hosts]]
+            jobs = [(m.netns, _build_host, (m,), {}) for m in members.values()
+                    if m.name not in {n.name for n in c.nodes}]
             jobs += [(members[n.name].netns, _build_node, (c, n, members[n.name], leases), {}) for n in c.nodes]
             netns.run_many(jobs, WORKERS)
+            for n in c.nodes:
+                iptables.restore(members[n.name].netns, flannel.masquerade(c.cluster_cidr, n.pod_cidr))
         self._add_pods(c, c.pods, progress)
-        with progress.step("flanneld agents"):
+        with progress.step("kube-proxy rules, load balancer"):
+            self._sync_services(c)
+        with progress.step("flanneld agents, pod processes"):
             store = Store(self.dir.leases)
             for lease in leases:
                 store.put(lease)
+            self._start_workloads(c, c.pods, c.hosts, state)
             self._start_agents(c, c.nodes, state)
 
     def _add_pods(self, c: Cluster, pods: list[Pod], progress: Progress) -> None:
@@ -193,6 +256,57 @@ class Lab:
         with progress.step(f"pods: eth0, address, route ({len(pods)})"):
             netns.run_many([(p.netns, _setup_pod, (p,), {}) for p in nets], WORKERS)
 
+    def _remove_pods(self, c: Cluster, pods: list[Pod], state: dict) -> None:
+        """Stop their processes, unplug their veths (freeing the ifindex now), drop the namespaces."""
+        names = [layout.pod_ns(c.name, p) for p in pods]
+        for p in pods:
+            proc = state["procs"].pop(f"pod/{p.namespace}/{p.name}", None)
+            if proc:
+                process.stop([process.Proc(**proc)])
+        process.kill(process.in_namespaces(names))
+        nets = [cni.PodNet(n, cni.host_veth(p), "", "", p.node, cni.pod_net(c, p).veth_index)
+                for n, p in zip(names, pods) if any(x.name == p.node for x in c.nodes)]
+        jobs = [(layout.node_ns(c.name, node.name), _unplug_pods, ([p for p in nets if p.node == node.name],), {})
+                for node in c.nodes if any(p.node == node.name for p in nets)]
+        netns.run_many(jobs, WORKERS)
+        for n in names:
+            netns.remove(n)
+            shutil.rmtree(f"/etc/netns/{n}", ignore_errors=True)
+        state["namespaces"] = [n for n in state["namespaces"] if n not in set(names)]
+
+    def _start_workloads(self, c: Cluster, pods: list[Pod], hosts, state: dict) -> None:
+        """The processes pods and outside hosts run, with the downward API's variables."""
+        for p in pods:
+            if p.command:
+                env = {**os.environ, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
+                       "NODE_NAME": p.node}
+                self._spawn(state, f"pod/{p.namespace}/{p.name}", _resolve(p.command),
+                            layout.pod_ns(c.name, p), env)
+        for h in hosts:
+            if h.command:
+                self._spawn(state, f"host/{h.name}", _resolve(h.command), layout.host_ns(c.name, h.name),
+                            {**os.environ, "POD_NAME": h.name})
+        self._save(state)
+
+    def _spawn(self, state: dict, name: str, argv: list[str], ns: str, env: dict) -> process.Proc:
+        log = self.dir.logs / (name.replace("/", "_") + ".log")
+        proc = process.spawn(name, argv, ns, str(log), env)
+        state["procs"][name] = proc.to_dict()
+        return proc
+
+    def _sync_services(self, c: Cluster) -> dict[str, int]:
+        """kube-proxy on every node, the cloud's load balancer, the router: in step with c."""
+        changed = {}
+        for n in c.nodes:
+            want = proxy_rules(c, n.name, precision=c.probability_decimals, endpoints=c.endpoints)
+            changed[n.name] = proxier.sync(layout.node_ns(c.name, n.name), want,
+                                           self.dir.path / f"kube-proxy-{n.name}.json")
+        lb = layout.host_ns(c.name, layout.LB)
+        iptables.restore(lb, cloud.lb_rules(c), noflush=False)
+        netns.run_in(lb, _sync_addresses, "eth0", cloud.lb_addresses(c))
+        netns.run_in(layout.host_ns(c.name, layout.ROUTER), _sync_routes, "eth0", cloud.router_routes(c))
+        return changed
+
     def _start_agents(self, c: Cluster, nodes: list[Node], state: dict) -> None:
         started = []
         for n in nodes:
@@ -200,11 +314,9 @@ class Lab:
             argv = [sys.executable, "-m", "netlab.flannel.agent", "--leases", str(self.dir.leases),
                     "--subnet", n.pod_cidr, "--mode", c.flannel_mode, "--cluster-cidr", c.cluster_cidr,
                     "--ready", str(ready)]
-            proc = process.spawn(f"flanneld-{n.name}", argv, layout.node_ns(c.name, n.name),
-                                 str(self.dir.logs / f"flanneld-{n.name}.log"))
-            state["procs"][proc.name] = proc.to_dict()
+            started.append((self._spawn(state, f"flanneld-{n.name}", argv, layout.node_ns(c.name, n.name),
+                                        dict(os.environ)), ready))
             self._save(state)
-            started.append((proc, ready))
         deadline = time.monotonic() + AGENT_READY_TIMEOUT
         for proc, ready in started:
             while not ready.exists():
@@ -236,6 +348,35 @@ class Lab:
         self.dir.remove()
 
     # changes to a running lab -------------------------------------------------------
+    def update(self, change, out=_quiet) -> tuple[list[Pod], list[Pod]]:
+        """Apply `change(cluster)` to the running lab the way the control plane would:
+        controllers make or remove pods, the pod network follows, then Endpoints and
+        every node's kube-proxy rules. Nothing reaches the kernel if the change is invalid."""
+        with self.dir.lock():
+            state = self.state()
+            old = Cluster.from_dict(state["cluster"])
+            new = Cluster.from_dict(state["cluster"])
+            change(new)
+            admit(new)
+            before = {_pod_key(p) for p in old.pods}
+            after = {_pod_key(p) for p in new.pods}
+            added = [p for p in new.pods if _pod_key(p) not in before]
+            removed = [p for p in old.pods if _pod_key(p) not in after]
+            # Endpoints first lose the pods about to go, so no new connection is sent to them.
+            if removed:
+                self._sync_services(_without(new, removed))
+                self._remove_pods(old, removed, state)
+            if added:
+                names = [layout.pod_ns(new.name, p) for p in added]
+                state["namespaces"] += names
+                self._save(state)
+                netns.create(names)
+                self._add_pods(new, added, Progress(out))
+                self._start_workloads(new, added, [], state)
+            self._sync_services(new)
+            self._save(state, new)
+            return added, removed
+
     def add_node(self, node: Node, pods: int = 0, out=_quiet) -> list[Pod]:
         with self.dir.lock():
             state = self.state()
@@ -243,7 +384,7 @@ class Lab:
             c.nodes.append(node)
             validate(c)
             new = [controller.bare_pod(c, node.name, time.time()) for _ in range(pods)]
-            validate(c)
+            admit(c)
             member = next(m for m in underlay.members(c) if m.name == node.name)
             names = [member.netns] + [layout.pod_ns(c.name, p) for p in new]
             state["namespaces"] += names
@@ -254,8 +395,10 @@ class Lab:
                 netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _plug_segment, member)
                 leases = [lease_of(c, n) for n in c.nodes]
                 netns.run_in(member.netns, _build_node, c, node, member, leases)
+                iptables.restore(member.netns, flannel.masquerade(c.cluster_cidr, node.pod_cidr))
             self._add_pods(c, new, progress)
-            with progress.step("lease and flanneld"):
+            with progress.step("kube-proxy rules, lease and flanneld"):
+                self._sync_services(c)
                 Store(self.dir.leases).put(lease_of(c, node))
                 self._start_agents(c, [node], state)
             return new
@@ -278,19 +421,35 @@ class Lab:
             c.nodes.remove(node)
             for p in gone:
                 c.pods.remove(p)
+                state["procs"].pop(f"pod/{p.namespace}/{p.name}", None)
             ns_gone = [layout.node_ns(c.name, name)] + [layout.pod_ns(c.name, p) for p in gone]
             process.kill(process.in_namespaces(ns_gone))
             for n in ns_gone:
                 netns.remove(n)
+            (self.dir.path / f"kube-proxy-{name}.json").unlink(missing_ok=True)
             netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _unplug_segment, underlay.port_name(name))
             # Like the ReplicaSet controller: the evicted replicas come back on the other nodes.
-            added, _ = controller.scale(c, time.time())
+            before = {_pod_key(p) for p in c.pods}
+            admit(c)
+            added = [p for p in c.pods if _pod_key(p) not in before]
             state["namespaces"] = [n for n in state["namespaces"] if n not in ns_gone]
             state["namespaces"] += [layout.pod_ns(c.name, p) for p in added]
             self._save(state, c)
             if added:
                 netns.create([layout.pod_ns(c.name, p) for p in added])
                 self._add_pods(c, added, Progress(out))
+                self._start_workloads(c, added, [], state)
+            self._sync_services(c)
+            self._save(state, c)
+
+
+def _without(c: Cluster, pods: list[Pod]) -> Cluster:
+    """The cluster as Endpoints see it once `pods` are terminating."""
+    gone = {_pod_key(p) for p in pods}
+    trimmed = Cluster.from_dict(c.to_dict())
+    trimmed.pods = [p for p in trimmed.pods if _pod_key(p) not in gone]
+    trimmed.endpoints = derive_endpoints(trimmed)
+    return trimmed
 
 
 def _plug_segment(m: underlay.Member) -> None:
@@ -305,10 +464,6 @@ def _unplug_segment(port: str) -> None:
             ipr.link("del", index=links.index(ipr, port))
         except LookupError:
             pass
-
-
-def running() -> list[str]:
-    return labs()
 
 
 def default_name(given: str | None) -> str:
@@ -329,7 +484,3 @@ def clean(out=_quiet) -> list[str]:
         removed.append(name)
         out(f"removed lab {name}")
     return removed
-
-
-def is_root() -> bool:
-    return os.geteuid() == 0

@@ -5,6 +5,8 @@ from netlab.model.objects import Cluster, Pod
 
 UNDERLAY = "underlay"
 ROUTER = "router"
+LB = "lb"          # the simulated cloud load balancer
+RESERVED = (UNDERLAY, ROUTER, LB)
 
 
 def node_ns(lab: str, node: str) -> str:
@@ -21,7 +23,7 @@ def pod_ns(lab: str, pod: Pod) -> str:
 
 
 def infra_namespaces(c: Cluster) -> list[str]:
-    return ([host_ns(c.name, UNDERLAY), host_ns(c.name, ROUTER)]
+    return ([host_ns(c.name, UNDERLAY), host_ns(c.name, ROUTER), host_ns(c.name, LB)]
             + [node_ns(c.name, n.name) for n in c.nodes]
             + [host_ns(c.name, h.name) for h in c.hosts])
 

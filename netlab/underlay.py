@@ -17,7 +17,7 @@ MTU = 1500
 class Member:
     name: str
     netns: str
-    address: str           # 192.168.0.21/24
+    address: str | None    # 192.168.0.21/24; the lb host takes its addresses per service
     port: str              # its veth end on the segment's bridge
     gateway: str | None    # default route; None for the router itself
 
@@ -35,4 +35,5 @@ def members(c: Cluster) -> list[Member]:
             for n in c.nodes]
     out += [Member(h.name, layout.host_ns(c.name, h.name), f"{h.ip}/{plen}", port_name(h.name), c.router)
             for h in c.hosts]
+    out.append(Member(layout.LB, layout.host_ns(c.name, layout.LB), None, port_name(layout.LB), None))
     return out

@@ -61,3 +61,16 @@ def sysctls(mode: str) -> dict[str, int]:
         return {}
     base = f"net/ipv4/neigh/{DEVICE}"
     return {f"{base}/app_solicit": 3, f"{base}/ucast_solicit": 0, f"{base}/mcast_solicit": 0}
+
+
+def masquerade(cluster_cidr: str, subnet: str) -> str:
+    """flanneld's --ip-masq rules (iptables-restore --noflush input): pod traffic leaving
+    the pod network (to the db host, say) goes out with the node's address; traffic
+    between pods keeps its source."""
+    return "\n".join([
+        "*nat",
+        f"-A POSTROUTING -s {cluster_cidr} -d {cluster_cidr} -j RETURN",
+        f"-A POSTROUTING -s {cluster_cidr} ! -d 224.0.0.0/4 -j MASQUERADE",
+        f"-A POSTROUTING ! -s {cluster_cidr} -d {subnet} -j RETURN",
+        f"-A POSTROUTING ! -s {cluster_cidr} -d {cluster_cidr} -j MASQUERADE",
+        "COMMIT", ""])

@@ -32,7 +32,8 @@ def new_pod(cluster: Cluster, dep: Deployment, now: float) -> Pod:
     used = {p.ip for p in cluster.pods_on(node.name)}
     return Pod(name=name, namespace=dep.namespace, node=node.name,
                ip=ipam.allocate(node.pod_cidr, used), labels=dict(dep.labels),
-               owner=dep.name, created=now)
+               owner=dep.name, created=now, container_ports=dict(dep.container_ports),
+               command=list(dep.command))
 
 
 def scale(cluster: Cluster, now: float) -> tuple[list[Pod], list[Pod]]:

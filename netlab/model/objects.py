@@ -26,6 +26,7 @@ class Host:
     """A machine on the underlay outside the cluster (client, db, the router)."""
     name: str
     ip: str
+    command: list[str] = field(default_factory=list)     # a server it runs, if any
 
 
 @dataclass
@@ -37,6 +38,9 @@ class Pod:
     labels: dict[str, str] = field(default_factory=dict)
     owner: str | None = None          # deployment name
     created: float = 0.0              # unix time, for AGE
+    container_ports: dict[str, int] = field(default_factory=dict)   # name -> number ("" if unnamed)
+    command: list[str] = field(default_factory=list)                # run inside the pod, if any
+    ready: bool = True
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Deployment:
     labels: dict[str, str]            # selector == pod template labels
     template_hash: str = ""           # the 10 hex characters in pod names
     next_ordinal: int = 0             # seeds the next generated pod name
+    container_ports: dict[str, int] = field(default_factory=dict)   # the pod template's
+    command: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,6 +114,7 @@ class Cluster:
     underlay_cidr: str = "192.168.0.0/24"
     router: str = "192.168.0.1"
     flannel_mode: str = "routes"      # routes (current flannel) | seed (walk-through's)
+    probability_decimals: int = 5     # kube-proxy's statistic probabilities: 5 (walk-through) or 10
     nodes: list[Node] = field(default_factory=list)
     hosts: list[Host] = field(default_factory=list)
     deployments: list[Deployment] = field(default_factory=list)

@@ -9,30 +9,38 @@ from netlab.model.objects import (
 NODE1, NODE2 = "192.168.0.21", "192.168.0.22"
 
 _DEPLOYMENTS = [
-    # name, namespace, template hash, labels, pods (suffix, ip, node)
-    ("business-manager", "default", "666f454f7f", {"app": "business-manager"},
+    # name, namespace, template hash, labels, container ports, pods (suffix, ip, node)
+    ("business-manager", "default", "666f454f7f", {"app": "business-manager"}, {"http": 8080},
      [("7l86b", "172.30.76.7", "node1"), ("h5tvw", "172.30.76.6", "node1"),
       ("zxmsx", "172.30.9.3", "node2")]),
-    ("data-product", "default", "6664c6dcb9", {"app": "data-product"},
+    ("data-product", "default", "6664c6dcb9", {"app": "data-product"}, {"grpc": 50051},
      [("4zk27", "172.30.76.5", "node1"), ("7bn7p", "172.30.76.3", "node1"),
       ("tkmms", "172.30.9.2", "node2")]),
     ("nginx-ingress-controller", "ingress-nginx", "546bfbff9",
      {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/part-of": "ingress-nginx"},
-     [("hpwsz", "172.30.76.2", "node1")]),
-    ("kube-dns", "kube-system", "7cd94476cd", {"k8s-app": "kube-dns"},
+     {"http": 80, "https": 443}, [("hpwsz", "172.30.76.2", "node1")]),
+    ("kube-dns", "kube-system", "7cd94476cd", {"k8s-app": "kube-dns"}, {"dns-tcp": 53},
      [("kr76t", "172.30.9.4", "node2")]),
 ]
+
+
+def whoami(ports) -> list[str]:
+    """Until the real workloads arrive, each pod answers with its name on its ports."""
+    return ["netlab-whoami"] + [arg for p in sorted(set(ports)) for arg in ("--port", str(p))]
 
 
 def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
     c = Cluster(name=name, flannel_mode="seed")
     c.nodes = [Node("node1", NODE1, "172.30.76.0/24"), Node("node2", NODE2, "172.30.9.0/24")]
-    c.hosts = [Host("client", "192.168.0.100"), Host("db", "192.168.0.103")]
-    for dep_name, ns, tmpl, labels, pods in _DEPLOYMENTS:
-        c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods)))
+    c.hosts = [Host("client", "192.168.0.100"),
+               Host("db", "192.168.0.103", whoami([3306]))]   # stands in for the database (appendix A)
+    for dep_name, ns, tmpl, labels, ports, pods in _DEPLOYMENTS:
+        command = whoami(ports.values())
+        c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods),
+                                        dict(ports), command))
         for suffix, ip, node in pods:
             c.pods.append(Pod(f"{dep_name}-{tmpl}-{suffix}", ns, node, ip, dict(labels),
-                              owner=dep_name, created=now))
+                              owner=dep_name, created=now, container_ports=dict(ports), command=list(command)))
     c.services = [
         Service("business-manager", "default", cluster_ip="10.254.80.22",
                 ports=[ServicePort(80, "business-manager", "TCP", 8080)],

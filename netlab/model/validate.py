@@ -7,6 +7,7 @@ from netlab.cni import ipam
 from netlab.errors import ModelError
 from netlab.model import names
 from netlab.model.objects import Cluster
+from netlab.model.services import validate_services
 
 FLANNEL_MODES = ("routes", "seed")
 
@@ -74,7 +75,7 @@ def _check(c: Cluster) -> None:
     for field, items in (("nodes", c.nodes), ("underlay.hosts", c.hosts)):
         for i, item in enumerate(items):
             _dns_name(item.name, f"{field}[{i}].name", label=True)
-            if item.name in ("router", "underlay"):
+            if item.name in ("router", "underlay", "lb"):
                 raise ModelError(f"{field}[{i}].name: {item.name!r} is reserved by netlab")
             addr = _ip(item.ip, f"{field}[{i}].ip")
             if addr not in underlay:
@@ -129,3 +130,7 @@ def _check(c: Cluster) -> None:
             raise ModelError(f"pods[{i}].ip: {pod.ip} is already used by {ips[pod.ip]}")
         ips[pod.ip] = f"pods[{i}] ({pod.namespace}/{pod.name})"
     _unique(c.pods, "pods", namespaced=True)
+    if c.probability_decimals not in (5, 10):
+        raise ModelError(f"cluster.probabilityDecimals: {c.probability_decimals!r} must be 5 (the walk-through's "
+                         "kube-proxy) or 10 (kube-proxy 1.17 and later)")
+    validate_services(c)

@@ -21,7 +21,9 @@ def test_up_then_down_leaves_nothing_and_the_host_untouched():
         assert "business-manager-666f454f7f-7l86b" in up.stdout and "192.168.0.21" in up.stdout
         state = __import__("netlab.lab", fromlist=["Lab"]).Lab(name).state()
         pids = [p["pid"] for p in state["procs"].values()]
-        assert len(pids) == 2 and all(os.path.exists(f"/proc/{p}") for p in pids)
+        # two flanneld, a server in each of the eight pods, and the db host's
+        assert {"flanneld-node1", "flanneld-node2", "host/db"} <= set(state["procs"]) and len(pids) == 11
+        assert all(os.path.exists(f"/proc/{p}") for p in pids)
         assert ping(layout.pod_ns(name, _pod(state, "data-product-6664c6dcb9-4zk27")), "172.30.9.4")
     finally:
         netlab("down", "--name", name, check=False)
@@ -58,9 +60,9 @@ def test_two_labs_with_the_same_addresses_side_by_side(make_lab):
     for lab in (a, b):
         c = lab.cluster()
         assert ping(layout.pod_ns(c.name, c.pods[0]), "172.30.9.2")
-        # each underlay holds its own five members only
+        # each underlay holds its own six members only: router, two nodes, client, db, lb
         ports = sh(layout.host_ns(c.name, "underlay"), "ip", "-o", "link", "show", "master", "br0").stdout
-        assert len(ports.splitlines()) == 5
+        assert len(ports.splitlines()) == 6
     # b's VTEP MACs differ from a's, and a's FDB knows only a's node2
     from netlab.flannel.lease import vtep_mac
     fdb = sh(layout.node_ns(a.name, "node1"), "bridge", "fdb", "show", "dev", "flannel.1").stdout
@@ -137,7 +139,7 @@ def test_cli_get_exec_and_status(make_lab):
     r = netlab("exec", "--name", lab.name, "nosuchpod", "--", "true", check=False)
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "nosuchpod" in r.stderr
     status = netlab("status", "--name", lab.name).stdout
-    assert lab.name in status and "2/2" in status
+    assert lab.name in status and "11/11" in status
 
 
 @pytest.mark.parametrize("mode", ["seed", "routes"])
@@ -176,3 +178,25 @@ def test_node_add_and_remove_update_every_node(make_lab, mode):
     assert not any(n.startswith(f"{name}-node3") for n in os.listdir("/run/netns"))
     assert "node3" not in [n.name for n in lab.cluster().nodes]
     assert len(lab.cluster().pods) == 8
+
+
+def test_ctrl_c_during_up_removes_what_was_made(tmp_path):
+    env = {**os.environ, "NETLAB_RUN_DIR": str(tmp_path / "run")}
+    name = unique()
+    up = subprocess.Popen([sys.executable, "-m", "netlab.cli", "up", "--name", name], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in up.stdout:
+            if line.strip().startswith("pods: veths"):
+                break
+        up.send_signal(signal.SIGINT)
+        rest = up.communicate(timeout=30)[0]
+    finally:
+        if up.poll() is None:
+            up.kill()
+    if up.returncode == 0:
+        pytest.skip("up finished before the interrupt arrived")
+    assert up.returncode == 130 and "netlab: interrupted" in rest
+    assert f"building lab {name!r} failed; removing what was made" in rest
+    assert [x for x in leftovers(name) if not x.startswith("state")] == []
+    assert not (tmp_path / "run" / name).exists()

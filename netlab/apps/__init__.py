@@ -1,0 +1,1 @@
+"""Small programs the lab runs inside pods and outside hosts."""

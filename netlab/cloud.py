@@ -1,0 +1,57 @@
+"""The simulated cloud provider and network around the cluster (pure).
+
+- LoadBalancer services: the `lb` host on the underlay takes each service's external
+  IP (from the pool 192.168.0.200-250) and spreads connections over every node's
+  NodePort, masquerading as cloud load balancers without proxy protocol do.
+- externalIPs: the underlay's router sends them to the first node, as a network
+  administrator would route them; kube-proxy on that node does the rest.
+"""
+from __future__ import annotations
+
+from ipaddress import ip_network
+
+from netlab.kernel.objects import Route
+from netlab.kube_proxy.rules import probability
+from netlab.model.objects import Cluster
+
+LB = "lb"
+CHAIN = "NETLAB-LB"
+
+
+def lb_services(c: Cluster):
+    return [s for s in sorted(c.services, key=lambda s: (s.namespace, s.name))
+            if s.type == "LoadBalancer" and s.load_balancer_ip]
+
+
+def lb_addresses(c: Cluster) -> list[str]:
+    plen = ip_network(c.underlay_cidr).prefixlen
+    return sorted({f"{s.load_balancer_ip}/{plen}" for s in lb_services(c)})
+
+
+def lb_rules(c: Cluster) -> str:
+    """iptables-restore input for the lb host: a whole, small nat table."""
+    lines = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+             ":POSTROUTING ACCEPT [0:0]", f":{CHAIN} - [0:0]",
+             f"-A PREROUTING -j {CHAIN}",
+             "-A POSTROUTING -m conntrack --ctstate DNAT -j MASQUERADE"]
+    nodes = sorted(c.nodes, key=lambda n: n.name)
+    for svc in lb_services(c):
+        for port in svc.ports:
+            if not port.node_port:
+                continue
+            proto = port.protocol.lower()
+            match = f"-A {CHAIN} -d {svc.load_balancer_ip}/32 -p {proto} -m {proto} --dport {port.port}"
+            for i, node in enumerate(nodes):
+                left = len(nodes) - i
+                pick = f" -m statistic --mode random --probability {probability(left, 10)}" if left > 1 else ""
+                lines.append(f"{match}{pick} -j DNAT --to-destination {node.ip}:{port.node_port}")
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+def router_routes(c: Cluster) -> set[Route]:
+    """Routes the underlay's router holds for externalIPs: to the first node."""
+    if not c.nodes:
+        return set()
+    first = sorted(c.nodes, key=lambda n: n.name)[0]
+    return {Route(f"{ip}/32", "eth0", first.ip) for s in c.services for ip in s.external_ips}

@@ -1,0 +1,42 @@
+"""iptables in a lab namespace, always the legacy backend (what python-iptables reads).
+
+Bulk writes go through iptables-legacy-restore: one atomic commit per table, about 40x
+faster than rule-by-rule through libiptc. Reading counters uses python-iptables.
+"""
+from __future__ import annotations
+
+import subprocess
+
+from netlab.errors import NetlabError
+from netlab.kernel import netns
+
+RESTORE = "iptables-legacy-restore"
+SAVE = "iptables-legacy-save"
+
+
+def _run(ns: str, argv: list[str], text: str = "") -> str:
+    r = subprocess.run(argv, input=text, capture_output=True, text=True, preexec_fn=netns.preexec(ns))
+    if r.returncode != 0:
+        detail = (r.stderr.strip().splitlines() or ["no message"])[0]
+        raise NetlabError(f"{argv[0]} in {ns} failed: {detail}")
+    return r.stdout
+
+
+def restore(ns: str, text: str, noflush: bool = True) -> None:
+    """Apply iptables-restore input inside namespace `ns` (never the host's)."""
+    if text.strip():
+        _run(ns, [RESTORE, "-w"] + (["--noflush"] if noflush else []), text)
+
+
+def save(ns: str, table: str | None = None) -> str:
+    return _run(ns, [SAVE] + (["-t", table] if table else []))
+
+
+def counters(ns: str, table: str, chain: str) -> list[tuple[str, int, int]]:
+    """(target, packets, bytes) per rule of a chain, read with python-iptables."""
+    def read():
+        import iptc
+        t = iptc.Table(table)
+        t.refresh()
+        return [(r.target.name, *r.get_counters()) for r in iptc.Chain(t, chain).rules]
+    return netns.run_in(ns, read)
