@@ -23,7 +23,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:    # piped into head: the work goes on, the output stops
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _lab(args) -> Lab:
@@ -41,6 +44,8 @@ def cmd_up(args) -> int:
     cluster = topology.load(args.file, name, now) if args.file else seed_cluster(name, now)
     if args.flannel_mode:
         cluster.flannel_mode = args.flannel_mode
+    if args.probability_decimals:
+        cluster.probability_decimals = args.probability_decimals
     _say(f"netlab: bringing up lab {name!r}: {len(cluster.nodes)} nodes, {len(cluster.pods)} pods, "
          f"flannel {cluster.flannel_mode} mode")
     t = time.monotonic()
@@ -101,29 +106,159 @@ def _select_pods(c: Cluster, args):
     return [p for p in c.pods if args.all_namespaces or p.namespace == (args.namespace or "default")]
 
 
+KINDS = {"po": "pods", "pod": "pods", "pods": "pods", "no": "nodes", "node": "nodes", "nodes": "nodes",
+         "svc": "services", "service": "services", "services": "services",
+         "ep": "endpoints", "endpoints": "endpoints",
+         "deploy": "deployments", "deployment": "deployments", "deployments": "deployments"}
+
+
+def _kind(word: str) -> str:
+    if word not in KINDS:
+        raise NetlabError(f"unknown resource type {word!r} (known: pods, nodes, services, endpoints, deployments)")
+    return KINDS[word]
+
+
+def _in_ns(items, args):
+    found = [x for x in items if args.all_namespaces or x.namespace == (args.namespace or "default")]
+    if getattr(args, "resource", None):
+        found = [x for x in found if x.name == args.resource]
+        if not found:
+            raise NetlabError(f'{_kind(args.kind)} "{args.resource}" not found')
+    return found
+
+
 def cmd_get(args) -> int:
     lab = _lab(args)
     state = lab.state()
     c = Cluster.from_dict(state["cluster"])
-    kind = args.kind
-    if kind in ("po", "pod", "pods"):
-        pods = _select_pods(c, args)
-        if args.output in ("json", "yaml"):
+    kind, now, fmt = _kind(args.kind), time.time(), args.output
+    structured = fmt in ("json", "yaml")
+    if kind == "pods":
+        pods = _in_ns(c.pods, args)
+        if structured:
             status = _pod_status(lab)
             items = [output.pod_object(c, p, status(p)[0], status(p)[1] == "1/1", status(p)[2]) for p in pods]
-            _say(output.as_list(items, args.output))
+            _say(output.as_list(items, fmt))
         elif not pods:
             _say(f"No resources found in {args.namespace or 'default'} namespace.")
         else:
-            _print_pods(lab, c, pods, args.output == "wide", args.all_namespaces)
-    elif kind in ("no", "node", "nodes"):
-        if args.output in ("json", "yaml"):
-            _say(output.as_list([output.node_object(n, state["created"]) for n in c.nodes], args.output))
+            _print_pods(lab, c, pods, fmt == "wide", args.all_namespaces)
+    elif kind == "nodes":
+        if args.resource:
+            c.nodes = [n for n in c.nodes if n.name == args.resource]
+        if structured:
+            _say(output.as_list([output.node_object(n, state["created"]) for n in c.nodes], fmt))
         else:
-            _say(output.node_rows(c, c.nodes, args.output == "wide", state["created"], time.time(),
-                                  platform.release()))
+            _say(output.node_rows(c, c.nodes, fmt == "wide", state["created"], now, platform.release()))
+    elif kind == "services":
+        svcs = _in_ns(c.services, args)
+        if structured:
+            _say(output.as_list([output.service_object(s, now) for s in svcs], fmt))
+        else:
+            _say(output.service_rows(svcs, fmt == "wide", args.all_namespaces, now))
+    elif kind == "endpoints":
+        eps = _in_ns(c.endpoints, args)
+        if structured:
+            _say(output.as_list([output.endpoints_object(e) for e in eps], fmt))
+        else:
+            created = {(s.namespace, s.name): s.created for s in c.services}
+            _say(output.endpoints_rows(eps, args.all_namespaces, created, now))
     else:
-        raise NetlabError(f"get: unknown resource type {kind!r} (known: pods, nodes)")
+        _say(output.deployment_rows(c, _in_ns(c.deployments, args), args.all_namespaces, now))
+    return 0
+
+
+def cmd_describe(args) -> int:
+    lab = _lab(args)
+    c = lab.cluster()
+    if _kind(args.kind) != "services":
+        raise NetlabError(f"describe: {args.kind!r} is not supported yet (known: svc)")
+    ns = args.namespace or "default"
+    svc = next((s for s in c.services if s.name == args.resource and s.namespace == ns), None)
+    if svc is None:
+        raise NetlabError(f'services "{args.resource}" not found in namespace {ns!r}')
+    ep = next((e for e in c.endpoints if e.name == svc.name and e.namespace == ns), None)
+    _say(output.describe_service(svc, ep))
+    return 0
+
+
+def _report(added, removed) -> None:
+    for p in removed:
+        _say(f"pod/{p.name} deleted")
+    for p in added:
+        _say(f"pod/{p.name} created ({p.ip} on {p.node})")
+
+
+def cmd_apply(args) -> int:
+    from netlab.model import manifests
+    lab = _lab(args)
+    items = manifests.load(args.file)
+    for m in items:
+        for w in m.warnings:
+            print(f"netlab: warning: {w}", file=sys.stderr)
+    added, removed = lab.update(lambda c: manifests.apply_to(c, items))
+    for m in items:
+        _say(f"{m.kind.lower()}/{m.key[2]} configured")
+    _report(added, removed)
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from netlab.model import manifests
+    lab = _lab(args)
+    if args.file:
+        items = manifests.load(args.file)
+        missing = []
+        added, removed = lab.update(lambda c: missing.extend(manifests.delete_from(c, items)))
+        for m in items:
+            if f"{m.kind} {m.key[1]}/{m.key[2]}" not in missing:
+                _say(f"{m.kind.lower()}/{m.key[2]} deleted")
+        for what in missing:
+            print(f"netlab: {what} not found", file=sys.stderr)
+        _report(added, [p for p in removed if p.owner])
+        return 1 if missing else 0
+    if not args.kind or not args.resource:
+        raise NetlabError("delete: give -f FILE, or KIND NAME (e.g. delete pod NAME)")
+    kind, ns = _kind(args.kind), args.namespace or "default"
+    lists = {"pods": "pods", "services": "services", "endpoints": "endpoints", "deployments": "deployments"}
+    if kind not in lists:
+        raise NetlabError(f"delete: cannot delete {kind} (known: pods, services, endpoints, deployments)")
+
+    def change(c):
+        items = getattr(c, lists[kind])
+        found = [x for x in items if x.name == args.resource and x.namespace == ns]
+        if not found:
+            raise NetlabError(f'{kind} "{args.resource}" not found in namespace {ns!r}')
+        items.remove(found[0])
+        if kind == "deployments":
+            c.pods = [p for p in c.pods if not (p.owner == args.resource and p.namespace == ns)]
+    added, removed = lab.update(change)
+    _say(f"{kind[:-1]}/{args.resource} deleted")
+    _report(added, [p for p in removed if p.name != args.resource])
+    return 0
+
+
+def cmd_scale(args) -> int:
+    lab = _lab(args)
+    target = args.target
+    if "/" in target:
+        kind, _, target = target.partition("/")
+    else:
+        kind, target = target, args.resource
+    if _kind(kind) != "deployments" or not target:
+        raise NetlabError("scale: give deployment NAME (or deploy/NAME) --replicas N")
+    if args.replicas < 0:
+        raise NetlabError(f"scale: --replicas {args.replicas} must be >= 0")
+    ns = args.namespace or "default"
+
+    def change(c):
+        dep = next((d for d in c.deployments if d.name == target and d.namespace == ns), None)
+        if dep is None:
+            raise NetlabError(f'deployments "{target}" not found in namespace {ns!r}')
+        dep.replicas = args.replicas
+    added, removed = lab.update(change)
+    _say(f"deployment.apps/{target} scaled")
+    _report(added, removed)
     return 0
 
 
@@ -221,15 +356,38 @@ def parser() -> Parser:
     up.add_argument("-f", "--file", help="topology file (YAML); default: the seed cluster")
     up.add_argument("--flannel-mode", choices=("routes", "seed"),
                     help="routes: current flannel; seed: the walk-through's on-demand neighbours")
+    up.add_argument("--probability-decimals", type=int, choices=(5, 10),
+                    help="kube-proxy's probabilities: 5 as the walk-through's, 10 as kube-proxy 1.17+")
     cmd("down", cmd_down, "remove a lab and everything it made")
     cmd("clean", cmd_clean, "remove every leftover of every lab, even after a crash")
     cmd("status", cmd_status, "list labs and their state")
 
-    get = cmd("get", cmd_get, "show pods or nodes, as kubectl get does")
-    get.add_argument("kind", help="pods | nodes")
+    get = cmd("get", cmd_get, "show pods, nodes, services, endpoints or deployments, as kubectl get does")
+    get.add_argument("kind", help="pods | nodes | svc | endpoints | deployments")
+    get.add_argument("resource", nargs="?", metavar="NAME", help="only this one")
     get.add_argument("-n", "--namespace", help="namespace (default: default)")
     get.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     get.add_argument("-o", "--output", choices=("wide", "json", "yaml"), help="output format")
+
+    desc = cmd("describe", cmd_describe, "describe a service, as kubectl describe does")
+    desc.add_argument("kind", help="svc")
+    desc.add_argument("resource", metavar="NAME")
+    desc.add_argument("-n", "--namespace", help="namespace (default: default)")
+
+    ap = cmd("apply", cmd_apply, "create or change objects from Kubernetes manifests")
+    ap.add_argument("-f", "--file", required=True, help="a YAML file (several documents) or a directory")
+
+    de = cmd("delete", cmd_delete, "delete objects: -f FILE, or KIND NAME")
+    de.add_argument("kind", nargs="?", help="pod | svc | endpoints | deployment")
+    de.add_argument("resource", nargs="?", metavar="NAME")
+    de.add_argument("-f", "--file", help="a YAML file or a directory of manifests")
+    de.add_argument("-n", "--namespace", help="namespace (default: default)")
+
+    sc = cmd("scale", cmd_scale, "set a deployment's replicas")
+    sc.add_argument("target", help="deployment NAME, or deploy/NAME")
+    sc.add_argument("resource", nargs="?", metavar="NAME")
+    sc.add_argument("--replicas", type=int, required=True)
+    sc.add_argument("-n", "--namespace", help="namespace (default: default)")
 
     ex = cmd("exec", cmd_exec, "run a command inside a node, pod or outside host")
     ex.add_argument("-n", "--namespace", help="the pod's namespace (default: default)")

@@ -12,7 +12,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-from netlab import cloud, layout, underlay
+from netlab import cloud, kubelet, layout, underlay
 from netlab.cni import bridge as cni
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -225,6 +225,8 @@ class Lab:
 
     def _build(self, c: Cluster, state: dict, progress: Progress) -> None:
         members = {m.name: m for m in underlay.members(c)}
+        for p in c.pods:
+            p.ready = not p.command          # until its ports answer
         with progress.step(f"namespaces ({len(state['namespaces'])})"):
             netns.create(state["namespaces"])
         with progress.step(f"underlay {c.underlay_cidr} ({len(members)} ports)"):
@@ -238,14 +240,16 @@ class Lab:
             for n in c.nodes:
                 iptables.restore(members[n.name].netns, flannel.masquerade(c.cluster_cidr, n.pod_cidr))
         self._add_pods(c, c.pods, progress)
-        with progress.step("kube-proxy rules, load balancer"):
-            self._sync_services(c)
-        with progress.step("flanneld agents, pod processes"):
+        with progress.step("flanneld agents, pod processes, readiness"):
             store = Store(self.dir.leases)
             for lease in leases:
                 store.put(lease)
             self._start_workloads(c, c.pods, c.hosts, state)
             self._start_agents(c, c.nodes, state)
+            self._wait_ready(c, c.pods)
+            self._save(state, c)
+        with progress.step("kube-proxy rules, load balancer"):
+            self._sync_services(c)
 
     def _add_pods(self, c: Cluster, pods: list[Pod], progress: Progress) -> None:
         nets = [cni.pod_net(c, p) for p in pods]
@@ -287,6 +291,16 @@ class Lab:
                 self._spawn(state, f"host/{h.name}", _resolve(h.command), layout.host_ns(c.name, h.name),
                             {**os.environ, "POD_NAME": h.name})
         self._save(state)
+
+    def _wait_ready(self, c: Cluster, pods: list[Pod]) -> None:
+        """Pods with a command join Endpoints once their ports accept connections."""
+        probes = {layout.pod_ns(c.name, p): sorted(set(p.container_ports.values()))
+                  for p in pods if p.command and p.container_ports}
+        ready = kubelet.wait_ready(probes)
+        for p in pods:
+            if layout.pod_ns(c.name, p) in probes:
+                p.ready = layout.pod_ns(c.name, p) in ready
+        c.endpoints = derive_endpoints(c)
 
     def _spawn(self, state: dict, name: str, argv: list[str], ns: str, env: dict) -> process.Proc:
         log = self.dir.logs / (name.replace("/", "_") + ".log")
@@ -340,8 +354,8 @@ class Lab:
             state = {}
         names = state.get("namespaces", [])
         procs = [process.Proc(**p) for p in state.get("procs", {}).values()]
-        process.stop(procs)
-        process.kill(process.in_namespaces(names))
+        process.stop(procs, timeout=0)          # the whole lab goes: no grace needed
+        process.kill(process.in_namespaces(names), timeout=0)
         for name in names:
             netns.remove(name)
             shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
@@ -362,6 +376,9 @@ class Lab:
             after = {_pod_key(p) for p in new.pods}
             added = [p for p in new.pods if _pod_key(p) not in before]
             removed = [p for p in old.pods if _pod_key(p) not in after]
+            for p in added:
+                p.ready = not p.command      # until its ports answer
+            new.endpoints = derive_endpoints(new)
             # Endpoints first lose the pods about to go, so no new connection is sent to them.
             if removed:
                 self._sync_services(_without(new, removed))
@@ -373,6 +390,7 @@ class Lab:
                 netns.create(names)
                 self._add_pods(new, added, Progress(out))
                 self._start_workloads(new, added, [], state)
+                self._wait_ready(new, added)
             self._sync_services(new)
             self._save(state, new)
             return added, removed
@@ -439,6 +457,7 @@ class Lab:
                 netns.create([layout.pod_ns(c.name, p) for p in added])
                 self._add_pods(c, added, Progress(out))
                 self._start_workloads(c, added, [], state)
+                self._wait_ready(c, added)
             self._sync_services(c)
             self._save(state, c)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import select
+import signal
 import socket
 import socketserver
 import sys
 import threading
+import time
 
 METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ")
 
@@ -49,10 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, action="append", required=True)
     a = p.parse_args(argv)
     servers = [Server(a.name, port) for port in a.port]
-    for s in servers[1:]:
-        threading.Thread(target=s.serve_forever, daemon=True).start()
+    for s in servers:
+        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     print(f"whoami {a.name} listening on {', '.join(map(str, a.port))}", flush=True)
-    servers[0].serve_forever()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+    # Terminating: stop accepting, let connections already accepted finish.
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+    time.sleep(0.1)
     return 0
 
 

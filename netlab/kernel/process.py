@@ -57,10 +57,10 @@ def _reap(pid: int) -> None:
 
 
 def kill(pids: list[int], timeout: float = 1.0) -> None:
-    """SIGTERM, then SIGKILL whatever is still there after `timeout`."""
+    """SIGTERM, then SIGKILL whatever is still there after `timeout` (at once if 0)."""
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM if timeout else signal.SIGKILL)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout

@@ -1,0 +1,67 @@
+"""Opens TCP connections one after another and counts who answered (whoami's first word).
+
+    netlab-connect 10.254.116.224:50051 --count 300
+    netlab-connect 10.254.116.224:50051 --seconds 30      # or until SIGTERM
+
+Prints one JSON line: {"ok": N, "failed": N, "by": {responder: N}, "errors": [...]}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import sys
+import time
+from collections import Counter
+
+
+def once(host: str, port: int, timeout: float) -> str:
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    line = data.decode(errors="replace").strip()
+    if not line:
+        raise ConnectionError("closed without an answer")
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="netlab-connect", description=__doc__.splitlines()[0])
+    p.add_argument("target", metavar="HOST:PORT")
+    p.add_argument("--count", type=int, help="connections to open (default: until --seconds or SIGTERM)")
+    p.add_argument("--seconds", type=float, help="stop after this long")
+    p.add_argument("--timeout", type=float, default=2.0, help="per connection")
+    p.add_argument("--interval", type=float, default=0.0, help="pause between connections")
+    p.add_argument("--full", action="store_true", help="count whole answer lines, not their first word")
+    a = p.parse_args(argv)
+    host, _, port = a.target.rpartition(":")
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    by, failed, errors = Counter(), 0, []
+    deadline = time.monotonic() + a.seconds if a.seconds else None
+    n = 0
+    try:
+        while not stop and (a.count is None or n < a.count) and (deadline is None or time.monotonic() < deadline):
+            n += 1
+            try:
+                line = once(host, int(port), a.timeout)
+                by[line if a.full else line.split()[0]] += 1
+            except OSError as e:
+                failed += 1
+                if len(errors) < 5:
+                    errors.append(f"{type(e).__name__}: {e}")
+            if a.interval:
+                time.sleep(a.interval)
+    except KeyboardInterrupt:
+        pass
+    print(json.dumps({"ok": sum(by.values()), "failed": failed, "by": dict(by), "errors": errors}), flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
