@@ -412,7 +412,12 @@ def parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if extra and args.cmd == "capture" and not any(x.startswith("-") for x in extra):
+        args.filter += extra      # a filter written after the options, as with tcpdump
+    elif extra:
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.cmd == "exec" and args.command[:1] == ["--"]:
         args.command = args.command[1:]
     if os.geteuid() != 0:

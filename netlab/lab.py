@@ -22,7 +22,7 @@ from netlab.flannel import desired as flannel
 from netlab.flannel.agent import sync as flannel_sync
 from netlab.flannel.lease import Store, lease_of
 from netlab.kernel import iptables, links, netns, process, sysctl
-from netlab.kernel.objects import Route
+from netlab.kernel.objects import Neigh, Route
 from netlab.kube_proxy import proxier
 from netlab.kube_proxy.rules import build as proxy_rules
 from netlab.model import controller, services
@@ -115,7 +115,7 @@ def _build_node(c: Cluster, node: Node, m: underlay.Member, leases) -> None:
         sysctl.write(key, value)
     with links.netlink() as ipr:
         eth0 = _setup_eth0(ipr, m)
-        br = links.add_bridge(ipr, cni.BRIDGE, cni.MTU)
+        br = links.add_bridge(ipr, cni.BRIDGE, cni.MTU, cni.bridge_mac(c.name, node))
         links.add_addr(ipr, br, cni.bridge_address(node))
         links.up(ipr, br)
         lease = lease_of(c, node)
@@ -134,6 +134,9 @@ def _plug_pods(pods: list[cni.PodNet]) -> None:
         for p in pods:
             links.add_veth(ipr, p.veth, cni.POD_IFACE, p.netns, cni.MTU, br, p.veth_index, cni.POD_IFINDEX)
             links.set_hairpin(ipr, p.veth_index)
+            # a reused address must not reach a deleted pod's MAC (a gratuitous ARP arriving
+            # within neigh locktime of the last update is ignored, so forget it here)
+            links.del_neigh(ipr, Neigh(p.address.split("/")[0], "", cni.BRIDGE))
 
 
 def _unplug_pods(pods: list[cni.PodNet]) -> None:
@@ -152,6 +155,7 @@ def _setup_pod(p: cni.PodNet) -> None:
         links.add_addr(ipr, cni.POD_IFINDEX, p.address)
         links.up(ipr, cni.POD_IFINDEX)
         links.add_route(ipr, Route("default", cni.POD_IFACE, p.gateway), oif=cni.POD_IFINDEX)
+    links.gratuitous_arp(cni.POD_IFACE, p.address.split("/")[0])
 
 
 # ---- the lab ---------------------------------------------------------------------------

@@ -17,16 +17,26 @@ from collections import Counter
 
 
 def once(host: str, port: int, timeout: float) -> str:
-    with socket.create_connection((host, port), timeout=timeout) as s:
+    with socket.socket() as s:
+        s.settimeout(timeout)
+        s.bind(("", 0))
+        sport = s.getsockname()[1]
+        try:
+            s.connect((host, port))
+        except OSError as e:
+            raise type(e)(f"{e} connecting from port {sport}") from None
         data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        try:
+            while not data.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:
+            raise type(e)(f"{e} waiting for the answer on port {sport}") from None
     line = data.decode(errors="replace").strip()
     if not line:
-        raise ConnectionError("closed without an answer")
+        raise ConnectionError(f"closed without an answer on port {sport}")
     return line
 
 
@@ -54,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 failed += 1
                 if len(errors) < 5:
-                    errors.append(f"{type(e).__name__}: {e}")
+                    errors.append(f"{type(e).__name__}: {e} (at {time.time():.3f})")
             if a.interval:
                 time.sleep(a.interval)
     except KeyboardInterrupt:

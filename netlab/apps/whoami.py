@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import signal
 import socket
 import socketserver
@@ -26,8 +25,12 @@ class Handler(socketserver.BaseRequestHandler):
         peer = self.client_address[0]
         line = f"{self.server.who} {ip}:{port} from {peer}\n".encode()
         # A client that speaks first is probably HTTP; one that waits gets the line at once.
-        ready, _, _ = select.select([self.request], [], [], 0.05)
-        first = self.request.recv(4096) if ready else b""
+        self.request.settimeout(0.05)
+        try:
+            first = self.request.recv(4096)
+        except TimeoutError:
+            first = b""
+        self.request.settimeout(5)
         if first.startswith(METHODS):
             head = (f"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(line)}\r\n"
                     "Connection: close\r\n\r\n").encode()

@@ -32,6 +32,12 @@ def host_veth(pod: Pod) -> str:
     return "veth" + hashlib.sha256(f"{pod.namespace}/{pod.name}".encode()).hexdigest()[:8]
 
 
+def bridge_mac(lab: str, node: Node) -> str:
+    """docker0's own, fixed MAC: pods cache it for their default gateway."""
+    b = hashlib.sha256(f"{lab}/{node.name}/docker0".encode()).digest()[:5]
+    return "02:" + ":".join(f"{x:02x}" for x in b)
+
+
 def bridge_address(node: Node) -> str:
     return f"{node.gateway}/{ip_network(node.pod_cidr).prefixlen}"
 

@@ -46,8 +46,10 @@ def up(ipr: IPRoute, idx: int) -> None:
     ipr.link("set", index=idx, state="up")
 
 
-def add_bridge(ipr: IPRoute, name: str, mtu: int) -> int:
-    ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
+def add_bridge(ipr: IPRoute, name: str, mtu: int, mac: str | None = None) -> int:
+    """A bridge; with a MAC given, it keeps it (else it takes its lowest port's MAC and
+    changes it as ports come and go, stranding every neighbour that cached the old one)."""
+    ipr.link("add", ifname=name, kind="bridge", mtu=mtu, **({"address": mac} if mac else {}))
     return index(ipr, name)
 
 
@@ -69,6 +71,23 @@ def add_veth(ipr: IPRoute, name: str, peer: str, peer_netns: str, mtu: int,
     finally:
         netns.close_fd(fd)
     return idx or index(ipr, name)
+
+
+def gratuitous_arp(ifname: str, ip: str) -> None:
+    """Announce `ip` on `ifname` as the CNI bridge plugin does for a new pod: neighbours
+    that cached a previous owner of the address (a deleted pod) update at once instead
+    of sending to a vanished MAC until their entry goes stale."""
+    import fcntl
+    import struct
+    netns.guard_not_root()
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        s.bind((ifname, 0x0806))
+        mac = fcntl.ioctl(s.fileno(), 0x8927, struct.pack("256s", ifname.encode()[:15]))[18:24]  # SIOCGIFHWADDR
+        addr = socket.inet_aton(ip)
+        frame = (b"\xff" * 6 + mac + b"\x08\x06"                     # Ethernet: broadcast, ARP
+                 + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)        # ARP request, IPv4 over Ethernet
+                 + mac + addr + b"\x00" * 6 + addr)                 # sender = target = ip
+        s.send(frame)
 
 
 def set_hairpin(ipr: IPRoute, idx: int) -> None:

@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 NETNS_RUN_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_SHARED = 1 << 20
 MNT_DETACH = 0x2
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -77,13 +79,28 @@ def _create_all(names: list[str]) -> None:
         os.close(home)
 
 
+def _shared_run_dir() -> None:
+    """Make /run/netns a shared mount point, as `ip netns add` does the first time.
+
+    Otherwise a later `ip netns add` (by a user, or by anything else) binds the
+    directory onto itself and hides the namespaces mounted in it before."""
+    os.makedirs(NETNS_RUN_DIR, exist_ok=True)
+    target = NETNS_RUN_DIR.encode()
+    if _libc.mount(b"", target, b"none", MS_SHARED | MS_REC, None) == 0:
+        return
+    if ctypes.get_errno() != 22:   # EINVAL: not a mount point yet
+        _check(-1, f"mount --make-rshared {NETNS_RUN_DIR}")
+    _check(_libc.mount(target, target, b"none", MS_BIND | MS_REC, None), f"mount --bind {NETNS_RUN_DIR}")
+    _check(_libc.mount(b"", target, b"none", MS_SHARED | MS_REC, None), f"mount --make-rshared {NETNS_RUN_DIR}")
+
+
 def create(names: list[str]) -> None:
     """Create named namespaces: a fresh namespace per name, bind-mounted as iproute2 does.
 
     Runs in a throw-away thread so the caller's namespace never changes; about 0.6 ms
     each, against 7 ms for a fork per namespace.
     """
-    os.makedirs(NETNS_RUN_DIR, exist_ok=True)
+    _shared_run_dir()
     error: list[BaseException] = []
 
     def work():
@@ -102,7 +119,9 @@ def create(names: list[str]) -> None:
 def remove(name: str) -> None:
     """Unmount and unlink; the kernel frees the namespace and its links when unused."""
     target = path(name)
-    if _libc.umount2(target.encode(), MNT_DETACH) != 0 and ctypes.get_errno() not in (22, 2):
+    while _libc.umount2(target.encode(), MNT_DETACH) == 0:
+        pass    # a copy propagated by a recursive bind may sit on top: unmount them all
+    if ctypes.get_errno() not in (22, 2):
         err = ctypes.get_errno()
         raise OSError(err, f"umount {target}: {os.strerror(err)}")
     with contextlib.suppress(FileNotFoundError):

@@ -83,3 +83,17 @@ def host_snapshot() -> dict[str, str]:
         except FileNotFoundError:
             snap[key] = "absent"
     return snap
+
+
+def connect(ns: str, target: str, *args: str, timeout: float = 120) -> dict:
+    """netlab-connect inside a lab namespace: {"ok", "failed", "by": {responder: n}, "errors"}."""
+    import json
+    tool = os.path.join(os.path.dirname(sys.executable), "netlab-connect")
+    r = sh(ns, tool, target, *args, check=False, timeout=timeout)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def apply(lab_name: str, tmp_path, text: str) -> subprocess.CompletedProcess:
+    f = tmp_path / f"m{secrets.token_hex(3)}.yaml"
+    f.write_text(text)
+    return netlab("apply", "-f", str(f), "--name", lab_name)

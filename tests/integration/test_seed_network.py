@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from netlab import layout
+from netlab.cni.bridge import bridge_mac
 from netlab.flannel.lease import vtep_mac
 from netlab.model.seed import seed_cluster
 
@@ -42,7 +43,9 @@ def test_devices_mtus_and_vxlan_parameters(seed_lab):
                  f"link/ether {vtep_mac(seed_lab.name, 'node1')}"):
         assert part in vxlan
     assert "172.30.76.0/32" in sh(node1, "ip", "-o", "addr", "show", "flannel.1").stdout
-    assert "mtu 1450" in sh(node1, "ip", "-o", "link", "show", "docker0").stdout
+    docker0 = sh(node1, "ip", "-o", "link", "show", "docker0").stdout
+    # a fixed MAC: a bridge left to itself takes its lowest port's MAC, which changes as pods come and go
+    assert "mtu 1450" in docker0 and f"link/ether {bridge_mac(seed_lab.name, seed_lab.cluster().node('node1'))}" in docker0
     assert "inet 172.30.76.1/24" in sh(node1, "ip", "-o", "addr", "show", "docker0").stdout
     assert "mtu 1500" in sh(node1, "ip", "-o", "link", "show", "eth0").stdout
     pod = pod_ns(seed_lab.cluster(), "data-product-6664c6dcb9-tkmms")
@@ -106,3 +109,45 @@ def test_routes_mode_is_current_flannels_layout(make_lab, mode):
         assert eventually(lambda: len(sh(node1, "ip", "neigh", "show", "dev", "flannel.1").stdout.splitlines()) == 1)
     finally:
         lab.down()
+
+
+def test_capture_on_node1_eth0_shows_vxlan_with_the_pod_addresses(seed_lab, tmp_path):
+    from netlab import probe
+    c = seed_lab.cluster()
+    node1 = layout.node_ns(c.name, "node1")
+    pcap = tmp_path / "vxlan.pcap"
+    with probe.capture(node1, "eth0", count=4, timeout=10, bpf="udp port 8472", write=str(pcap)) as cap:
+        assert ping(pod_ns(c, "business-manager-666f454f7f-7l86b"), "172.30.9.2", count=2)
+    infos = [probe.vxlan_info(p) for p in cap.packets()]
+    assert len(infos) == 4 and all(infos)
+    there = [i for i in infos if i.outer_src == "192.168.0.21"]
+    back = [i for i in infos if i.outer_src == "192.168.0.22"]
+    assert there and back
+    assert all((i.outer_dst, i.dport, i.vni, i.inner_src, i.inner_dst) ==
+               ("192.168.0.22", 8472, 1, "172.30.76.7", "172.30.9.2") for i in there)
+    assert all((i.inner_src, i.inner_dst) == ("172.30.9.2", "172.30.76.7") for i in back)
+    assert pcap.stat().st_size > 0
+
+
+def test_netlab_capture_command(seed_lab, tmp_path):
+    import subprocess
+    import sys
+    pcap = tmp_path / "cli.pcap"
+    cap = subprocess.Popen([sys.executable, "-m", "netlab.cli", "capture", "--name", seed_lab.name, "node2:eth0",
+                            "-c", "2", "-t", "10", "-w", str(pcap), "udp", "port", "8472"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        import time
+        deadline = time.monotonic() + 5
+        while "listening" not in (cap.stderr.readline() if cap.poll() is None else "listening"):
+            assert time.monotonic() < deadline
+        c = seed_lab.cluster()
+        assert ping(pod_ns(c, "business-manager-666f454f7f-zxmsx"), "172.30.76.5")
+        out, _ = cap.communicate(timeout=15)
+    finally:
+        if cap.poll() is None:
+            cap.kill()
+    assert cap.returncode == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and all("8472" in line for line in lines)
+    assert "172.30.9.3" in lines[0] and "172.30.76.5" in lines[0]

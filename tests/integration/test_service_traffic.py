@@ -1,0 +1,224 @@
+"""kube-proxy's rules at work: what a user sees connecting to Services in the seed lab."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from netlab import layout
+from netlab.kernel import iptables
+from netlab.kube_proxy import build
+from netlab.model.seed import seed_cluster
+
+from helpers import apply, connect, host_snapshot, netlab, ping, pod_ns, sh
+
+DP = "10.254.116.224:50051"
+DP_PODS = {"data-product-6664c6dcb9-4zk27", "data-product-6664c6dcb9-7bn7p", "data-product-6664c6dcb9-tkmms"}
+
+
+@pytest.mark.parametrize("client", ["business-manager-666f454f7f-7l86b", "business-manager-666f454f7f-zxmsx"])
+def test_cluster_ip_spreads_300_connections_over_all_endpoints(seed_lab, client):
+    c = seed_lab.cluster()
+    node = next(p.node for p in c.pods if p.name == client)
+    node_ns = layout.node_ns(c.name, node)
+    before = sum(pk for _, pk, _ in _sep_counters(c, node_ns))
+    r = connect(pod_ns(c, client), DP, "--count", "300")
+    assert r["failed"] == 0 and r["ok"] == 300
+    assert set(r["by"]) == DP_PODS                      # node2's pod too, over VXLAN
+    assert min(r["by"].values()) >= 45, r["by"]         # each at least 15%
+    # python-iptables reads the counters: each connection was DNATed once by this node's rules
+    assert sum(pk for _, pk, _ in _sep_counters(c, node_ns)) - before == 300
+
+
+def _sep_counters(c, node_ns):
+    rules = build(c, "node1")["nat"].chains
+    chains = [ch for ch, lines in rules.items() if ch.startswith("KUBE-SEP-") and "default/data-product" in lines[0]]
+    assert len(chains) == 3
+    return [x for ch in chains for x in iptables.counters(node_ns, "nat", ch) if x[0] == "DNAT"]
+
+
+def test_node_port_from_client_on_both_nodes(seed_lab):
+    client = layout.host_ns(seed_lab.name, "client")
+    for node_ip in ("192.168.0.21", "192.168.0.22"):
+        r = connect(client, f"{node_ip}:30799", "--count", "3")
+        assert r == {"ok": 3, "failed": 0, "by": {"nginx-ingress-controller-546bfbff9-hpwsz": 3}, "errors": []}
+
+
+def test_cluster_ip_answers_no_ping(seed_lab):
+    c = seed_lab.cluster()
+    assert not ping(pod_ns(c, "business-manager-666f454f7f-7l86b"), "10.254.116.224", wait=1)
+
+
+def test_service_without_endpoints_is_refused_at_once(seed_lab):
+    c = seed_lab.cluster()
+    t = time.monotonic()
+    r = connect(pod_ns(c, "data-product-6664c6dcb9-4zk27"), "10.254.0.1:443", "--count", "1", "--timeout", "5")
+    assert r["failed"] == 1 and "ConnectionRefusedError" in r["errors"][0]
+    assert time.monotonic() - t < 2.0                   # REJECT, not a 5 s time-out
+    save = sh(layout.node_ns(c.name, "node1"), "iptables-legacy-save", "-t", "filter").stdout
+    assert '"default/kubernetes:https has no endpoints"' in save
+
+
+def test_mysql_service_reaches_the_db_host(seed_lab):
+    c = seed_lab.cluster()
+    r = connect(pod_ns(c, "data-product-6664c6dcb9-tkmms"), "10.254.84.209:3306", "--count", "2")
+    assert r["by"] == {"db": 2}
+
+
+def test_each_node_holds_exactly_netlabs_chains_and_the_host_none(seed_lab):
+    c = seed_lab.cluster()
+    for node in c.nodes:
+        save = sh(layout.node_ns(c.name, node.name), "iptables-legacy-save").stdout
+        chains = {line[1:].split()[0] for line in save.splitlines() if line.startswith(":")}
+        want = build(c, node.name, endpoints=c.endpoints)
+        builtin = {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING", "FORWARD"}
+        assert chains - builtin == set(want["nat"].chains) | set(want["filter"].chains)
+        assert '-A KUBE-SVC-45TXGSBX3LGQQRTB -m comment --comment "default/data-product:data-product" ' \
+               '-m statistic --mode random --probability 0.33332999982 -j KUBE-SEP-' in save   # as SEED.md quotes it
+    root = subprocess.run(["iptables-legacy-save"], capture_output=True, text=True).stdout
+    assert [line for line in root.splitlines() if line.startswith("-A")] == []
+
+
+# ---- changes: each test has a lab of its own ------------------------------------------
+
+LOCAL = """
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, labels: {app: solo}}
+spec:
+  nodeName: node2
+  containers: [{name: web, command: [netlab-whoami, --port, "8080"], ports: [{containerPort: 8080, name: http}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: solo-local}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: solo}
+  ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}]
+"""
+
+
+def test_local_policy_keeps_the_client_address_and_drops_where_no_endpoint(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    apply(lab.name, tmp_path, LOCAL)
+    client = layout.host_ns(lab.name, "client")
+    r = connect(client, "192.168.0.22:30080", "--count", "3", "--full")
+    assert r["ok"] == 3 and all(line.endswith("from 192.168.0.100") for line in r["by"])
+    r = connect(client, "192.168.0.21:30080", "--count", "1", "--timeout", "1")
+    assert r["failed"] == 1 and "timed out" in r["errors"][0]       # dropped, not refused
+
+
+def test_client_ip_affinity_pins_50_connections(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    apply(lab.name, tmp_path, """
+apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: data-product}
+  sessionAffinity: ClientIP
+  ports: [{name: grpc, port: 9000, targetPort: 50051}]
+""")
+    c = lab.cluster()
+    ip = next(s.cluster_ip for s in c.services if s.name == "sticky")
+    r = connect(pod_ns(c, "business-manager-666f454f7f-7l86b"), f"{ip}:9000", "--count", "50")
+    assert r["ok"] == 50 and len(r["by"]) == 1, r["by"]
+
+
+def test_hairpin_a_pod_reaches_itself_through_its_service(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    apply(lab.name, tmp_path, LOCAL.split("---")[0] + """---
+apiVersion: v1
+kind: Service
+metadata: {name: solo}
+spec:
+  selector: {app: solo}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+""")
+    c = lab.cluster()
+    ip = next(s.cluster_ip for s in c.services if s.name == "solo")
+    r = connect(pod_ns(c, "solo"), f"{ip}:80", "--count", "5", "--full")
+    assert r["ok"] == 5 and [line.split()[0] for line in r["by"]] == ["solo"]
+    # the answer comes back through docker0 (masqueraded), not straight inside the pod
+    assert all(line.endswith("from 172.30.9.1") for line in r["by"]), r["by"]
+
+
+def test_load_balancer_reachable_from_client_at_its_external_ip(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    apply(lab.name, tmp_path, """
+apiVersion: v1
+kind: Service
+metadata: {name: shop}
+spec:
+  type: LoadBalancer
+  selector: {app: data-product}
+  ports: [{name: grpc, port: 80, targetPort: 50051}]
+""")
+    svc = next(s for s in lab.cluster().services if s.name == "shop")
+    assert svc.load_balancer_ip.startswith("192.168.0.2") and 200 <= int(svc.load_balancer_ip.split(".")[3]) <= 250
+    row = next(r.split() for r in netlab("get", "svc", "--name", lab.name).stdout.splitlines() if r.startswith("shop"))
+    assert row[1:4] == ["LoadBalancer", svc.cluster_ip, svc.load_balancer_ip]
+    r = connect(layout.host_ns(lab.name, "client"), f"{svc.load_balancer_ip}:80", "--count", "30")
+    assert r["failed"] == 0 and set(r["by"]) <= DP_PODS and len(r["by"]) >= 2
+
+
+def test_endpoints_change_moves_mysql_traffic(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    c = lab.cluster()
+    # a second database host: the client machine, serving 3306
+    tool = os.path.join(os.path.dirname(sys.executable), "netlab-whoami")
+    server = subprocess.Popen(["ip", "netns", "exec", layout.host_ns(c.name, "client"), tool,
+                               "--name", "replica", "--port", "3306"], stdout=subprocess.DEVNULL)
+    try:
+        pod = pod_ns(c, "data-product-6664c6dcb9-4zk27")
+        assert connect(pod, "10.254.84.209:3306", "--count", "2")["by"] == {"db": 2}
+        apply(lab.name, tmp_path, """
+apiVersion: v1
+kind: Endpoints
+metadata: {name: mysql}
+subsets: [{addresses: [{ip: 192.168.0.100}], ports: [{port: 3306}]}]
+""")
+        assert connect(pod, "10.254.84.209:3306", "--count", "2")["by"] == {"replica": 2}
+        # two read replicas: the service balances between them
+        apply(lab.name, tmp_path, """
+apiVersion: v1
+kind: Endpoints
+metadata: {name: mysql}
+subsets: [{addresses: [{ip: 192.168.0.100}, {ip: 192.168.0.103}], ports: [{port: 3306}]}]
+""")
+        assert set(connect(pod, "10.254.84.209:3306", "--count", "40")["by"]) == {"replica", "db"}
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+
+
+def test_scaling_3_1_5_3_ten_times_fails_no_connection(make_lab):
+    lab = make_lab(seed_cluster)
+    c = lab.cluster()
+    tool = os.path.join(os.path.dirname(sys.executable), "netlab-connect")
+    client = subprocess.Popen(["ip", "netns", "exec", pod_ns(c, "business-manager-666f454f7f-7l86b"), tool,
+                               DP, "--seconds", "300", "--interval", "0.002"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(10):
+            for n in (1, 5, 3):
+                netlab("scale", "deployment", "data-product", "--replicas", str(n), "--name", lab.name)
+    finally:
+        client.send_signal(signal.SIGTERM)
+        out = client.communicate(timeout=30)[0]
+    import json
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["ok"] > 200 and r["failed"] == 0, r
+    assert len([p for p in lab.cluster().pods if p.owner == "data-product"]) == 3
+
+
+def test_root_namespace_untouched_by_service_changes(make_lab, tmp_path):
+    before = host_snapshot()
+    lab = make_lab(seed_cluster)
+    apply(lab.name, tmp_path, LOCAL)
+    netlab("scale", "deployment", "data-product", "--replicas", "4", "--name", lab.name)
+    assert host_snapshot() == before
