@@ -1,31 +1,40 @@
-"""Applies a node's kube-proxy rules: whole on a fresh node, only what changed after.
+"""Applies a node's kube-proxy rules: whole tables when much changed, else only the
+chains that changed.
 
 The last ruleset written to each node is kept in the lab's state directory, as
 kube-proxy keeps it in memory; without it the node's rules are read back with
 iptables-legacy-save. Each table changes in one iptables-restore commit, so a packet
 meets the old rules or the new ones, never a mix.
+
+A whole-table write keeps every rule that is not netlab's (flannel's masquerading,
+a user's own) as iptables-save showed it. It is used when many chains change: with
+--noflush, iptables-legacy-restore creates chains one by one and costs 1.5x a
+flushing restore of the same 31,000 rules; for a few chains --noflush is cheaper.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
+import marshal
 from pathlib import Path
 
 from netlab.kernel import iptables
-from netlab.kube_proxy.rules import TABLES, Table, diff, parse_save, restore_input
+from netlab.kube_proxy.rules import BUILTIN, TABLES, Table, diff, is_ours, parse_save, restore_input
+
+WHOLE_TABLE_OVER = 200     # changed chains above which a whole-table write is cheaper
 
 
 def _load(path: Path) -> dict[str, Table] | None:
     try:
-        raw = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
+        raw = marshal.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError, EOFError, TypeError):
         return None
-    return {name: Table(**raw[name]) for name in TABLES}
+    return {name: Table(name, raw[name]["jumps"], raw[name]["chains"]) for name in TABLES}
 
 
 def _store(path: Path, ruleset: dict[str, Table]) -> None:
+    # marshal: 31,000 rules in ~10 ms where JSON takes 80 ms; the file is this
+    # Python's own cache under /run, never read by anything else
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({name: asdict(t) for name, t in ruleset.items()}))
+    tmp.write_bytes(marshal.dumps({name: {"jumps": t.jumps, "chains": t.chains} for name, t in ruleset.items()}))
     tmp.replace(path)
 
 
@@ -52,12 +61,52 @@ def plan(have: dict[str, Table], want: dict[str, Table]) -> str:
     return restore_input(want, chains, removed) + missing_jumps(have, want)
 
 
+def whole_tables(saved: str, want: dict[str, Table]) -> str:
+    """Flushing iptables-restore input for nat and filter: `want`, plus every rule of
+    `saved` (iptables-save text) that is not netlab's, after netlab's jumps."""
+    foreign: dict[str, dict[str, list[str]]] = {t: {} for t in TABLES}
+    current = None
+    for line in saved.splitlines():
+        if line.startswith("*"):
+            current = line[1:] if line[1:] in TABLES else None
+        elif current and line.startswith(":"):
+            chain = line[1:].split()[0]
+            if not is_ours(chain):
+                foreign[current].setdefault(chain, [])
+        elif current and line.startswith("-A "):
+            chain = line.split()[1]
+            target = line.rsplit(" -j ", 1)[-1].split()[0] if " -j " in line else ""
+            if not is_ours(chain) and not is_ours(target):
+                foreign[current].setdefault(chain, []).append(line)
+    lines = []
+    for name in TABLES:
+        t, other = want[name], foreign[name]
+        lines.append(f"*{name}")
+        lines += [f":{c} ACCEPT [0:0]" for c in BUILTIN[name]]
+        lines += [f":{c} - [0:0]" for c in other if c not in BUILTIN[name]]
+        lines += [f":{c} - [0:0]" for c in t.chains]
+        for c in BUILTIN[name]:
+            lines += t.jumps.get(c, []) + other.get(c, [])
+        for c, rules in other.items():
+            if c not in BUILTIN[name]:
+                lines += rules
+        for rules in t.chains.values():
+            lines += rules
+        lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
 def sync(ns: str, want: dict[str, Table], cache: Path) -> int:
     """Bring namespace `ns` to `want`; returns how many chains were written or removed."""
     have = _load(cache)
+    saved = None
     if have is None:
-        have = parse_save(iptables.save(ns))
-    text = plan(have, want)
-    iptables.restore(ns, text)
+        saved = iptables.save(ns)
+        have = parse_save(saved)
+    changed = sum(len(w) + len(r) for w, r in diff(have, want).values())
+    if changed > WHOLE_TABLE_OVER:
+        iptables.restore(ns, whole_tables(saved if saved is not None else iptables.save(ns), want), noflush=False)
+    elif changed:
+        iptables.restore(ns, plan(have, want))
     _store(cache, want)
-    return sum(len(w) + len(r) for w, r in diff(have, want).values())
+    return changed

@@ -54,13 +54,14 @@ class _Doc:
 
     def get(self, obj: dict, key: str, path: str, kind, default=None, required=False):
         value = obj.get(key, default) if isinstance(obj, dict) else default
+        where = f"{path}.{key}" if path else key
         if value is None:
             if required:
-                self.fail(f"{path}.{key}", "required field is missing")
+                self.fail(where, "required field is missing")
             return default
         if kind is int and isinstance(value, bool) or not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            self.fail(f"{path}.{key}", f"{value!r} must be a {names}")
+            self.fail(where, f"{value!r} must be a {names}")
         return value
 
     def known(self, obj: dict, allowed: str, path: str) -> None:
