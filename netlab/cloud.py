@@ -3,12 +3,14 @@
 - LoadBalancer services: the `lb` host on the underlay takes each service's external
   IP (from the pool 192.168.0.200-250) and spreads connections over every node's
   NodePort, masquerading as cloud load balancers without proxy protocol do.
-- externalIPs: the underlay's router sends them to the first node, as a network
-  administrator would route them; kube-proxy on that node does the rest.
+- externalIPs: the first node holds those on the underlay's subnet as /32 addresses,
+  so it answers ARP for them (as a layer-2 speaker such as MetalLB does; proxy ARP
+  does not answer for on-link addresses), and the router sends the others to it, as a
+  network administrator would route them; kube-proxy on that node does the rest.
 """
 from __future__ import annotations
 
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 
 from netlab.kernel.objects import Route
 from netlab.kube_proxy.rules import probability
@@ -49,9 +51,26 @@ def lb_rules(c: Cluster) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _external_ips(c: Cluster) -> set[str]:
+    return {ip for s in c.services for ip in s.external_ips}
+
+
+def announcer(c: Cluster) -> str:
+    """The node that draws externalIPs' traffic."""
+    return sorted(n.name for n in c.nodes)[0]
+
+
+def announced(c: Cluster, node: str) -> set[str]:
+    """externalIPs on the underlay's subnet that `node` holds on eth0."""
+    if not c.nodes or node != announcer(c):
+        return set()
+    return {ip for ip in _external_ips(c) if ip_address(ip) in ip_network(c.underlay_cidr)}
+
+
 def router_routes(c: Cluster) -> set[Route]:
-    """Routes the underlay's router holds for externalIPs: to the first node."""
+    """Routes the underlay's router holds for the other externalIPs: to the announcing node."""
     if not c.nodes:
         return set()
-    first = sorted(c.nodes, key=lambda n: n.name)[0]
-    return {Route(f"{ip}/32", "eth0", first.ip) for s in c.services for ip in s.external_ips}
+    via = c.node(announcer(c)).ip
+    return {Route(f"{ip}/32", "eth0", via) for ip in _external_ips(c)
+            if ip_address(ip) not in ip_network(c.underlay_cidr)}

@@ -6,6 +6,8 @@ the lab's state before creating it, so `down` and `clean` find it all after a cr
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import sys
@@ -87,6 +89,17 @@ def _sync_routes(dev: str, want: set[Route]) -> None:
             links.add_route(ipr, r)
         for r in sorted(have - want):
             links.del_route(ipr, r)
+
+
+def _sync_held_ips(have: set[str], want: set[str]) -> None:
+    """externalIPs a node holds as /32s on eth0 (only those netlab put there)."""
+    with links.netlink() as ipr:
+        eth0 = links.index(ipr, "eth0")
+        for ip in sorted(want - have):
+            links.add_addr(ipr, eth0, f"{ip}/32")
+        for ip in sorted(have - want):
+            with contextlib.suppress(NetlinkError):
+                ipr.addr("del", index=eth0, address=ip, prefixlen=32)
 
 
 def _setup_eth0(ipr, m: underlay.Member) -> int:
@@ -319,6 +332,11 @@ class Lab:
             want = proxy_rules(c, n.name, precision=c.probability_decimals, endpoints=c.endpoints)
             changed[n.name] = proxier.sync(layout.node_ns(c.name, n.name), want,
                                            self.dir.path / f"kube-proxy-{n.name}.json")
+            record = self.dir.path / f"announced-{n.name}.json"
+            have = set(json.loads(record.read_text())) if record.exists() else set()
+            if have != cloud.announced(c, n.name):
+                netns.run_in(layout.node_ns(c.name, n.name), _sync_held_ips, have, cloud.announced(c, n.name))
+                record.write_text(json.dumps(sorted(cloud.announced(c, n.name))))
         lb = layout.host_ns(c.name, layout.LB)
         iptables.restore(lb, cloud.lb_rules(c), noflush=False)
         netns.run_in(lb, _sync_addresses, "eth0", cloud.lb_addresses(c))

@@ -222,3 +222,97 @@ def test_root_namespace_untouched_by_service_changes(make_lab, tmp_path):
     apply(lab.name, tmp_path, LOCAL)
     netlab("scale", "deployment", "data-product", "--replicas", "4", "--name", lab.name)
     assert host_snapshot() == before
+
+
+def test_db_read_write_example_splits_reads_from_writes(make_lab):
+    lab = make_lab(seed_cluster)
+    tool = os.path.join(os.path.dirname(sys.executable), "netlab-whoami")
+    replica = subprocess.Popen(["ip", "netns", "exec", layout.host_ns(lab.name, "client"), tool,
+                                "--name", "replica", "--port", "3306"], stdout=subprocess.DEVNULL)
+    try:
+        example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "db-read-write.yaml")
+        netlab("apply", "-f", example, "--name", lab.name)
+        c = lab.cluster()
+        ip = {s.name: s.cluster_ip for s in c.services}
+        pod = pod_ns(c, "data-product-6664c6dcb9-4zk27")
+        assert connect(pod, f"{ip['db-write']}:3306", "--count", "10")["by"] == {"db": 10}
+        assert set(connect(pod, f"{ip['db-read']}:3306", "--count", "40")["by"]) == {"db", "replica"}
+    finally:
+        replica.kill()
+        replica.wait()
+
+
+def test_external_ip_routed_to_a_node_reaches_the_service(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    apply(lab.name, tmp_path, """
+apiVersion: v1
+kind: Service
+metadata: {name: public}
+spec:
+  selector: {app: data-product}
+  externalIPs: [192.168.0.150]
+  ports: [{name: grpc, port: 8000, targetPort: 50051}]
+""")
+    row = next(r.split() for r in netlab("get", "svc", "public", "--name", lab.name).stdout.splitlines()[1:])
+    assert row[3] == "192.168.0.150" and row[4] == "8000/TCP"
+    r = connect(layout.host_ns(lab.name, "client"), "192.168.0.150:8000", "--count", "20")
+    assert r["failed"] == 0 and set(r["by"]) <= DP_PODS
+
+
+def test_invalid_manifests_change_nothing(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    state = lab.state()["cluster"]
+    rules = {n: sh(layout.node_ns(lab.name, n), "iptables-legacy-save").stdout for n in ("node1", "node2")}
+    strip = lambda text: [x for x in text.splitlines() if x.startswith("-A")]  # noqa: E731
+    bad_field = """
+apiVersion: v1
+kind: Service
+metadata: {name: fine}
+spec: {selector: {app: x}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: broken}
+spec: {ports: [{port: 80, nodePort: "high"}]}
+"""
+    out_of_range = """
+apiVersion: v1
+kind: Service
+metadata: {name: far}
+spec: {type: NodePort, selector: {app: x}, ports: [{port: 80, nodePort: 40000}]}
+"""
+    for text, reason in ((bad_field, "document 2: spec.ports[0].nodePort: 'high' must be a int"),
+                         (out_of_range, "spec.ports[0].nodePort: 40000 is outside the NodePort range 30000-32767")):
+        f = tmp_path / "bad.yaml"
+        f.write_text(text)
+        r = netlab("apply", "-f", str(f), "--name", lab.name, check=False)
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1 and reason in r.stderr, r.stderr
+        assert lab.state()["cluster"] == state
+        for n in ("node1", "node2"):
+            assert strip(sh(layout.node_ns(lab.name, n), "iptables-legacy-save").stdout) == strip(rules[n])
+
+
+def test_describe_and_ten_decimal_probabilities(make_lab):
+    def ten(name, now):
+        c = seed_cluster(name, now)
+        c.probability_decimals = 10
+        return c
+    lab = make_lab(ten)
+    text = netlab("describe", "svc", "ingress-nginx", "-n", "ingress-nginx", "--name", lab.name).stdout
+    for line in ("Selector:                 app.kubernetes.io/name=ingress-nginx,app.kubernetes.io/part-of=ingress-nginx",
+                 "Endpoints:                172.30.76.2:80", "Endpoints:                172.30.76.2:443",
+                 "Session Affinity:         None", "External Traffic Policy:  Cluster",
+                 "NodePort:                 http  30799/TCP"):
+        assert line in text.splitlines()
+    save = sh(layout.node_ns(lab.name, "node1"), "iptables-legacy-save", "-t", "nat").stdout
+    assert "--probability 0.33333333349 -j KUBE-SEP-" in save
+
+
+def test_deleting_a_pod_by_hand_updates_endpoints_everywhere(make_lab):
+    lab = make_lab(seed_cluster)
+    netlab("delete", "pod", "data-product-6664c6dcb9-tkmms", "--name", lab.name)
+    c = lab.cluster()
+    dp = [p for p in c.pods if p.owner == "data-product"]
+    assert len(dp) == 3 and "data-product-6664c6dcb9-tkmms" not in {p.name for p in dp}
+    r = connect(pod_ns(c, "business-manager-666f454f7f-zxmsx"), DP, "--count", "60")
+    assert r["failed"] == 0 and set(r["by"]) == {p.name for p in dp}
