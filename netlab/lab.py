@@ -25,6 +25,7 @@ from netlab.flannel.agent import sync as flannel_sync
 from netlab.flannel.lease import Store, lease_of
 from netlab.kernel import iptables, links, netns, process, sysctl
 from netlab.kernel.objects import Neigh, Route
+from netlab.dns.resolv import resolv_conf
 from netlab.kube_proxy import proxier
 from netlab.kube_proxy.rules import build as proxy_rules
 from netlab.model import controller, services
@@ -270,6 +271,11 @@ class Lab:
 
     def _add_pods(self, c: Cluster, pods: list[Pod], progress: Progress) -> None:
         nets = [cni.pod_net(c, p) for p in pods]
+        for p in pods:
+            etc = f"/etc/netns/{layout.pod_ns(c.name, p)}"
+            os.makedirs(etc, exist_ok=True)
+            with open(f"{etc}/resolv.conf", "w") as f:
+                f.write(resolv_conf(c, p))
         with progress.step(f"pods: veths into docker0 ({len(pods)})"):
             jobs = [(layout.node_ns(c.name, n.name), _plug_pods, ([p for p in nets if p.node == n.name],), {})
                     for n in c.nodes if any(p.node == n.name for p in nets)]
@@ -300,9 +306,11 @@ class Lab:
         for p in pods:
             if p.command:
                 env = {**os.environ, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
-                       "NODE_NAME": p.node}
-                self._spawn(state, f"pod/{p.namespace}/{p.name}", _resolve(p.command),
-                            layout.pod_ns(c.name, p), env)
+                       "NODE_NAME": p.node, "NETLAB_STATE": str(self.dir.state_file)}
+                ns = layout.pod_ns(c.name, p)
+                # through `ip netns exec`, which mounts /etc/netns/<ns>/resolv.conf over /etc's
+                self._spawn(state, f"pod/{p.namespace}/{p.name}",
+                            ["ip", "netns", "exec", ns, *_resolve(p.command)], ns, env)
         for h in hosts:
             if h.command:
                 self._spawn(state, f"host/{h.name}", _resolve(h.command), layout.host_ns(c.name, h.name),

@@ -15,7 +15,7 @@ echo "== apt packages"
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-dev gcc libc6-dev \
-  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps \
+  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps dnsperf \
   >/dev/null
 
 # netlab needs Python >= 3.11 (Ubuntu 22.04 ships 3.10 as python3, 3.11 as python3.11)
@@ -31,4 +31,7 @@ echo "== Python packages in $VENV"
 
 ln -sfn "$VENV/bin/netlab" /usr/local/bin/netlab
 ln -sfn "$VENV/bin/kube-netlab" /usr/local/bin/kube-netlab
+# the small programs pods run, for `netlab exec POD -- netlab-connect ...`
+ln -sfn "$VENV/bin/netlab-connect" /usr/local/bin/netlab-connect
+ln -sfn "$VENV/bin/netlab-whoami" /usr/local/bin/netlab-whoami
 echo "== installed: $("$VENV/bin/netlab" --help | head -1)"

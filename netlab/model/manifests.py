@@ -146,7 +146,8 @@ def _endpoints(d: _Doc) -> Endpoints:
         ports = these
         for j, a in enumerate(d.get(s, "addresses", path, list, [])):
             addresses.append(EndpointAddress(d.get(a, "ip", f"{path}.addresses[{j}]", str, required=True),
-                                             node=d.get(a, "nodeName", f"{path}.addresses[{j}]", str)))
+                                             node=d.get(a, "nodeName", f"{path}.addresses[{j}]", str),
+                                             hostname=d.get(a, "hostname", f"{path}.addresses[{j}]", str)))
         for j, a in enumerate(d.get(s, "notReadyAddresses", path, list, [])):
             addresses.append(EndpointAddress(d.get(a, "ip", f"{path}.notReadyAddresses[{j}]", str, required=True),
                                              ready=False))

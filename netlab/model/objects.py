@@ -88,6 +88,7 @@ class EndpointAddress:
     node: str | None = None           # None for addresses outside the cluster
     pod: str | None = None
     ready: bool = True
+    hostname: str | None = None       # for headless services' per-endpoint DNS names
 
 
 @dataclass

@@ -22,6 +22,7 @@ _DEPLOYMENTS = [
     ("kube-dns", "kube-system", "7cd94476cd", {"k8s-app": "kube-dns"}, {"dns-tcp": 53},
      [("kr76t", "172.30.9.4", "node2")]),
 ]
+COMMANDS = {"kube-dns": ["netlab-kube-dns"]}     # the cluster DNS serves the lab's own store
 
 
 def whoami(ports) -> list[str]:
@@ -35,7 +36,7 @@ def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
     c.hosts = [Host("client", "192.168.0.100"),
                Host("db", "192.168.0.103", whoami([3306]))]   # stands in for the database (appendix A)
     for dep_name, ns, tmpl, labels, ports, pods in _DEPLOYMENTS:
-        command = whoami(ports.values())
+        command = COMMANDS.get(dep_name) or whoami(ports.values())
         c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods),
                                         dict(ports), command))
         for suffix, ip, node in pods:

@@ -1,0 +1,148 @@
+"""kube-dns: an authoritative server for the cluster zone, run inside the kube-dns pod.
+
+    netlab-kube-dns [--state /run/netlab/<lab>/state.json] [--port 53]
+
+It reads the cluster from the lab's store (the "API server") and reloads when it
+changes, within a fraction of a second and without restarting. Wire format is
+dnspython's; names outside the cluster zone and the lab's reverse zones are REFUSED:
+nothing is forwarded outside the lab.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from netlab.dns.records import TTL, Zone, build, resolve
+from netlab.model.objects import Cluster
+
+RELOAD_POLL = 0.1
+
+
+class Store:
+    """The zone, rebuilt whenever the lab's state file changes."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.version = None
+        self.zone = Zone("cluster.local.")
+        self.cache: dict = {}
+        self.reload()
+
+    def reload(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        version = (st.st_mtime_ns, st.st_ino, st.st_size)
+        if version == self.version:
+            return
+        try:
+            cluster = Cluster.from_dict(json.loads(open(self.path).read())["cluster"])
+        except (ValueError, KeyError, OSError):
+            return                       # mid-replacement: the next look gets it
+        self.zone, self.cache, self.version = build(cluster), {}, version
+
+    def watch(self) -> None:
+        while True:
+            time.sleep(RELOAD_POLL)
+            self.reload()
+
+
+def respond(store: Store, wire: bytes) -> bytes | None:
+    try:
+        query = dns.message.from_wire(wire)
+    except Exception:        # noqa: BLE001 - malformed packets get no answer
+        return None
+    if not query.question:
+        return None
+    q = query.question[0]
+    key = (q.name.to_text().lower(), q.rdtype, q.rdclass, query.flags & dns.flags.RD)
+    cached = store.cache.get(key)
+    if cached is None:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        response.flags &= ~dns.flags.RA
+        if q.rdclass != dns.rdataclass.IN:
+            response.set_rcode(dns.rcode.REFUSED)
+        else:
+            ans = resolve(store.zone, q.name.to_text(), dns.rdatatype.to_text(q.rdtype))
+            response.set_rcode(dns.rcode.from_text(ans.rcode))
+            if ans.rcode == "REFUSED":
+                response.flags &= ~dns.flags.AA
+            for section, items in ((response.answer, ans.answer), (response.authority, ans.authority)):
+                for name, rtype, rdata in items:
+                    rrset = dns.rrset.from_text(name, TTL, "IN", rtype, rdata)
+                    existing = next((r for r in section if r.name == rrset.name and r.rdtype == rrset.rdtype), None)
+                    if existing is not None:
+                        existing.union_update(rrset)
+                    else:
+                        section.append(rrset)
+        cached = response.to_wire()
+        store.cache[key] = cached
+    return wire[:2] + cached[2:]         # the query's own ID
+
+
+class UDPHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        out = respond(self.server.store, data)
+        if out is not None:
+            sock.sendto(out, self.client_address)
+
+
+class TCPHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        while True:
+            head = self.rfile.read(2)             # RFC 1035 4.2.2: two-byte length prefix
+            if len(head) < 2:
+                return
+            out = respond(self.server.store, self.rfile.read(struct.unpack("!H", head)[0]))
+            if out is not None:
+                self.wfile.write(struct.pack("!H", len(out)) + out)
+
+
+class UDPServer(socketserver.UDPServer):
+    allow_reuse_address = True
+
+
+class TCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="netlab-kube-dns", description=__doc__.splitlines()[0])
+    p.add_argument("--state", default=os.environ.get("NETLAB_STATE"), help="the lab's state.json")
+    p.add_argument("--port", type=int, default=53)
+    a = p.parse_args(argv)
+    if not a.state:
+        p.error("--state (or NETLAB_STATE) is required")
+    store = Store(a.state)
+    udp = UDPServer(("0.0.0.0", a.port), UDPHandler)
+    tcp = TCPServer(("0.0.0.0", a.port), TCPHandler)
+    udp.store = tcp.store = store
+    threading.Thread(target=store.watch, daemon=True).start()
+    threading.Thread(target=tcp.serve_forever, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"kube-dns serving {store.zone.domain} on port {a.port} (udp, tcp)", flush=True)
+    udp.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

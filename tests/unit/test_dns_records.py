@@ -1,0 +1,85 @@
+from netlab.dns.records import build, resolve, reverse_zone
+from netlab.dns.resolv import resolv_conf
+from netlab.model.endpoints import derive_endpoints
+from netlab.model.objects import EndpointAddress, EndpointPort, Endpoints, Service, ServicePort
+from netlab.model.seed import seed_cluster
+
+
+def _zone(extra_services=(), extra_endpoints=()):
+    c = seed_cluster()
+    c.services += list(extra_services)
+    c.endpoints = derive_endpoints(c) + list(extra_endpoints)
+    return build(c)
+
+
+def _ask(z, name, rtype):
+    a = resolve(z, name, rtype)
+    return a.rcode, sorted(r[2] for r in a.answer if r[1] == rtype)
+
+
+def test_cluster_ip_service_a_srv_ptr():
+    z = _zone()
+    assert _ask(z, "data-product.default.svc.cluster.local", "A") == ("NOERROR", ["10.254.116.224"])
+    assert _ask(z, "_dns._udp.kube-dns.kube-system.svc.cluster.local", "SRV") == \
+        ("NOERROR", ["0 100 53 kube-dns.kube-system.svc.cluster.local."])
+    assert _ask(z, "224.116.254.10.in-addr.arpa", "PTR") == ("NOERROR", ["data-product.default.svc.cluster.local."])
+    # the mysql port has no name: no SRV record
+    assert resolve(z, "_._tcp.mysql.default.svc.cluster.local", "SRV").rcode == "NXDOMAIN"
+
+
+def test_headless_service_answers_its_ready_endpoints():
+    web = Service("web", "default", cluster_ip="None", ports=[ServicePort(80, "http", "TCP", 80)])
+    ep = Endpoints("web", "default", [EndpointAddress("172.30.9.7", hostname="web-0"),
+                                      EndpointAddress("172.30.76.9"),
+                                      EndpointAddress("172.30.76.10", ready=False)],
+                   [EndpointPort(80, "http")])
+    z = _zone([web], [ep])
+    assert _ask(z, "web.default.svc.cluster.local", "A") == ("NOERROR", ["172.30.76.9", "172.30.9.7"])
+    assert _ask(z, "web-0.web.default.svc.cluster.local", "A") == ("NOERROR", ["172.30.9.7"])
+    assert _ask(z, "_http._tcp.web.default.svc.cluster.local", "SRV") == ("NOERROR", [
+        "0 100 80 172-30-76-9.web.default.svc.cluster.local.", "0 100 80 web-0.web.default.svc.cluster.local."])
+    assert _ask(z, "7.9.30.172.in-addr.arpa", "PTR") == ("NOERROR", ["web-0.web.default.svc.cluster.local."])
+
+
+def test_headless_without_ready_endpoints_is_nxdomain():
+    web = Service("lonely", "default", cluster_ip="None", ports=[ServicePort(80, "http")])
+    assert resolve(_zone([web]), "lonely.default.svc.cluster.local", "A").rcode == "NXDOMAIN"
+
+
+def test_external_name_is_a_cname():
+    ext = Service("search", "default", type="ExternalName", external_name="www.example.com")
+    a = resolve(_zone([ext]), "search.default.svc.cluster.local", "A")
+    assert (a.rcode, a.answer) == ("NOERROR", [("search.default.svc.cluster.local.", "CNAME", "www.example.com.")])
+
+
+def test_pod_records():
+    z = _zone()
+    assert _ask(z, "172-30-9-2.default.pod.cluster.local", "A") == ("NOERROR", ["172.30.9.2"])
+    assert _ask(z, "4.9.30.172.in-addr.arpa", "PTR") == ("NOERROR", ["172-30-9-4.kube-system.pod.cluster.local."])
+    assert resolve(z, "999-30-9-2.default.pod.cluster.local", "A").rcode == "NXDOMAIN"
+
+
+def test_schema_version_nodata_nxdomain_and_refused():
+    z = _zone()
+    assert _ask(z, "dns-version.cluster.local", "TXT") == ("NOERROR", ['"1.0.1"'])
+    nodata = resolve(z, "data-product.default.svc.cluster.local", "AAAA")
+    assert nodata.rcode == "NOERROR" and nodata.answer == [] and nodata.authority[0][1] == "SOA"
+    assert resolve(z, "default.svc.cluster.local", "A").rcode == "NOERROR"        # empty non-terminal
+    assert resolve(z, "nosuch.default.svc.cluster.local", "A").rcode == "NXDOMAIN"
+    assert resolve(z, "DATA-PRODUCT.Default.SVC.cluster.local", "A").answer     # case-insensitive
+    assert resolve(z, "www.google.com", "A").rcode == "REFUSED"               # never forwarded
+    assert resolve(z, "8.8.8.8.in-addr.arpa", "PTR").rcode == "REFUSED"
+
+
+def test_reverse_zones():
+    assert reverse_zone("10.254.0.0/16") == "254.10.in-addr.arpa."
+    assert reverse_zone("172.30.0.0/16") == "30.172.in-addr.arpa."
+
+
+def test_resolv_conf_matches_the_walk_through():
+    c = seed_cluster()
+    pod = next(p for p in c.pods if p.name == "kube-dns-7cd94476cd-kr76t")
+    assert resolv_conf(c, c.pods[0]) == ("nameserver 10.254.0.2\n"
+                                         "search default.svc.cluster.local svc.cluster.local cluster.local\n"
+                                         "options ndots:5\n")
+    assert resolv_conf(c, pod).splitlines()[1] == "search kube-system.svc.cluster.local svc.cluster.local cluster.local"
