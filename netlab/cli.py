@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import time
 
@@ -78,7 +79,12 @@ def cmd_status(args) -> int:
     rows = []
     for name in names:
         lab = Lab(name)
-        state = lab.state()
+        try:
+            state = lab.state()
+        except (NetlabError, ValueError):
+            rows.append([name, "unknown (no state: an up in progress, or crashed: netlab clean)",
+                         "-", "-", "-", "-", "-"])
+            continue
         c = Cluster.from_dict(state["cluster"])
         procs = lab.procs()
         from netlab.kernel import process
@@ -93,17 +99,14 @@ def _pod_status(lab: Lab):
     from netlab.kernel import netns
 
     def status(pod):
-        up = netns.exists(layout.pod_ns(lab.name, pod))
-        return ("Running", "1/1", 0) if up else ("Unknown", "0/1", 0)
+        if not netns.exists(layout.pod_ns(lab.name, pod)):
+            return ("Unknown", "0/1", 0)
+        return ("Running", "1/1" if pod.ready else "0/1", 0)
     return status
 
 
 def _print_pods(lab: Lab, c: Cluster, pods, wide: bool, all_ns: bool) -> None:
     _say(output.pod_rows(c, pods, wide, all_ns, _pod_status(lab), time.time()))
-
-
-def _select_pods(c: Cluster, args):
-    return [p for p in c.pods if args.all_namespaces or p.namespace == (args.namespace or "default")]
 
 
 KINDS = {"po": "pods", "pod": "pods", "pods": "pods", "no": "nodes", "node": "nodes", "nodes": "nodes",
@@ -232,6 +235,8 @@ def cmd_delete(args) -> int:
         items.remove(found[0])
         if kind == "deployments":
             c.pods = [p for p in c.pods if not (p.owner == args.resource and p.namespace == ns)]
+        if kind == "services":      # as the endpoints controller does, the Endpoints go too
+            c.endpoints = [e for e in c.endpoints if not (e.name == args.resource and e.namespace == ns)]
     added, removed = lab.update(change)
     _say(f"{kind[:-1]}/{args.resource} deleted")
     _report(added, [p for p in removed if p.name != args.resource])
@@ -264,7 +269,7 @@ def cmd_scale(args) -> int:
 
 def resolve_target(c: Cluster, target: str, namespace: str | None) -> str:
     """TARGET of exec/capture -> namespace name: a node, an outside host, or a pod."""
-    if target in {n.name for n in c.nodes} | {h.name for h in c.hosts} | {layout.ROUTER, layout.UNDERLAY}:
+    if target in {n.name for n in c.nodes} | {h.name for h in c.hosts} | set(layout.RESERVED):
         return layout.host_ns(c.name, target)
     if target.startswith(("deploy/", "deployment/")):
         dep = target.split("/", 1)[1]
@@ -427,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args) or 0
     except NetlabError as e:
+        print(f"netlab: {e}", file=sys.stderr)
+        return 1
+    except (OSError, subprocess.SubprocessError) as e:     # the system said no: one line, not a trace
         print(f"netlab: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

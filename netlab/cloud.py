@@ -16,7 +16,6 @@ from netlab.kernel.objects import Route
 from netlab.kube_proxy.rules import probability
 from netlab.model.objects import Cluster
 
-LB = "lb"
 CHAIN = "NETLAB-LB"
 
 

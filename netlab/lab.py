@@ -125,6 +125,9 @@ def _build_host(m: underlay.Member) -> None:
 
 
 def _build_node(c: Cluster, node: Node, m: underlay.Member, leases) -> None:
+    if not os.path.isdir("/proc/sys/net/bridge"):
+        raise NetlabError("the kernel has no br_netfilter (modprobe br_netfilter): kube-proxy's rules "
+                          "need bridged pod traffic to pass iptables")
     for key, value in NODE_SYSCTLS.items():
         sysctl.write(key, value)
     with links.netlink() as ipr:
@@ -164,12 +167,14 @@ def _unplug_pods(pods: list[cni.PodNet]) -> None:
 
 def _setup_pod(p: cni.PodNet) -> None:
     """Pod side: lo and eth0 up, the address, the default route via docker0."""
+    # arp_notify: the kernel announces the address when eth0 comes up (a gratuitous ARP, as
+    # the CNI bridge plugin sends), so neighbours that cached a deleted pod's MAC update
+    sysctl.write(f"net/ipv4/conf/{cni.POD_IFACE}/arp_notify", 1)
     with links.netlink() as ipr:
         links.up(ipr, 1)
         links.add_addr(ipr, cni.POD_IFINDEX, p.address)
         links.up(ipr, cni.POD_IFINDEX)
         links.add_route(ipr, Route("default", cni.POD_IFACE, p.gateway), oif=cni.POD_IFINDEX)
-    links.gratuitous_arp(cni.POD_IFACE, p.address.split("/")[0])
 
 
 # ---- the lab ---------------------------------------------------------------------------
@@ -182,7 +187,8 @@ def admit(c: Cluster) -> Cluster:
     taken = services.taken_lb_ips(c)
     for s in c.services:
         if s.type == "LoadBalancer" and not s.load_balancer_ip:
-            s.load_balancer_ip = services.allocate_lb_ip(s.namespace, s.name, taken)
+            s.load_balancer_ip = services.allocate_lb_ip(s.namespace, s.name, taken,
+                                                         services.lb_pool(c.underlay_cidr))
             taken[s.load_balancer_ip] = f"{s.namespace}/{s.name}"
     controller.schedule(c)
     controller.scale(c, time.time())
@@ -226,6 +232,10 @@ class Lab:
     def up(cls, cluster: Cluster, out=_quiet) -> "Lab":
         admit(cluster)
         lab = cls(cluster.name)
+        taken = [n for n in layout.all_namespaces(cluster) if netns.exists(n)]
+        if taken and not lab.dir.exists():      # (a lab of that name is refused by create())
+            raise NetlabError(f"network namespace {taken[0]} exists already and is not lab {cluster.name!r}'s "
+                              f"(ip netns list); choose another --name")
         lab.dir.create()
         try:
             with lab.dir.lock():
@@ -296,9 +306,7 @@ class Lab:
         jobs = [(layout.node_ns(c.name, node.name), _unplug_pods, ([p for p in nets if p.node == node.name],), {})
                 for node in c.nodes if any(p.node == node.name for p in nets)]
         netns.run_many(jobs, WORKERS)
-        for n in names:
-            netns.remove(n)
-            shutil.rmtree(f"/etc/netns/{n}", ignore_errors=True)
+        _drop_namespaces(names)
         state["namespaces"] = [n for n in state["namespaces"] if n not in set(names)]
 
     def _start_workloads(self, c: Cluster, pods: list[Pod], hosts, state: dict) -> None:
@@ -386,9 +394,7 @@ class Lab:
         procs = [process.Proc(**p) for p in state.get("procs", {}).values()]
         process.stop(procs, timeout=0)          # the whole lab goes: no grace needed
         process.kill(process.in_namespaces(names), timeout=0)
-        for name in names:
-            netns.remove(name)
-            shutil.rmtree(f"/etc/netns/{name}", ignore_errors=True)
+        _drop_namespaces(names)
         self.dir.remove()
 
     # changes to a running lab -------------------------------------------------------
@@ -401,11 +407,17 @@ class Lab:
             old = Cluster.from_dict(state["cluster"])
             new = Cluster.from_dict(state["cluster"])
             change(new)
+            now = time.time()
+            for obj in new.services + new.pods:
+                obj.created = obj.created or now
             admit(new)
-            before = {_pod_key(p) for p in old.pods}
-            after = {_pod_key(p) for p in new.pods}
-            added = [p for p in new.pods if _pod_key(p) not in before]
-            removed = [p for p in old.pods if _pod_key(p) not in after]
+            was = {_pod_key(p): p for p in old.pods}
+            # a pod whose place or spec changed is replaced: the old one goes, a new one comes
+            same = {k for k, p in ((_pod_key(p), p) for p in new.pods)
+                    if k in was and (p.node, p.ip, p.command, p.container_ports) ==
+                    (was[k].node, was[k].ip, was[k].command, was[k].container_ports)}
+            added = [p for p in new.pods if _pod_key(p) not in same]
+            removed = [p for p in old.pods if _pod_key(p) not in same]
             for p in added:
                 p.ready = not p.command      # until its ports answer
             new.endpoints = derive_endpoints(new)
@@ -472,9 +484,9 @@ class Lab:
                 state["procs"].pop(f"pod/{p.namespace}/{p.name}", None)
             ns_gone = [layout.node_ns(c.name, name)] + [layout.pod_ns(c.name, p) for p in gone]
             process.kill(process.in_namespaces(ns_gone))
-            for n in ns_gone:
-                netns.remove(n)
-            (self.dir.path / f"kube-proxy-{name}.json").unlink(missing_ok=True)
+            _drop_namespaces(ns_gone)
+            for record in (f"kube-proxy-{name}.json", f"announced-{name}.json", f"flanneld-{name}.ready"):
+                (self.dir.path / record).unlink(missing_ok=True)
             netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _unplug_segment, underlay.port_name(name))
             # Like the ReplicaSet controller: the evicted replicas come back on the other nodes.
             before = {_pod_key(p) for p in c.pods}
@@ -490,6 +502,13 @@ class Lab:
                 self._wait_ready(c, added)
             self._sync_services(c)
             self._save(state, c)
+
+
+def _drop_namespaces(names: list[str]) -> None:
+    """Unmount and unlink namespaces, with their /etc/netns files (resolv.conf)."""
+    for n in names:
+        netns.remove(n)
+        shutil.rmtree(f"/etc/netns/{n}", ignore_errors=True)
 
 
 def _without(c: Cluster, pods: list[Pod]) -> Cluster:

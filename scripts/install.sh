@@ -15,8 +15,17 @@ echo "== apt packages"
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-dev gcc libc6-dev \
-  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps dnsperf \
+  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod dnsperf \
   >/dev/null
+
+# kube-proxy's rules see bridged pod traffic only through br_netfilter (built in on some
+# kernels, a module on Debian's); loading it makes the host's bridges default to
+# bridge-nf-call-iptables=1 too, which matters only to hosts that bridge traffic themselves
+modprobe br_netfilter 2>/dev/null || true
+[ -d /proc/sys/net/bridge ] || echo "install.sh: warning: no br_netfilter in this kernel: services between pods on one node will not work" >&2
+if [ -d /etc/modules-load.d ] && modinfo br_netfilter >/dev/null 2>&1; then
+  echo br_netfilter > /etc/modules-load.d/netlab.conf       # and after a reboot
+fi
 
 # netlab needs Python >= 3.11 (Ubuntu 22.04 ships 3.10 as python3, 3.11 as python3.11)
 PY=/usr/bin/python3

@@ -73,8 +73,11 @@ class Agent:
             while True:
                 now = self.store.version()
                 if now != version:
-                    version = now
-                    self.reconcile(ipr)
+                    try:
+                        self.reconcile(ipr)
+                        version = now
+                    except Exception:      # noqa: BLE001 - log, and try again at the next look
+                        log.exception("reconcile failed; retrying")
                 time.sleep(POLL)
 
     def answer_misses(self, events: IPRoute) -> None:

@@ -73,23 +73,6 @@ def add_veth(ipr: IPRoute, name: str, peer: str, peer_netns: str, mtu: int,
     return idx or index(ipr, name)
 
 
-def gratuitous_arp(ifname: str, ip: str) -> None:
-    """Announce `ip` on `ifname` as the CNI bridge plugin does for a new pod: neighbours
-    that cached a previous owner of the address (a deleted pod) update at once instead
-    of sending to a vanished MAC until their entry goes stale."""
-    import fcntl
-    import struct
-    netns.guard_not_root()
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
-        s.bind((ifname, 0x0806))
-        mac = fcntl.ioctl(s.fileno(), 0x8927, struct.pack("256s", ifname.encode()[:15]))[18:24]  # SIOCGIFHWADDR
-        addr = socket.inet_aton(ip)
-        frame = (b"\xff" * 6 + mac + b"\x08\x06"                     # Ethernet: broadcast, ARP
-                 + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)        # ARP request, IPv4 over Ethernet
-                 + mac + addr + b"\x00" * 6 + addr)                 # sender = target = ip
-        s.send(frame)
-
-
 def set_hairpin(ipr: IPRoute, idx: int) -> None:
     ipr.brport("set", index=idx, mode=1)   # IFLA_BRPORT_MODE 1: hairpin
 

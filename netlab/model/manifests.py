@@ -262,9 +262,10 @@ def apply_to(cluster, manifests: list[Manifest]) -> None:
             cluster.deployments.append(m.obj)
         elif m.kind == "Pod":
             old = _pop(cluster.pods, m.obj)
-            if old is not None and (old.labels, old.command, old.container_ports) == \
-                    (m.obj.labels, m.obj.command, m.obj.container_ports):
-                m.obj = old                                 # unchanged: keep it running
+            if old is not None and (old.command, old.container_ports) == (m.obj.command, m.obj.container_ports) \
+                    and m.obj.node in ("", old.node):
+                old.labels = m.obj.labels                   # same spec: it keeps running where it is
+                m.obj = old
             cluster.pods.append(m.obj)
 
 

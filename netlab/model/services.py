@@ -25,7 +25,13 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 AFFINITIES = ("None", "ClientIP")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 NODE_PORTS = range(30000, 32768)                 # kube-apiserver's --service-node-port-range
-LB_POOL = ("192.168.0.200", "192.168.0.250")     # the simulated cloud provider's addresses
+LB_POOL = ("192.168.0.200", "192.168.0.250")     # the simulated cloud provider's addresses (seed underlay)
+
+
+def lb_pool(underlay_cidr: str) -> tuple[str, str]:
+    """The cloud's pool on the lab's underlay: .200-.250 of its network, as in the seed."""
+    net = ip_network(underlay_cidr)
+    return (str(net.network_address + 200), str(net.network_address + 250))
 MAX_AFFINITY_TIMEOUT = 86400                     # seconds, as Kubernetes validates it
 KUBERNETES = ("default", "kubernetes")           # the API service owns the range's first address
 
@@ -346,3 +352,7 @@ def _check_lb_ip(cluster: Cluster, svc: Service) -> None:
     holder = taken_lb_ips(cluster, svc).get(value)
     if holder:
         _fail(svc, "spec.loadBalancerIP", f"{value} is already used by service {holder}")
+    low, high = (int(IPv4Address(a)) for a in lb_pool(cluster.underlay_cidr))
+    if not low <= int(IPv4Address(value)) <= high:
+        _fail(svc, "spec.loadBalancerIP", f"{value} is outside the load balancer pool "
+                                          f"{IPv4Address(low)}-{IPv4Address(high)}")

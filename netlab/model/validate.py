@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ipaddress import ip_address, ip_network
 
+from netlab import layout
 from netlab.cni import ipam
 from netlab.errors import ModelError
 from netlab.model import names
@@ -75,7 +76,7 @@ def _check(c: Cluster) -> None:
     for field, items in (("nodes", c.nodes), ("underlay.hosts", c.hosts)):
         for i, item in enumerate(items):
             _dns_name(item.name, f"{field}[{i}].name", label=True)
-            if item.name in ("router", "underlay", "lb"):
+            if item.name in layout.RESERVED:
                 raise ModelError(f"{field}[{i}].name: {item.name!r} is reserved by netlab")
             addr = _ip(item.ip, f"{field}[{i}].ip")
             if addr not in underlay:

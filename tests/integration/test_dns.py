@@ -82,7 +82,7 @@ def test_headless_external_name_and_changes_within_a_second(make_lab, tmp_path):
     c = lab.cluster()
     pod = pod_ns(c, BM)
     ips = lambda: sorted(dig(pod, "+short", "dp-headless.default.svc.cluster.local").split())  # noqa: E731
-    assert ips() == sorted(p.ip for p in c.pods if p.owner == "data-product")
+    assert eventually(lambda: ips() == sorted(p.ip for p in c.pods if p.owner == "data-product"), timeout=1.0)
     assert "search.default.svc.cluster.local. 5 IN CNAME www.example.com." in \
         " ".join(dig(pod, "+noall", "+answer", "search.default.svc.cluster.local").split("\t"))
     netlab("scale", "deployment", "data-product", "--replicas", "4", "--name", lab.name)

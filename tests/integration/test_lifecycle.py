@@ -200,3 +200,18 @@ def test_ctrl_c_during_up_removes_what_was_made(tmp_path):
     assert f"building lab {name!r} failed; removing what was made" in rest
     assert [x for x in leftovers(name) if not x.startswith("state")] == []
     assert not (tmp_path / "run" / name).exists()
+
+
+def test_up_refuses_a_namespace_that_is_not_its_own():
+    name = unique()
+    subprocess.run(["ip", "netns", "add", f"{name}-node1"], check=True)
+    try:
+        r = netlab("up", "--name", name, check=False)
+        assert r.returncode == 1
+        assert r.stderr.splitlines() == [f"netlab: network namespace {name}-node1 exists already and is not "
+                                         f"lab {name!r}'s (ip netns list); choose another --name"]
+        assert os.path.exists(f"/run/netns/{name}-node1")          # left alone
+        assert not os.path.exists(f"/run/netlab/{name}")
+    finally:
+        subprocess.run(["ip", "netns", "del", f"{name}-node1"], check=False)
+    assert leftovers(name) == []

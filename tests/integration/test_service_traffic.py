@@ -78,7 +78,7 @@ def test_each_node_holds_exactly_netlabs_chains_and_the_host_none(seed_lab):
         assert '-A KUBE-SVC-45TXGSBX3LGQQRTB -m comment --comment "default/data-product:data-product" ' \
                '-m statistic --mode random --probability 0.33332999982 -j KUBE-SEP-' in save   # as SEED.md quotes it
     root = subprocess.run(["iptables-legacy-save"], capture_output=True, text=True).stdout
-    assert [line for line in root.splitlines() if line.startswith("-A")] == []
+    assert "KUBE-" not in root and "NETLAB" not in root       # nothing of ours in the host's namespace
 
 
 # ---- changes: each test has a lab of its own ------------------------------------------
@@ -316,3 +316,27 @@ def test_deleting_a_pod_by_hand_updates_endpoints_everywhere(make_lab):
     assert len(dp) == 3 and "data-product-6664c6dcb9-tkmms" not in {p.name for p in dp}
     r = connect(pod_ns(c, "business-manager-666f454f7f-zxmsx"), DP, "--count", "60")
     assert r["failed"] == 0 and set(r["by"]) == {p.name for p in dp}
+
+
+def test_reapplied_pod_with_a_new_spec_is_replaced_and_delete_f_removes(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    apply(lab.name, tmp_path, LOCAL)
+    first = next(p for p in lab.cluster().pods if p.name == "solo")
+    moved = LOCAL.replace("nodeName: node2", "nodeName: node1").replace('"8080"]', '"8080", --name, solo-v2]')
+    apply(lab.name, tmp_path, moved.split("---")[0])
+    solo = next(p for p in lab.cluster().pods if p.name == "solo")
+    assert (first.node, solo.node) == ("node2", "node1") and solo.ip.startswith("172.30.76.")
+    addr = sh(pod_ns(lab.cluster(), "solo"), "ip", "-4", "-o", "addr", "show", "eth0").stdout
+    assert f"{solo.ip}/24" in addr                          # the kernel follows the model
+    r = connect(layout.host_ns(lab.name, "client"), "192.168.0.21:30080", "--count", "2")
+    assert r["by"] == {"solo-v2": 2}
+    age = next(r.split()[-1] for r in netlab("get", "svc", "--name", lab.name).stdout.splitlines()
+               if r.startswith("solo-local"))
+    assert age.endswith("s") and int(age[:-1]) < 60
+    f = tmp_path / "local.yaml"
+    f.write_text(LOCAL)
+    out = netlab("delete", "-f", str(f), "--name", lab.name).stdout
+    assert "pod/solo deleted" in out and "service/solo-local deleted" in out
+    c = lab.cluster()
+    assert "solo" not in {p.name for p in c.pods} and "solo-local" not in {s.name for s in c.services}
+    assert not os.path.exists(f"/run/netns/{layout.pod_ns(c.name, first)}")

@@ -349,3 +349,9 @@ def test_admit_gives_external_name_services_no_cluster_ip():
 def test_admit_rejects_invalid_services():
     with pytest.raises(ModelError, match=re.escape("service default/web: spec.type: 'Fancy'")):
         services.admit(cluster(), svc(type="Fancy"))
+
+
+def test_load_balancer_pool_follows_the_underlay():
+    from netlab.model.services import lb_pool
+    assert lb_pool("192.168.0.0/24") == ("192.168.0.200", "192.168.0.250")
+    assert lb_pool("192.168.50.0/24") == ("192.168.50.200", "192.168.50.250")
