@@ -1,6 +1,8 @@
 """Names of a lab's namespaces: all begin with the lab's name and a dash."""
 from __future__ import annotations
 
+import hashlib
+
 from netlab.model.objects import Cluster, Pod
 
 UNDERLAY = "underlay"
@@ -30,3 +32,10 @@ def infra_namespaces(c: Cluster) -> list[str]:
 
 def all_namespaces(c: Cluster) -> list[str]:
     return infra_namespaces(c) + [pod_ns(c.name, p) for p in c.pods]
+
+
+def stable_mac(first: int, *parts: str) -> str:
+    """A MAC derived from names: the same lab gets the same MACs. `first` must be a
+    locally administered unicast octet (0x02, 0x0e, ...)."""
+    rest = hashlib.sha256("/".join(parts).encode()).digest()[:5]
+    return ":".join(f"{x:02x}" for x in (first, *rest))

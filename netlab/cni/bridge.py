@@ -34,8 +34,7 @@ def host_veth(pod: Pod) -> str:
 
 def bridge_mac(lab: str, node: Node) -> str:
     """docker0's own, fixed MAC: pods cache it for their default gateway."""
-    b = hashlib.sha256(f"{lab}/{node.name}/docker0".encode()).digest()[:5]
-    return "02:" + ":".join(f"{x:02x}" for x in b)
+    return layout.stable_mac(0x02, lab, node.name, "docker0")
 
 
 def bridge_address(node: Node) -> str:

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import socketserver
 import struct
 import sys

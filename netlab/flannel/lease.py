@@ -5,12 +5,12 @@ One file per node in the lab's lease directory, named as flannel's etcd key
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from netlab.layout import stable_mac
 from netlab.model.objects import Cluster, Node
 
 
@@ -36,8 +36,7 @@ class Lease:
 
 def vtep_mac(lab: str, node: str) -> str:
     """A stable, locally administered unicast MAC for a node's flannel.1."""
-    b = hashlib.sha256(f"{lab}/{node}/vtep".encode()).digest()[:5]
-    return "0e:" + ":".join(f"{x:02x}" for x in b)
+    return stable_mac(0x0e, lab, node, "vtep")
 
 
 def lease_of(c: Cluster, node: Node) -> Lease:

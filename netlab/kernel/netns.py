@@ -35,13 +35,6 @@ def exists(name: str) -> bool:
     return os.path.exists(path(name))
 
 
-def listing() -> list[str]:
-    try:
-        return sorted(os.listdir(NETNS_RUN_DIR))
-    except FileNotFoundError:
-        return []
-
-
 def open_fd(name: str) -> int:
     return os.open(path(name), os.O_RDONLY | os.O_CLOEXEC)
 

@@ -12,8 +12,3 @@ def write(key: str, value: str | int) -> None:
         raise ValueError(f"netlab only sets per-namespace net/ sysctls, not {key}")
     with open(f"/proc/sys/{key}", "w") as f:
         f.write(f"{value}\n")
-
-
-def read(key: str) -> str:
-    with open(f"/proc/sys/{key}") as f:
-        return f.read().strip()

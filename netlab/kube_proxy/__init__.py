@@ -28,6 +28,6 @@ the probability, written as kube-proxy wrote it; rules.as_saved() gives the form
 back, so desired and actual rules compare line by line.
 """
 from netlab.kube_proxy.rules import (  # noqa: F401
-    Table, as_saved, build, build_service, diff, parse_save, probability, render, restore_input,
+    Table, as_saved, build, diff, parse_save, probability, render, restore_input,
     saved_probability, to_text,
 )

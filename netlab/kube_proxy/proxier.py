@@ -65,13 +65,16 @@ def whole_tables(saved: str, want: dict[str, Table]) -> str:
     """Flushing iptables-restore input for nat and filter: `want`, plus every rule of
     `saved` (iptables-save text) that is not netlab's, after netlab's jumps."""
     foreign: dict[str, dict[str, list[str]]] = {t: {} for t in TABLES}
+    policy: dict[tuple[str, str], str] = {}
     current = None
     for line in saved.splitlines():
         if line.startswith("*"):
             current = line[1:] if line[1:] in TABLES else None
         elif current and line.startswith(":"):
-            chain = line[1:].split()[0]
-            if not is_ours(chain):
+            chain, chain_policy = line[1:].split()[:2]
+            if chain in BUILTIN[current]:
+                policy[(current, chain)] = chain_policy      # a user's DROP policy stays
+            elif not is_ours(chain):
                 foreign[current].setdefault(chain, [])
         elif current and line.startswith("-A "):
             chain = line.split()[1]
@@ -82,7 +85,7 @@ def whole_tables(saved: str, want: dict[str, Table]) -> str:
     for name in TABLES:
         t, other = want[name], foreign[name]
         lines.append(f"*{name}")
-        lines += [f":{c} ACCEPT [0:0]" for c in BUILTIN[name]]
+        lines += [f":{c} {policy.get((name, c), 'ACCEPT')} [0:0]" for c in BUILTIN[name]]
         lines += [f":{c} - [0:0]" for c in other if c not in BUILTIN[name]]
         lines += [f":{c} - [0:0]" for c in t.chains]
         for c in BUILTIN[name]:

@@ -193,15 +193,13 @@ class _Port:
 
 
 class _Builder:
-    def __init__(self, node_name: str, precision: int, cluster_cidr: str | None, fixed: bool = True):
+    def __init__(self, node_name: str, precision: int, cluster_cidr: str | None):
         self.node = node_name
         self.precision = precision
         self.cidr = cluster_cidr
-        self.tables = {t: Table(t, _jumps()[t] if fixed else {}, {c: [] for c in FIXED_CHAINS[t]})
-                       for t in TABLES}
-        if fixed:
-            for t, chains in _fixed_rules(cluster_cidr).items():
-                self.tables[t].chains.update(chains)
+        self.tables = {t: Table(t, _jumps()[t], {c: [] for c in FIXED_CHAINS[t]}) for t in TABLES}
+        for t, chains in _fixed_rules(cluster_cidr).items():
+            self.tables[t].chains.update(chains)
 
     def add(self, table: str, chain: str, line: str) -> None:
         self.tables[table].chains[chain].append(line)
@@ -330,35 +328,13 @@ def build(cluster: Cluster, node_name: str, *, precision: int = 5, cluster_cidr=
     Endpoints objects to use, by default those the endpoints controller would write
     (netlab.model.endpoints.derive_endpoints).
     """
-    b, by_name = _start(cluster, node_name, precision, cluster_cidr, endpoints, fixed=True)
+    b, by_name = _start(cluster, node_name, precision, cluster_cidr, endpoints)
     for svc in sorted(filter(is_proxied, cluster.services), key=lambda s: (s.namespace, s.name)):
         b.service(svc, by_name.get((svc.namespace, svc.name)))
     return b.finish()
 
 
-def build_service(cluster: Cluster, svc: Service, node_name: str, *, precision: int = 5,
-                  cluster_cidr=_FROM_CLUSTER, endpoints: list[Endpoints] | None = None) -> dict[str, Table]:
-    """One service's share of build(): its own chains whole, and only its lines of the
-    shared chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-EXTERNAL-SERVICES); no jumps.
-
-    For partial updates: when a service's shared lines are unchanged (an endpoint came
-    or went, but not the first or the last), rewriting its changed own chains and
-    deleting its vanished ones is enough; otherwise rebuild and diff everything.
-    """
-    b, by_name = _start(cluster, node_name, precision, cluster_cidr, endpoints, fixed=False)
-    if is_proxied(svc):
-        b.service(svc, by_name.get((svc.namespace, svc.name)))
-    for t in b.tables.values():
-        t.chains = {c: rules for c, rules in sorted(t.chains.items()) if rules or not is_shared(c)}
-    return b.tables
-
-
-def is_shared(chain: str) -> bool:
-    """A chain every service writes into (as opposed to one service's own chain)."""
-    return not chain.startswith(SERVICE_CHAIN_PREFIXES)
-
-
-def _start(cluster, node_name, precision, cluster_cidr, endpoints, fixed):
+def _start(cluster, node_name, precision, cluster_cidr, endpoints):
     if not any(n.name == node_name for n in cluster.nodes):
         raise ModelError(f"node {node_name!r}: not a node of this cluster")
     if not isinstance(precision, int) or not 1 <= precision <= 11:
@@ -370,7 +346,7 @@ def _start(cluster, node_name, precision, cluster_cidr, endpoints, fixed):
     if endpoints is None:
         endpoints = derive_endpoints(cluster)
     by_name = {(e.namespace, e.name): e for e in endpoints}
-    return _Builder(node_name, precision, cluster_cidr, fixed), by_name
+    return _Builder(node_name, precision, cluster_cidr), by_name
 
 
 # --- text ------------------------------------------------------------------------------

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from netlab.errors import ModelError
+from netlab.model import yamlio
 from netlab.model.objects import (
     Deployment, EndpointAddress, EndpointPort, Endpoints, Pod, Service, ServicePort,
 )
@@ -217,15 +216,7 @@ def load(path: str | Path) -> list[Manifest]:
     """Every object of a file (multi-document) or a directory of files, in order."""
     out = []
     for f in files(path):
-        try:
-            docs = list(yaml.safe_load_all(f.read_text()))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark else ""
-            raise ModelError(f"{f}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
-        except OSError as e:
-            raise ModelError(f"{f}: cannot read: {e.strerror}") from None
-        for i, doc in enumerate(docs, 1):
+        for i, doc in enumerate(yamlio.read(f, all_documents=True), 1):
             m = parse_document(doc, f"{f}: document {i}")
             if m is not None:
                 out.append(m)

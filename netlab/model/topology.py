@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from netlab.errors import ModelError
-from netlab.model import controller
+from netlab.model import controller, yamlio
 from netlab.model.objects import Cluster, Deployment, Host, Node, Pod
 from netlab.model.validate import validate
 
@@ -90,14 +88,7 @@ def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
 
 def load(path: str | Path, name: str = "seed", now: float = 0.0) -> Cluster:
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ModelError(f"{path}: cannot read: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ModelError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+    doc = yamlio.read(path)
     try:
         return parse(doc, name, now)
     except ModelError as e:
