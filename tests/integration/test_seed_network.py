@@ -99,8 +99,12 @@ def test_routes_mode_is_current_flannels_layout(make_lab, mode):
         node1 = layout.node_ns(c.name, "node1")
         mac = vtep_mac(c.name, "node2")
         routes = [r.strip() for r in sh(node1, "ip", "route").stdout.splitlines()]
-        assert "172.30.9.0/24 via 172.30.9.0 dev flannel.1 onlink" in routes
-        assert not any(r.startswith("172.30.0.0/16") for r in routes)
+        assert routes == [
+            "default via 192.168.0.1 dev eth0",
+            "172.30.9.0/24 via 172.30.9.0 dev flannel.1 onlink",
+            "172.30.76.0/24 dev docker0 proto kernel scope link src 172.30.76.1",
+            "192.168.0.0/24 dev eth0 proto kernel scope link src 192.168.0.21",
+        ]
         neigh = [n.strip() for n in sh(node1, "ip", "neigh", "show", "dev", "flannel.1").stdout.splitlines()]
         assert neigh == [f"172.30.9.0 lladdr {mac} PERMANENT"]
         fdb = sh(node1, "bridge", "fdb", "show", "dev", "flannel.1").stdout.split("\n")[0].strip()

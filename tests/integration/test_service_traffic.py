@@ -340,3 +340,21 @@ def test_reapplied_pod_with_a_new_spec_is_replaced_and_delete_f_removes(make_lab
     c = lab.cluster()
     assert "solo" not in {p.name for p in c.pods} and "solo-local" not in {s.name for s in c.services}
     assert not os.path.exists(f"/run/netns/{layout.pod_ns(c.name, first)}")
+
+
+def test_node_port_without_endpoints_is_refused_from_outside(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    apply(lab.name, tmp_path, """
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  type: NodePort
+  selector: {app: nobody-has-this-label}
+  ports: [{name: http, port: 80, nodePort: 30555}]
+""")
+    t = time.monotonic()
+    r = connect(layout.host_ns(lab.name, "client"), "192.168.0.22:30555", "--count", "1", "--timeout", "5")
+    assert r["failed"] == 1 and "ConnectionRefusedError" in r["errors"][0] and time.monotonic() - t < 2
+    save = sh(layout.node_ns(lab.name, "node2"), "iptables-legacy-save", "-t", "filter").stdout
+    assert '"default/nobody:http has no endpoints"' in save and "--dport 30555" in save
