@@ -101,7 +101,7 @@ def _pod_status(lab: Lab):
     def status(pod):
         if not netns.exists(layout.pod_ns(lab.name, pod)):
             return ("Unknown", "0/1", 0)
-        return ("Running", "1/1" if pod.ready else "0/1", 0)
+        return ("Running", "1/1" if pod.ready else "0/1", pod.restarts)
     return status
 
 
@@ -182,6 +182,29 @@ def cmd_describe(args) -> int:
         raise NetlabError(f'services "{args.resource}" not found in namespace {ns!r}')
     ep = next((e for e in c.endpoints if e.name == svc.name and e.namespace == ns), None)
     _say(output.describe_service(svc, ep))
+    return 0
+
+
+def cmd_logs(args) -> int:
+    lab = _lab(args)
+    c = lab.cluster()
+    ns = resolve_target(c, args.pod, args.namespace)
+    pod = next((p for p in c.pods if layout.pod_ns(c.name, p) == ns), None)
+    if pod is None:
+        raise NetlabError(f"logs: {args.pod!r} is not a pod")
+    path = lab.dir.logs / f"pod_{pod.namespace}_{pod.name}.log"
+    if not path.exists():
+        raise NetlabError(f"logs: pod {pod.name!r} runs no process, so it has no logs")
+    with open(path, errors="replace") as f:
+        sys.stdout.write(f.read())
+        sys.stdout.flush()
+        while args.follow:          # -f: as tail -f, until Ctrl-C
+            line = f.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.1)
     return 0
 
 
@@ -405,6 +428,11 @@ def parser() -> Parser:
     node.add_argument("--ip", help="underlay address (default: the next free one)")
     node.add_argument("--pod-cidr", help="pod subnet (default: the next free one)")
     node.add_argument("--pods", type=int, default=0, help="start this many pods on the new node")
+
+    lg = cmd("logs", cmd_logs, "print a pod's output (its process's stdout and stderr, restarts included)")
+    lg.add_argument("pod", metavar="POD")
+    lg.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    lg.add_argument("-n", "--namespace", help="the pod's namespace (default: default)")
 
     cap = cmd("capture", cmd_capture, "capture packets on an interface of a lab namespace")
     cap.add_argument("where", metavar="TARGET:IFACE", help="e.g. node1:eth0, node2:flannel.1, client:eth0")

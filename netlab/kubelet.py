@@ -41,3 +41,90 @@ def wait_ready(probes: dict[str, list[int]], timeout: float = PROBE_TIMEOUT) -> 
     with ThreadPoolExecutor(min(16, len(probes))) as pool:
         results = {ns: pool.submit(_wait, ns, ports, deadline) for ns, ports in probes.items()}
         return {ns for ns, f in results.items() if f.result()}
+
+
+# ---- the per-node agent -----------------------------------------------------------------
+
+PERIOD = 0.1             # how often processes are checked
+PROBE_PERIOD = 0.5       # how often ports are probed
+BACKOFF_FIRST, BACKOFF_MAX, BACKOFF_RESET = 2.0, 32.0, 60.0   # CrashLoopBackOff (10 s, 5 min in Kubernetes), shortened
+
+
+def _probe(ip: str, ports: list[int]) -> bool:
+    for port in ports:
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex((ip, port)) != 0:
+                return False
+    return True
+
+
+def run(lab_name: str, node: str) -> None:
+    """Watch this node's pods: a dead process leaves Endpoints at once and is restarted
+    after a back-off; readiness follows TCP probes from the node, as the kubelet's."""
+    from netlab.errors import NetlabError
+    from netlab.kernel import process
+    from netlab.lab import Lab
+    from netlab.model.objects import Cluster
+
+    lab = Lab(lab_name)
+    delay: dict[tuple, float] = {}          # current back-off per pod
+    due: dict[tuple, float] = {}            # when a dead pod is restarted
+    last_probe = 0.0
+    while True:
+        time.sleep(PERIOD)
+        try:
+            state = lab.state()
+        except (NetlabError, ValueError):
+            if not lab.dir.exists():
+                return                      # the lab is gone
+            continue
+        c = Cluster.from_dict(state["cluster"])
+        now = time.monotonic()
+        pods = {(p.namespace, p.name): p for p in c.pods if p.node == node and p.command}
+        restart, ready = [], {}
+        for key, p in pods.items():
+            rec = state["procs"].get(f"pod/{key[0]}/{key[1]}")
+            if rec and process.alive(process.Proc(**rec)):
+                if now - process.Proc(**rec).start_seconds() > BACKOFF_RESET:
+                    delay.pop(key, None)
+                continue
+            if key not in due:              # just died: out of Endpoints now, back later
+                delay[key] = min(delay.get(key, BACKOFF_FIRST / 2) * 2, BACKOFF_MAX)
+                due[key] = now + delay[key]
+                if p.ready:
+                    ready[key] = False
+            elif now >= due[key]:
+                restart.append(key)
+                del due[key]
+        if now - last_probe >= PROBE_PERIOD:
+            last_probe = now
+            for key, p in pods.items():
+                if key in due or key in restart or not p.container_ports:
+                    continue
+                ok = _probe(p.ip, sorted(set(p.container_ports.values())))
+                if ok != p.ready:
+                    ready[key] = ok
+        if restart or ready:
+            try:
+                lab.kubelet_report(node, restart, ready)
+            except NetlabError:
+                return
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import signal
+    import sys
+    p = argparse.ArgumentParser(prog="kubelet", description="netlab's kubelet for one node")
+    p.add_argument("--lab", required=True)
+    p.add_argument("--node", required=True)
+    a = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"kubelet for node {a.node} of lab {a.lab}", flush=True)
+    run(a.lab, a.node)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -313,12 +313,7 @@ class Lab:
         """The processes pods and outside hosts run, with the downward API's variables."""
         for p in pods:
             if p.command:
-                env = {**os.environ, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
-                       "NODE_NAME": p.node, "NETLAB_STATE": str(self.dir.state_file)}
-                ns = layout.pod_ns(c.name, p)
-                # through `ip netns exec`, which mounts /etc/netns/<ns>/resolv.conf over /etc's
-                self._spawn(state, f"pod/{p.namespace}/{p.name}",
-                            ["ip", "netns", "exec", ns, *_resolve(p.command)], ns, env)
+                self._start_pod(c, p, state)
         for h in hosts:
             if h.command:
                 self._spawn(state, f"host/{h.name}", _resolve(h.command), layout.host_ns(c.name, h.name),
@@ -334,6 +329,44 @@ class Lab:
             if layout.pod_ns(c.name, p) in probes:
                 p.ready = layout.pod_ns(c.name, p) in ready
         c.endpoints = derive_endpoints(c)
+
+    def _start_pod(self, c: Cluster, p: Pod, state: dict) -> None:
+        env = {**os.environ, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
+               "NODE_NAME": p.node, "NETLAB_STATE": str(self.dir.state_file)}
+        ns = layout.pod_ns(c.name, p)
+        # through `ip netns exec`, which mounts /etc/netns/<ns>/resolv.conf over /etc's
+        self._spawn(state, f"pod/{p.namespace}/{p.name}", ["ip", "netns", "exec", ns, *_resolve(p.command)],
+                    ns, env)
+
+    def kubelet_report(self, node: str, restart: list[tuple[str, str]], ready: dict) -> None:
+        """A node's kubelet reports: restart these pods' dead processes; readiness changed.
+        Endpoints and every node's rules follow, as the control plane would make them."""
+        try:
+            with self.dir.lock():
+                self._kubelet_report(node, restart, ready)
+        except FileNotFoundError:
+            raise NetlabError(f"lab {self.name!r} is gone") from None
+
+    def _kubelet_report(self, node: str, restart: list[tuple[str, str]], ready: dict) -> None:
+        state = self.state()
+        c = Cluster.from_dict(state["cluster"])
+        pods = {_pod_key(p): p for p in c.pods if p.node == node}
+        for key in restart:
+            p = pods.get(tuple(key))
+            rec = state["procs"].get(f"pod/{key[0]}/{key[1]}")
+            if p is None or not p.command or (rec and process.alive(process.Proc(**rec))):
+                continue     # deleted meanwhile, or already running
+            self._start_pod(c, p, state)
+            p.restarts += 1
+            p.ready = False
+        for key, value in ready.items():
+            if tuple(key) in pods:
+                pods[tuple(key)].ready = value
+        before = c.endpoints
+        c.endpoints = derive_endpoints(c)
+        self._save(state, c)
+        if c.endpoints != before:
+            self._sync_services(c)
 
     def _spawn(self, state: dict, name: str, argv: list[str], ns: str, env: dict) -> process.Proc:
         log = self.dir.logs / (name.replace("/", "_") + ".log")
@@ -369,6 +402,10 @@ class Lab:
             started.append((self._spawn(state, f"flanneld-{n.name}", argv, layout.node_ns(c.name, n.name),
                                         dict(os.environ)), ready))
             self._save(state)
+        for n in nodes:      # the kubelet: restarts pods' processes, probes their readiness
+            argv = [sys.executable, "-m", "netlab.kubelet", "--lab", self.name, "--node", n.name]
+            self._spawn(state, f"kubelet-{n.name}", argv, layout.node_ns(c.name, n.name), dict(os.environ))
+        self._save(state)
         deadline = time.monotonic() + AGENT_READY_TIMEOUT
         for proc, ready in started:
             while not ready.exists():
@@ -392,6 +429,8 @@ class Lab:
             state = {}
         names = state.get("namespaces", [])
         procs = [process.Proc(**p) for p in state.get("procs", {}).values()]
+        # kubelets first, so that none restarts what is being stopped
+        process.stop([p for p in procs if p.name.startswith("kubelet-")], timeout=0)
         process.stop(procs, timeout=0)          # the whole lab goes: no grace needed
         process.kill(process.in_namespaces(names), timeout=0)
         _drop_namespaces(names)
@@ -474,9 +513,9 @@ class Lab:
             if len(c.nodes) == 1:
                 raise NetlabError(f"node {name!r} is the lab's last node (netlab down removes the lab)")
             Store(self.dir.leases).delete(node.pod_cidr)   # the other agents drop its entries
-            agent = state["procs"].pop(f"flanneld-{name}", None)
-            if agent:
-                process.stop([process.Proc(**agent)])
+            for agent in (state["procs"].pop(f"kubelet-{name}", None), state["procs"].pop(f"flanneld-{name}", None)):
+                if agent:
+                    process.stop([process.Proc(**agent)])
             gone = c.pods_on(name)
             c.nodes.remove(node)
             for p in gone:

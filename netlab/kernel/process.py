@@ -23,6 +23,10 @@ class Proc:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def start_seconds(self) -> float:
+        """Start time on the monotonic clock's scale (both count from boot)."""
+        return self.start / os.sysconf("SC_CLK_TCK")
+
 
 def _start_time(pid: int) -> int | None:
     try:
@@ -45,9 +49,11 @@ def spawn(name: str, argv: list[str], netns_name: str, log_path: str, env: dict 
 
 
 def alive(p: Proc) -> bool:
+    """Running, and the same process (not a reused pid); a zombie whose parent has not
+    reaped it yet counts as dead."""
     if p.pid in _children and _children[p.pid].poll() is not None:
         return False
-    return _start_time(p.pid) == p.start
+    return _start_time(p.pid) == p.start and not _is_zombie(p.pid)
 
 
 def _reap(pid: int) -> None:

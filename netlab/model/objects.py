@@ -41,6 +41,7 @@ class Pod:
     container_ports: dict[str, int] = field(default_factory=dict)   # name -> number ("" if unnamed)
     command: list[str] = field(default_factory=list)                # run inside the pod, if any
     ready: bool = True
+    restarts: int = 0
 
 
 @dataclass

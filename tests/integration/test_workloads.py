@@ -1,0 +1,47 @@
+"""Pods' processes: restarted when they die (RESTARTS counts it), out of Endpoints while down, logs kept."""
+import json
+import os
+import signal
+
+from netlab.model.seed import seed_cluster
+
+from helpers import connect, eventually, netlab, pod_ns
+
+POD = "data-product-6664c6dcb9-4zk27"
+
+
+def _pid(lab):
+    return lab.state()["procs"][f"pod/default/{POD}"]["pid"]
+
+
+def _endpoints(lab):
+    ep = next(e for e in lab.cluster().endpoints if e.name == "data-product")
+    return {a.ip for a in ep.addresses if a.ready}
+
+
+def test_a_killed_process_leaves_endpoints_and_is_restarted(make_lab):
+    lab = make_lab(seed_cluster)
+    c = lab.cluster()
+    ip = next(p.ip for p in c.pods if p.name == POD)
+    first = _pid(lab)
+    assert ip in _endpoints(lab)
+    os.kill(first, signal.SIGKILL)
+    # down: out of the Endpoints within a few tenths of a second, and no traffic reaches it
+    assert eventually(lambda: ip not in _endpoints(lab), timeout=0.5)
+    r = connect(pod_ns(c, "business-manager-666f454f7f-zxmsx"), "10.254.116.224:50051", "--count", "20")
+    assert r["failed"] == 0 and POD not in r["by"]
+    # back after the back-off, counted in RESTARTS, in the Endpoints again
+    assert eventually(lambda: ip in _endpoints(lab), timeout=5.0)
+    assert _pid(lab) != first
+    row = next(r.split() for r in netlab("get", "pods", "--name", lab.name).stdout.splitlines() if r.startswith(POD))
+    assert row[1:4] == ["1/1", "Running", "1"]
+    out = json.loads(netlab("get", "endpoints", "data-product", "-o", "json", "--name", lab.name).stdout)
+    assert ip in {a["ip"] for s in out["items"][0]["subsets"] for a in s["addresses"]}
+    logs = netlab("logs", POD, "--name", lab.name).stdout
+    assert logs.count(f"whoami {POD} listening on 50051") == 2
+
+
+def test_logs_of_a_pod_without_a_process_is_one_clear_line(make_lab, tmp_path):
+    lab = make_lab(seed_cluster)
+    r = netlab("logs", "nosuch", "--name", lab.name, check=False)
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
