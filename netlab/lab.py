@@ -32,7 +32,7 @@ from netlab.model import controller, services
 from netlab.model.endpoints import derive_endpoints
 from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.validate import validate
-from netlab.state import LabDir, labs
+from netlab.state import LabDir, labs, marked_gone
 
 NODE_SYSCTLS = {"net/ipv4/ip_forward": 1,
                 # per namespace on current kernels: bridged pod traffic meets kube-proxy's rules
@@ -582,7 +582,8 @@ def default_name(given: str | None) -> str:
 
 
 def clean(out=_quiet) -> list[str]:
-    """Remove every lab on record, whatever state it was left in."""
+    """Remove every lab on record, whatever state it was left in; after a reboot, what
+    is left of them in /etc/netns."""
     removed = []
     for name in labs():
         lab = Lab(name)
@@ -590,4 +591,13 @@ def clean(out=_quiet) -> list[str]:
             lab._teardown()
         removed.append(name)
         out(f"removed lab {name}")
+    for name in marked_gone():
+        # only directories holding netlab's resolv.conf alone, of namespaces that do not exist
+        etc = [d for d in (os.listdir("/etc/netns") if os.path.isdir("/etc/netns") else [])
+               if d.startswith(f"{name}-") and not netns.exists(d)
+               and os.listdir(f"/etc/netns/{d}") == ["resolv.conf"]]
+        _drop_namespaces(etc)
+        LabDir(name).remove()
+        removed.append(name)
+        out(f"removed what lab {name} left in /etc/netns ({len(etc)} directories)")
     return removed

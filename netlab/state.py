@@ -13,6 +13,8 @@ from pathlib import Path
 from netlab.errors import NetlabError
 
 RUN_DIR = Path(os.environ.get("NETLAB_RUN_DIR", "/run/netlab"))
+# /run is gone after a reboot, /etc/netns is not: a mark per lab that outlives /run
+MARK_DIR = Path(os.environ.get("NETLAB_MARK_DIR", "/var/lib/netlab/labs"))
 
 
 def labs() -> list[str]:
@@ -51,6 +53,8 @@ class LabDir:
             raise NetlabError(f"lab {self.name!r} exists already (netlab down --name {self.name}, "
                               "or netlab clean after a crash)") from None
         self.logs.mkdir()
+        MARK_DIR.mkdir(parents=True, exist_ok=True)
+        (MARK_DIR / self.name).touch()
 
     @contextlib.contextmanager
     def lock(self, wait: bool = True):
@@ -80,3 +84,12 @@ class LabDir:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        (MARK_DIR / self.name).unlink(missing_ok=True)
+
+
+def marked_gone() -> list[str]:
+    """Labs marked as made whose run state is gone (a reboot)."""
+    try:
+        return sorted(m.name for m in MARK_DIR.iterdir() if not (RUN_DIR / m.name).is_dir())
+    except FileNotFoundError:
+        return []

@@ -215,3 +215,28 @@ def test_up_refuses_a_namespace_that_is_not_its_own():
     finally:
         subprocess.run(["ip", "netns", "del", f"{name}-node1"], check=False)
     assert leftovers(name) == []
+
+
+def test_clean_after_a_reboot_removes_what_is_left_in_etc_netns(tmp_path):
+    """A reboot empties /run (namespaces, state) but not /etc/netns: clean still finds it."""
+    env = {**os.environ, "NETLAB_RUN_DIR": str(tmp_path / "run"), "NETLAB_MARK_DIR": str(tmp_path / "marks")}
+    name = unique()
+    netlab("up", "--name", name, env=env)
+    pids = []
+    try:
+        import json
+        state = json.loads((tmp_path / "run" / name / "state.json").read_text())
+        pids = [p["pid"] for p in state["procs"].values()]
+        names = state["namespaces"]
+        # what a reboot does: processes, mounts and /run are gone
+        subprocess.run(["kill", "-9", *map(str, pids)], check=False)
+        for n in names:
+            subprocess.run(["umount", f"/run/netns/{n}"], check=False)
+            os.unlink(f"/run/netns/{n}")
+        import shutil
+        shutil.rmtree(tmp_path / "run" / name)
+        assert any(x.startswith("/etc/netns/") for x in leftovers(name))
+    finally:
+        out = netlab("clean", env=env).stdout
+    assert f"removed what lab {name} left in /etc/netns" in out
+    assert leftovers(name) == [] and not (tmp_path / "marks" / name).exists()
