@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from netlab.kernel import netns
 
@@ -33,14 +33,22 @@ def _wait(ns: str, ports: list[int], deadline: float) -> bool:
     return True
 
 
-def wait_ready(probes: dict[str, list[int]], timeout: float = PROBE_TIMEOUT) -> set[str]:
-    """probes: namespace -> TCP ports. Returns the namespaces whose ports all accept."""
+def wait_ready(probes: dict[str, list[int]], timeout: float = PROBE_TIMEOUT, on_ready=None) -> set[str]:
+    """probes: namespace -> TCP ports. Returns the namespaces whose ports all accept;
+    on_ready(ns) is called as each one gets there (pods may need each other: data-product
+    needs the DNS pod in its Service's Endpoints before it can find the database)."""
     if not probes:
         return set()
     deadline = time.monotonic() + timeout
-    with ThreadPoolExecutor(min(16, len(probes))) as pool:
-        results = {ns: pool.submit(_wait, ns, ports, deadline) for ns, ports in probes.items()}
-        return {ns for ns, f in results.items() if f.result()}
+    ready = set()
+    with ThreadPoolExecutor(min(32, len(probes))) as pool:
+        futures = {pool.submit(_wait, ns, ports, deadline): ns for ns, ports in probes.items()}
+        for f in as_completed(futures):
+            if f.result():
+                ready.add(futures[f])
+                if on_ready:
+                    on_ready(futures[f])
+    return ready
 
 
 # ---- the per-node agent -----------------------------------------------------------------
@@ -85,7 +93,9 @@ def run(lab_name: str, node: str) -> None:
         restart, ready = [], {}
         for key, p in pods.items():
             rec = state["procs"].get(f"pod/{key[0]}/{key[1]}")
-            if rec and process.alive(process.Proc(**rec)):
+            if rec is None:
+                continue                    # not started yet: the lab starts it
+            if process.alive(process.Proc(**rec)):
                 if now - process.Proc(**rec).start_seconds() > BACKOFF_RESET:
                     delay.pop(key, None)
                 continue
@@ -93,7 +103,7 @@ def run(lab_name: str, node: str) -> None:
                 delay[key] = min(delay.get(key, BACKOFF_FIRST / 2) * 2, BACKOFF_MAX)
                 due[key] = now + delay[key]
                 if p.ready:
-                    ready[key] = False
+                    ready[key] = (True, False)
             elif now >= due[key]:
                 restart.append(key)
                 del due[key]
@@ -104,7 +114,7 @@ def run(lab_name: str, node: str) -> None:
                     continue
                 ok = _probe(p.ip, sorted(set(p.container_ports.values())))
                 if ok != p.ready:
-                    ready[key] = ok
+                    ready[key] = (p.ready, ok)      # what we saw, what we found
         if restart or ready:
             try:
                 lab.kubelet_report(node, restart, ready)

@@ -231,6 +231,9 @@ class Lab:
     @classmethod
     def up(cls, cluster: Cluster, out=_quiet) -> "Lab":
         admit(cluster)
+        for p in cluster.pods:
+            p.ready = not p.command          # until its ports answer
+        cluster.endpoints = derive_endpoints(cluster)
         lab = cls(cluster.name)
         taken = [n for n in layout.all_namespaces(cluster) if netns.exists(n)]
         if taken and not lab.dir.exists():      # (a lab of that name is refused by create())
@@ -253,8 +256,6 @@ class Lab:
 
     def _build(self, c: Cluster, state: dict, progress: Progress) -> None:
         members = {m.name: m for m in underlay.members(c)}
-        for p in c.pods:
-            p.ready = not p.command          # until its ports answer
         with progress.step(f"namespaces ({len(state['namespaces'])})"):
             netns.create(state["namespaces"])
         with progress.step(f"underlay {c.underlay_cidr} ({len(members)} ports)"):
@@ -268,16 +269,16 @@ class Lab:
             for n in c.nodes:
                 iptables.restore(members[n.name].netns, flannel.masquerade(c.cluster_cidr, n.pod_cidr))
         self._add_pods(c, c.pods, progress)
-        with progress.step("flanneld agents, pod processes, readiness"):
+        with progress.step("kube-proxy rules, load balancer"):
+            self._sync_services(c)          # pods join their Services' Endpoints once ready
+        with progress.step("flanneld, kubelets, pods' processes until ready"):
             store = Store(self.dir.leases)
             for lease in leases:
                 store.put(lease)
-            self._start_workloads(c, c.pods, c.hosts, state)
             self._start_agents(c, c.nodes, state)
+            self._start_workloads(c, c.pods, c.hosts, state)
             self._wait_ready(c, c.pods)
             self._save(state, c)
-        with progress.step("kube-proxy rules, load balancer"):
-            self._sync_services(c)
 
     def _add_pods(self, c: Cluster, pods: list[Pod], progress: Progress) -> None:
         nets = [cni.pod_net(c, p) for p in pods]
@@ -317,21 +318,24 @@ class Lab:
         for h in hosts:
             if h.command:
                 self._spawn(state, f"host/{h.name}", _resolve(h.command), layout.host_ns(c.name, h.name),
-                            {**os.environ, "POD_NAME": h.name})
+                            {**os.environ, "POD_NAME": h.name, "NETLAB_STATE": str(self.dir.state_file)})
         self._save(state)
 
     def _wait_ready(self, c: Cluster, pods: list[Pod]) -> None:
-        """Pods with a command join Endpoints once their ports accept connections."""
-        probes = {layout.pod_ns(c.name, p): sorted(set(p.container_ports.values()))
-                  for p in pods if p.command and p.container_ports}
-        ready = kubelet.wait_ready(probes)
-        for p in pods:
-            if layout.pod_ns(c.name, p) in probes:
-                p.ready = layout.pod_ns(c.name, p) in ready
+        """Pods with a command join Endpoints, and every node's rules, as soon as their
+        ports accept connections."""
+        by_ns = {layout.pod_ns(c.name, p): p for p in pods if p.command and p.container_ports}
+        probes = {ns: sorted(set(p.container_ports.values())) for ns, p in by_ns.items()}
+
+        def on_ready(ns: str) -> None:
+            by_ns[ns].ready = True
+            c.endpoints = derive_endpoints(c)
+            self._sync_services(c)
+        kubelet.wait_ready(probes, on_ready=on_ready)
         c.endpoints = derive_endpoints(c)
 
     def _start_pod(self, c: Cluster, p: Pod, state: dict) -> None:
-        env = {**os.environ, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
+        env = {**os.environ, **p.env, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
                "NODE_NAME": p.node, "NETLAB_STATE": str(self.dir.state_file)}
         ns = layout.pod_ns(c.name, p)
         # through `ip netns exec`, which mounts /etc/netns/<ns>/resolv.conf over /etc's
@@ -339,7 +343,8 @@ class Lab:
                     ns, env)
 
     def kubelet_report(self, node: str, restart: list[tuple[str, str]], ready: dict) -> None:
-        """A node's kubelet reports: restart these pods' dead processes; readiness changed.
+        """A node's kubelet reports: restart these pods' dead processes; readiness changed
+        (pod -> (readiness it saw, readiness it found); stale reports are dropped).
         Endpoints and every node's rules follow, as the control plane would make them."""
         try:
             with self.dir.lock():
@@ -359,9 +364,10 @@ class Lab:
             self._start_pod(c, p, state)
             p.restarts += 1
             p.ready = False
-        for key, value in ready.items():
-            if tuple(key) in pods:
-                pods[tuple(key)].ready = value
+        for key, (seen, found) in ready.items():
+            pod = pods.get(tuple(key))
+            if pod is not None and pod.ready == seen:     # else someone changed it since
+                pod.ready = found
         before = c.endpoints
         c.endpoints = derive_endpoints(c)
         self._save(state, c)

@@ -15,7 +15,7 @@ echo "== apt packages"
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-dev gcc libc6-dev \
-  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod dnsperf \
+  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod dnsperf mariadb-server mariadb-client \
   >/dev/null
 
 # kube-proxy's rules see bridged pod traffic only through br_netfilter (built in on some

@@ -1,4 +1,5 @@
-"""Opens TCP connections one after another and counts who answered (whoami's first word).
+"""Opens TCP connections one after another and counts who answered: netlab-whoami's
+name, the pod in an HTTP/JSON app's `served_by`, or `mysql` for a MySQL server.
 
     netlab-connect 10.254.116.224:50051 --count 300
     netlab-connect 10.254.116.224:50051 --seconds 30      # or until SIGTERM
@@ -16,6 +17,27 @@ import time
 from collections import Counter
 
 
+def _identify(first: bytes, sock: socket.socket) -> str:
+    """Who answered: whoami's line, an HTTP/JSON app's served_by, or a MySQL server."""
+    if len(first) > 5 and first[4] == 10 and b"\x00" in first[5:]:      # MySQL handshake, protocol 10
+        return "mysql " + first[5:first.index(b"\x00", 5)].decode(errors="replace")
+    data = first
+    while not data.endswith(b"\n") or data.startswith(b"HTTP/"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    text = data.decode(errors="replace")
+    if text.startswith("HTTP/"):
+        body = text.split("\r\n\r\n", 1)[-1].strip()
+        try:
+            by = json.loads(body)["served_by"]
+            return f"{by['pod']} {by['ip']} from {by.get('client', '?')}"
+        except (ValueError, KeyError, TypeError):
+            return body
+    return text.strip()
+
+
 def once(host: str, port: int, timeout: float) -> str:
     with socket.socket() as s:
         s.settimeout(timeout)
@@ -25,16 +47,12 @@ def once(host: str, port: int, timeout: float) -> str:
             s.connect((host, port))
         except OSError as e:
             raise type(e)(f"{e} connecting from port {sport}") from None
-        data = b""
         try:
-            while not data.endswith(b"\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+            # ask as HTTP: whoami and the shop's apps answer it; a MySQL server greets first anyway
+            s.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            line = _identify(s.recv(65536), s)
         except OSError as e:
             raise type(e)(f"{e} waiting for the answer on port {sport}") from None
-    line = data.decode(errors="replace").strip()
     if not line:
         raise ConnectionError(f"closed without an answer on port {sport}")
     return line

@@ -33,7 +33,7 @@ def new_pod(cluster: Cluster, dep: Deployment, now: float) -> Pod:
     return Pod(name=name, namespace=dep.namespace, node=node.name,
                ip=ipam.allocate(node.pod_cidr, used), labels=dict(dep.labels),
                owner=dep.name, created=now, container_ports=dict(dep.container_ports),
-               command=list(dep.command))
+               command=list(dep.command), env=dict(dep.env))
 
 
 def scale(cluster: Cluster, now: float) -> tuple[list[Pod], list[Pod]]:

@@ -42,6 +42,7 @@ class Pod:
     command: list[str] = field(default_factory=list)                # run inside the pod, if any
     ready: bool = True
     restarts: int = 0
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Deployment:
     next_ordinal: int = 0             # seeds the next generated pod name
     container_ports: dict[str, int] = field(default_factory=dict)   # the pod template's
     command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

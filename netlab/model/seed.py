@@ -22,7 +22,12 @@ _DEPLOYMENTS = [
     ("kube-dns", "kube-system", "7cd94476cd", {"k8s-app": "kube-dns"}, {"dns-tcp": 53},
      [("kr76t", "172.30.9.4", "node2")]),
 ]
-COMMANDS = {"kube-dns": ["netlab-kube-dns"]}     # the cluster DNS serves the lab's own store
+# The walk-through's request: business-manager -> data-product (by name) -> mysql -> db;
+# the cluster DNS serves the lab's own store.
+COMMANDS = {"kube-dns": ["netlab-kube-dns"], "business-manager": ["netlab-business-manager"],
+            "data-product": ["netlab-data-product"]}
+ENV = {"data-product": {"DB_HOST": "mysql", "DB_PORT": "3306", "DB_NAME": "shop", "DB_USER": "data-product",
+                        "DB_PASSWORD": "netlab-shop"}}
 
 
 def whoami(ports) -> list[str]:
@@ -34,14 +39,15 @@ def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
     c = Cluster(name=name, flannel_mode="seed")
     c.nodes = [Node("node1", NODE1, "172.30.76.0/24"), Node("node2", NODE2, "172.30.9.0/24")]
     c.hosts = [Host("client", "192.168.0.100"),
-               Host("db", "192.168.0.103", whoami([3306]))]   # stands in for the database (appendix A)
+               Host("db", "192.168.0.103", ["netlab-db"])]     # MariaDB, the shop's database (appendix A)
     for dep_name, ns, tmpl, labels, ports, pods in _DEPLOYMENTS:
         command = COMMANDS.get(dep_name) or whoami(ports.values())
+        env = ENV.get(dep_name, {})
         c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods),
-                                        dict(ports), command))
+                                        dict(ports), command, dict(env)))
         for suffix, ip, node in pods:
-            c.pods.append(Pod(f"{dep_name}-{tmpl}-{suffix}", ns, node, ip, dict(labels),
-                              owner=dep_name, created=now, container_ports=dict(ports), command=list(command)))
+            c.pods.append(Pod(f"{dep_name}-{tmpl}-{suffix}", ns, node, ip, dict(labels), owner=dep_name,
+                              created=now, container_ports=dict(ports), command=list(command), env=dict(env)))
     c.services = [
         Service("business-manager", "default", cluster_ip="10.254.80.22",
                 ports=[ServicePort(80, "business-manager", "TCP", 8080)],

@@ -64,7 +64,7 @@ def test_service_without_endpoints_is_refused_at_once(seed_lab):
 def test_mysql_service_reaches_the_db_host(seed_lab):
     c = seed_lab.cluster()
     r = connect(pod_ns(c, "data-product-6664c6dcb9-tkmms"), "10.254.84.209:3306", "--count", "2")
-    assert r["by"] == {"db": 2}
+    assert r["by"] == {"mysql": 2}                   # the db host's MariaDB greets
 
 
 def test_each_node_holds_exactly_netlabs_chains_and_the_host_none(seed_lab):
@@ -175,7 +175,7 @@ def test_endpoints_change_moves_mysql_traffic(make_lab, tmp_path):
                                "--name", "replica", "--port", "3306"], stdout=subprocess.DEVNULL)
     try:
         pod = pod_ns(c, "data-product-6664c6dcb9-4zk27")
-        assert connect(pod, "10.254.84.209:3306", "--count", "2")["by"] == {"db": 2}
+        assert connect(pod, "10.254.84.209:3306", "--count", "2")["by"] == {"mysql": 2}
         apply(lab.name, tmp_path, """
 apiVersion: v1
 kind: Endpoints
@@ -190,7 +190,7 @@ kind: Endpoints
 metadata: {name: mysql}
 subsets: [{addresses: [{ip: 192.168.0.100}, {ip: 192.168.0.103}], ports: [{port: 3306}]}]
 """)
-        assert set(connect(pod, "10.254.84.209:3306", "--count", "40")["by"]) == {"replica", "db"}
+        assert set(connect(pod, "10.254.84.209:3306", "--count", "40")["by"]) == {"replica", "mysql"}
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait()
@@ -235,8 +235,8 @@ def test_db_read_write_example_splits_reads_from_writes(make_lab):
         c = lab.cluster()
         ip = {s.name: s.cluster_ip for s in c.services}
         pod = pod_ns(c, "data-product-6664c6dcb9-4zk27")
-        assert connect(pod, f"{ip['db-write']}:3306", "--count", "10")["by"] == {"db": 10}
-        assert set(connect(pod, f"{ip['db-read']}:3306", "--count", "40")["by"]) == {"db", "replica"}
+        assert connect(pod, f"{ip['db-write']}:3306", "--count", "10")["by"] == {"mysql": 10}
+        assert set(connect(pod, f"{ip['db-read']}:3306", "--count", "40")["by"]) == {"mysql", "replica"}
     finally:
         replica.kill()
         replica.wait()

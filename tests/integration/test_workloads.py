@@ -5,7 +5,7 @@ import signal
 
 from netlab.model.seed import seed_cluster
 
-from helpers import connect, eventually, netlab, pod_ns
+from helpers import connect, eventually, netlab, pod_ns, sh
 
 POD = "data-product-6664c6dcb9-4zk27"
 
@@ -38,10 +38,22 @@ def test_a_killed_process_leaves_endpoints_and_is_restarted(make_lab):
     out = json.loads(netlab("get", "endpoints", "data-product", "-o", "json", "--name", lab.name).stdout)
     assert ip in {a["ip"] for s in out["items"][0]["subsets"] for a in s["addresses"]}
     logs = netlab("logs", POD, "--name", lab.name).stdout
-    assert logs.count(f"whoami {POD} listening on 50051") == 2
+    assert logs.count(f"{POD} serving on port 50051") == 2
 
 
 def test_logs_of_a_pod_without_a_process_is_one_clear_line(make_lab, tmp_path):
     lab = make_lab(seed_cluster)
     r = netlab("logs", "nosuch", "--name", lab.name, check=False)
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
+
+
+def test_the_walk_through_request_end_to_end(seed_lab):
+    """business-manager -> data-product by name -> mysql Service -> MariaDB on the db host."""
+    c = seed_lab.cluster()
+    pod = pod_ns(c, "business-manager-666f454f7f-7l86b")
+    served = set()
+    for _ in range(12):
+        out = json.loads(sh(pod, "curl", "-s", "-m", "5", "http://business-manager/api/v1/product/list").stdout)
+        assert [p["name"] for p in out["products"]] == ["apple", "banana", "cherry", "durian"]   # from the database
+        served.add((out["business_manager"]["node"], out["data_product"]["node"]))
+    assert {dp for _, dp in served} == {"node1", "node2"}       # data-product pods on both nodes answered

@@ -1,0 +1,52 @@
+"""data-product: lists the shop's products, read from the database through the `mysql` Service.
+
+    netlab-data-product [--port 50051]
+
+GET /api/v1/product/list -> {"products": [...], "served_by": {pod, ip, node}}.
+It listens only once the database answers, so the pod is ready (and in its
+Service's Endpoints) only when it can serve. Credentials come from the environment:
+DB_HOST (default mysql), DB_PORT, DB_USER, DB_PASSWORD, DB_NAME.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import pymysql
+
+from netlab.apps.http import me, serve
+
+
+def connect():
+    return pymysql.connect(host=os.environ.get("DB_HOST", "mysql"), port=int(os.environ.get("DB_PORT", "3306")),
+                           user=os.environ.get("DB_USER", "data-product"),
+                           password=os.environ.get("DB_PASSWORD", ""), database=os.environ.get("DB_NAME", "shop"),
+                           connect_timeout=2)
+
+
+def products() -> dict:
+    with connect() as db, db.cursor() as cur:
+        cur.execute("SELECT id, name, price FROM product ORDER BY id")
+        rows = [{"id": i, "name": n, "price": float(p)} for i, n, p in cur.fetchall()]
+    return {"products": rows, "served_by": me()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="netlab-data-product", description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, default=50051)
+    a = p.parse_args(argv)
+    while True:                      # ready only when the database answers
+        try:
+            connect().close()
+            break
+        except pymysql.MySQLError as e:
+            print(f"waiting for the database: {e}", flush=True)
+            time.sleep(0.2)
+    serve(a.port, {"/api/v1/product/list": products})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The db host's database: a real MariaDB server holding the shop's product table.
+
+    netlab-db            (run on the db host; its data lives in the lab's state directory)
+
+The first run on a machine initialises a template data directory (about 1.5 s) with
+the schema, the products and the application's account; each lab copies it (a
+fraction of a second) and runs its own mariadbd on port 3306, in the db host's
+namespace only.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TEMPLATE = Path(os.environ.get("NETLAB_DB_TEMPLATE", "/var/lib/netlab/mariadb-template-1"))
+DATABASE, USER = "shop", "data-product"
+PASSWORD = os.environ.get("DB_PASSWORD", "netlab-shop")
+PRODUCTS = [(1, "apple", 3.5), (2, "banana", 1.2), (3, "cherry", 7.9), (4, "durian", 12.0)]
+SERVER = ["mariadbd", "--no-defaults", "--user=root", "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
+          "--innodb-log-file-size=8M", "--skip-log-bin"]
+
+
+def schema_sql(password: str) -> str:
+    rows = ", ".join(f"({i}, '{name}', {price})" for i, name, price in PRODUCTS)
+    return (f"CREATE DATABASE {DATABASE};\n"
+            f"CREATE TABLE {DATABASE}.product (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, "
+            f"price DECIMAL(8,2) NOT NULL);\n"
+            f"INSERT INTO {DATABASE}.product VALUES {rows};\n"
+            f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{password}';\n"
+            f"GRANT SELECT ON {DATABASE}.* TO '{USER}'@'%';\n")
+
+
+def _wait_socket(sock: Path, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"mariadbd did not start; see {sock.parent}/init.log")
+        time.sleep(0.02)
+
+
+def ensure_template(password: str = PASSWORD) -> Path:
+    """Initialise the template once per machine (a marker file says it is complete)."""
+    if (TEMPLATE / ".netlab-ready").exists():
+        return TEMPLATE
+    TEMPLATE.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".init-", dir=TEMPLATE.parent))   # same file system: rename
+    data = work / "data"
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+                    "--auth-root-authentication-method=normal", "--skip-test-db",
+                    "--innodb-log-file-size=8M"], check=True, stdout=subprocess.DEVNULL)
+    sock = work / "init.sock"
+    init = work / "init.sql"
+    init.write_text(schema_sql(password))
+    log = open(work / "init.log", "w")
+    proc = subprocess.Popen(SERVER + [f"--datadir={data}", f"--socket={sock}", "--skip-networking",
+                                      f"--init-file={init}", f"--pid-file={work}/init.pid"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_socket(sock, proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    (data / ".netlab-ready").touch()
+    shutil.rmtree(TEMPLATE, ignore_errors=True)
+    os.replace(data, TEMPLATE)
+    shutil.rmtree(work, ignore_errors=True)
+    return TEMPLATE
+
+
+def main() -> int:
+    state = os.environ.get("NETLAB_STATE")
+    if not state:
+        print("netlab-db: NETLAB_STATE is not set (the lab starts this program)", file=sys.stderr)
+        return 1
+    home = Path(state).parent / "db"
+    if not (home / "data").exists():
+        shutil.copytree(ensure_template(), home / "data", symlinks=True)
+    print(f"netlab-db: MariaDB on port 3306, data in {home / 'data'}", flush=True)
+    os.execvp(SERVER[0], SERVER + [f"--datadir={home / 'data'}", f"--socket={home / 'mysqld.sock'}",
+                                   f"--pid-file={home / 'mysqld.pid'}", "--port=3306", "--bind-address=0.0.0.0"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
