@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from netlab.kernel import netns
@@ -67,6 +68,38 @@ def _probe(ip: str, ports: list[int]) -> bool:
     return True
 
 
+@dataclass
+class Backoff:
+    delay: dict = field(default_factory=dict)    # pod -> current back-off
+    due: dict = field(default_factory=dict)      # pod -> when its dead process is restarted
+
+
+def decide(pods: dict, alive: dict, probed: dict, now: float, b: Backoff) -> tuple[list, dict]:
+    """The kubelet's rules (pure): which pods to restart, whose readiness changed.
+
+    pods: key -> Pod; alive: key -> True/False, or None when not started yet; probed:
+    key -> did its ports answer (only in probe rounds). A process that died takes its pod
+    out of the Endpoints at once and comes back after a back-off that doubles each time.
+    Readiness changes come as key -> (readiness seen, readiness found).
+    """
+    restart, ready = [], {}
+    for key, p in pods.items():
+        if alive.get(key) is not False:
+            continue
+        if key not in b.due:
+            b.delay[key] = min(b.delay.get(key, BACKOFF_FIRST / 2) * 2, BACKOFF_MAX)
+            b.due[key] = now + b.delay[key]
+            if p.ready:
+                ready[key] = (True, False)
+        elif now >= b.due[key]:
+            restart.append(key)
+            del b.due[key]
+    for key, ok in probed.items():
+        if key not in b.due and key not in restart and alive.get(key) and ok != pods[key].ready:
+            ready[key] = (pods[key].ready, ok)
+    return restart, ready
+
+
 def run(lab_name: str, node: str) -> None:
     """Watch this node's pods: a dead process leaves Endpoints at once and is restarted
     after a back-off; readiness follows TCP probes from the node, as the kubelet's."""
@@ -76,8 +109,7 @@ def run(lab_name: str, node: str) -> None:
     from netlab.model.objects import Cluster
 
     lab = Lab(lab_name)
-    delay: dict[tuple, float] = {}          # current back-off per pod
-    due: dict[tuple, float] = {}            # when a dead pod is restarted
+    backoff = Backoff()
     last_probe = 0.0
     while True:
         time.sleep(PERIOD)
@@ -90,31 +122,19 @@ def run(lab_name: str, node: str) -> None:
         c = Cluster.from_dict(state["cluster"])
         now = time.monotonic()
         pods = {(p.namespace, p.name): p for p in c.pods if p.node == node and p.command}
-        restart, ready = [], {}
-        for key, p in pods.items():
+        alive = {}
+        for key in pods:
             rec = state["procs"].get(f"pod/{key[0]}/{key[1]}")
-            if rec is None:
-                continue                    # not started yet: the lab starts it
-            if process.alive(process.Proc(**rec)):
-                if now - process.Proc(**rec).start_seconds() > BACKOFF_RESET:
-                    delay.pop(key, None)
-                continue
-            if key not in due:              # just died: out of Endpoints now, back later
-                delay[key] = min(delay.get(key, BACKOFF_FIRST / 2) * 2, BACKOFF_MAX)
-                due[key] = now + delay[key]
-                if p.ready:
-                    ready[key] = (True, False)
-            elif now >= due[key]:
-                restart.append(key)
-                del due[key]
+            proc = process.Proc(**rec) if rec else None
+            alive[key] = None if proc is None else process.alive(proc)
+            if alive[key] and now - proc.start_seconds() > BACKOFF_RESET:
+                backoff.delay.pop(key, None)        # running well for a while: back-off forgotten
+        probed = {}
         if now - last_probe >= PROBE_PERIOD:
             last_probe = now
-            for key, p in pods.items():
-                if key in due or key in restart or not p.container_ports:
-                    continue
-                ok = _probe(p.ip, sorted(set(p.container_ports.values())))
-                if ok != p.ready:
-                    ready[key] = (p.ready, ok)      # what we saw, what we found
+            probed = {key: _probe(p.ip, sorted(set(p.container_ports.values())))
+                      for key, p in pods.items() if alive[key] and p.container_ports}
+        restart, ready = decide(pods, alive, probed, now, backoff)
         if restart or ready:
             try:
                 lab.kubelet_report(node, restart, ready)

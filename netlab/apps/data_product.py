@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             break
         except pymysql.MySQLError as e:
             print(f"waiting for the database: {e}", flush=True)
-            time.sleep(0.2)
+            time.sleep(0.05)
     serve(a.port, {"/api/v1/product/list": products})
     return 0
 

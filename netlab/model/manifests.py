@@ -25,7 +25,7 @@ _KNOWN = {
     "Service.port": {"name", "protocol", "port", "targetPort", "nodePort"},
     "Deployment.spec": {"replicas", "selector", "template", "strategy"},
     "Pod.spec": {"containers", "nodeName", "restartPolicy"},
-    "container": {"name", "image", "command", "args", "ports", "imagePullPolicy"},
+    "container": {"name", "image", "command", "args", "ports", "imagePullPolicy", "env"},
 }
 
 
@@ -46,10 +46,10 @@ class _Doc:
     """One document being read: collects warnings, raises errors with their place."""
 
     def __init__(self, where: str, doc: dict):
-        self.where, self.doc, self.warnings = where, doc, []
+        self.where, self.doc, self.warnings, self.unknown = where, doc, [], []
 
     def fail(self, path: str, msg: str):
-        raise ModelError(f"{self.where}: {path}: {msg}")
+        raise ModelError(f"{self.where}: {path}: {msg}" if self.where else f"{path}: {msg}")
 
     def get(self, obj: dict, key: str, path: str, kind, default=None, required=False):
         value = obj.get(key, default) if isinstance(obj, dict) else default
@@ -66,6 +66,7 @@ class _Doc:
     def known(self, obj: dict, allowed: str, path: str) -> None:
         for key in obj:
             if key not in _KNOWN[allowed]:
+                self.unknown.append(f"{path}.{key}")
                 self.warnings.append(f"{self.where}: {path}.{key} is not implemented by netlab and was ignored")
 
 
@@ -82,10 +83,12 @@ def _meta(d: _Doc) -> tuple[str, str, dict]:
     return name, namespace, meta
 
 
-def _containers(d: _Doc, spec: dict, path: str) -> tuple[dict[str, int], list[str]]:
+def _containers(d: _Doc, spec: dict, path: str) -> tuple[dict[str, int], list[str], dict[str, str]]:
+    """(container ports by name, the first container's command + args, its env)."""
     containers = d.get(spec, "containers", path, list, [])
     ports: dict[str, int] = {}
     command: list[str] = []
+    env: dict[str, str] = {}
     for i, c in enumerate(containers):
         cpath = f"{path}.containers[{i}]"
         if not isinstance(c, dict):
@@ -96,9 +99,24 @@ def _containers(d: _Doc, spec: dict, path: str) -> tuple[dict[str, int], list[st
             ports[d.get(p, "name", f"{cpath}.ports[{j}]", str, "")] = number
         if i == 0:
             command = [str(x) for x in d.get(c, "command", cpath, list, []) + d.get(c, "args", cpath, list, [])]
+            for j, e in enumerate(d.get(c, "env", cpath, list, [])):
+                epath = f"{cpath}.env[{j}]"
+                if "valueFrom" in (e if isinstance(e, dict) else {}):
+                    d.warnings.append(f"{d.where}: {epath}.valueFrom is not implemented by netlab and was ignored")
+                    continue
+                env[d.get(e, "name", epath, str, required=True)] = str(d.get(e, "value", epath, (str, int, float), ""))
         elif c.get("command"):
             d.warnings.append(f"{d.where}: {cpath}.command: netlab runs the first container's command only")
-    return ports, command
+    return ports, command, env
+
+
+def containers(spec: dict, where: str) -> tuple[dict[str, int], list[str], dict[str, str]]:
+    """A `containers` list outside a manifest (topology files): ports, command, env."""
+    d = _Doc("", {})
+    out = _containers(d, spec, where)
+    if d.unknown:        # topology files are netlab's own: an unknown field is an error there
+        raise ModelError(f"{d.unknown[0]} is not a field netlab knows")
+    return out
 
 
 def _service(d: _Doc) -> Service:
@@ -165,20 +183,20 @@ def _deployment(d: _Doc) -> Deployment:
         d.fail("spec.selector.matchLabels", "does not match spec.template.metadata.labels")
     pod_spec = d.get(template, "spec", "spec.template", dict, {})
     d.known(pod_spec, "Pod.spec", "spec.template.spec")
-    ports, command = _containers(d, pod_spec, "spec.template.spec")
+    ports, command, env = _containers(d, pod_spec, "spec.template.spec")
     replicas = d.get(spec, "replicas", "spec", int, 1)
     if replicas < 0:
         d.fail("spec.replicas", f"{replicas} must be >= 0")
-    return Deployment(name, ns, replicas, labels or {"app": name}, container_ports=ports, command=command)
+    return Deployment(name, ns, replicas, labels or {"app": name}, container_ports=ports, command=command, env=env)
 
 
 def _pod(d: _Doc) -> Pod:
     name, ns, meta = _meta(d)
     spec = d.get(d.doc, "spec", "", dict, {})
     d.known(spec, "Pod.spec", "spec")
-    ports, command = _containers(d, spec, "spec")
+    ports, command, env = _containers(d, spec, "spec")
     return Pod(name, ns, d.get(spec, "nodeName", "spec", str, ""), "", _labels(d, meta, "metadata"),
-               container_ports=ports, command=command)
+               container_ports=ports, command=command, env=env)
 
 
 _READERS = {"Service": _service, "Endpoints": _endpoints, "Deployment": _deployment, "Pod": _pod}
@@ -244,8 +262,8 @@ def apply_to(cluster, manifests: list[Manifest]) -> None:
             old = _pop(cluster.deployments, m.obj)
             if old is not None:
                 m.obj.template_hash, m.obj.next_ordinal = old.template_hash, old.next_ordinal
-                same = (old.labels, old.container_ports, old.command) == \
-                       (m.obj.labels, m.obj.container_ports, m.obj.command)
+                same = (old.labels, old.container_ports, old.command, old.env) == \
+                       (m.obj.labels, m.obj.container_ports, m.obj.command, m.obj.env)
                 if not same:   # a new template: the old pods go, new ones come (Recreate)
                     cluster.pods = [p for p in cluster.pods
                                     if not (p.owner == old.name and p.namespace == old.namespace)]
@@ -253,7 +271,8 @@ def apply_to(cluster, manifests: list[Manifest]) -> None:
             cluster.deployments.append(m.obj)
         elif m.kind == "Pod":
             old = _pop(cluster.pods, m.obj)
-            if old is not None and (old.command, old.container_ports) == (m.obj.command, m.obj.container_ports) \
+            if old is not None and (old.command, old.container_ports, old.env) == \
+                    (m.obj.command, m.obj.container_ports, m.obj.env) \
                     and m.obj.node in ("", old.node):
                 old.labels = m.obj.labels                   # same spec: it keeps running where it is
                 m.obj = old

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from netlab.errors import ModelError
-from netlab.model import controller, yamlio
+from netlab.model import controller, manifests, yamlio
 from netlab.model.objects import Cluster, Deployment, Host, Node, Pod
 from netlab.model.validate import validate
 
@@ -20,9 +20,11 @@ _SCHEMA = {
     "nodes": {"name": ("name", str, True), "ip": ("ip", str, True), "podCIDR": ("pod_cidr", str, True)},
     "underlay.hosts": {"name": ("name", str, True), "ip": ("ip", str, True)},
     "deployments": {"name": ("name", str, True), "namespace": ("namespace", str, False),
-                    "replicas": ("replicas", int, False), "labels": ("labels", dict, False)},
+                    "replicas": ("replicas", int, False), "labels": ("labels", dict, False),
+                    "containers": ("containers", list, False)},
     "pods": {"name": ("name", str, True), "namespace": ("namespace", str, False),
-             "node": ("node", str, False), "ip": ("ip", str, False), "labels": ("labels", dict, False)},
+             "node": ("node", str, False), "ip": ("ip", str, False), "labels": ("labels", dict, False),
+             "containers": ("containers", list, False)},
 }
 _TOP = {"cluster", "underlay", "nodes", "deployments", "pods"}
 
@@ -74,12 +76,16 @@ def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
     for i, d in enumerate(_list(doc, "deployments", "deployments")):
         f = _fields(d, "deployments", f"deployments[{i}]")
         labels = f.get("labels") or {"app": f["name"]}
+        ports, command, env = manifests.containers(f, f"deployments[{i}]")
         c.deployments.append(Deployment(f["name"], f.get("namespace", "default"), f.get("replicas", 1),
-                                        {str(k): str(v) for k, v in labels.items()}))
+                                        {str(k): str(v) for k, v in labels.items()},
+                                        container_ports=ports, command=command, env=env))
     for i, p in enumerate(_list(doc, "pods", "pods")):
         f = _fields(p, "pods", f"pods[{i}]")
+        ports, command, env = manifests.containers(f, f"pods[{i}]")
         c.pods.append(Pod(f["name"], f.get("namespace", "default"), f.get("node", ""), f.get("ip", ""),
-                          {str(k): str(v) for k, v in (f.get("labels") or {}).items()}, created=now))
+                          {str(k): str(v) for k, v in (f.get("labels") or {}).items()}, created=now,
+                          container_ports=ports, command=command, env=env))
     validate(c)
     controller.schedule(c)
     controller.scale(c, now)

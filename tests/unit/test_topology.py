@@ -68,3 +68,21 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 def test_missing_file():
     with pytest.raises(ModelError, match="nope.yaml: cannot read"):
         topology.load("/nonexistent/nope.yaml")
+
+
+def test_containers_give_command_ports_and_env():
+    c = topology.parse({"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}],
+                        "deployments": [{"name": "web", "replicas": 2, "containers": [{
+                            "name": "web", "command": ["netlab-whoami"], "args": ["--port", "8080"],
+                            "ports": [{"containerPort": 8080, "name": "http"}],
+                            "env": [{"name": "MODE", "value": "demo"}]}]}]})
+    assert all((p.command, p.container_ports, p.env) ==
+               (["netlab-whoami", "--port", "8080"], {"http": 8080}, {"MODE": "demo"}) for p in c.pods)
+
+
+def test_container_errors_name_the_field():
+    base = {"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}]}
+    with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.ports\[0\]\.containerPort: 'x' must be a int$"):
+        topology.parse({**base, "pods": [{"name": "p", "containers": [{"ports": [{"containerPort": "x"}]}]}]})
+    with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.cmd is not a field netlab knows$"):
+        topology.parse({**base, "pods": [{"name": "p", "containers": [{"cmd": ["x"]}]}]})
