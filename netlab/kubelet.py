@@ -132,8 +132,9 @@ def run(lab_name: str, node: str) -> None:
         probed = {}
         if now - last_probe >= PROBE_PERIOD:
             last_probe = now
-            probed = {key: _probe(p.ip, sorted(set(p.container_ports.values())))
-                      for key, p in pods.items() if alive[key] and p.container_ports}
+            # no ports: a running process is ready (Kubernetes without a readiness probe)
+            probed = {key: _probe(p.ip, sorted(set(p.container_ports.values()))) if p.container_ports else True
+                      for key, p in pods.items() if alive[key]}
         restart, ready = decide(pods, alive, probed, now, backoff)
         if restart or ready:
             try:

@@ -23,7 +23,7 @@ from netlab.flannel import DEVICE as VTEP, PORT as VXLAN_PORT, VNI
 from netlab.flannel import desired as flannel
 from netlab.flannel.agent import sync as flannel_sync
 from netlab.flannel.lease import Store, lease_of
-from netlab.kernel import iptables, links, netns, process, sysctl
+from netlab.kernel import conntrack, iptables, links, netns, process, sysctl
 from netlab.kernel.objects import Neigh, Route
 from netlab.dns.resolv import resolv_conf
 from netlab.kube_proxy import proxier
@@ -232,7 +232,7 @@ class Lab:
     def up(cls, cluster: Cluster, out=_quiet) -> "Lab":
         admit(cluster)
         for p in cluster.pods:
-            p.ready = not p.command          # until its ports answer
+            p.ready = not (p.command and p.container_ports)          # until its ports answer
         cluster.endpoints = derive_endpoints(cluster)
         lab = cls(cluster.name)
         taken = [n for n in layout.all_namespaces(cluster) if netns.exists(n)]
@@ -278,6 +278,7 @@ class Lab:
             self._start_agents(c, c.nodes, state)
             self._start_workloads(c, c.pods, c.hosts, state)
             self._wait_ready(c, c.pods)
+            self._start_kubelets(c, c.nodes, state)
             self._save(state, c)
 
     def _add_pods(self, c: Cluster, pods: list[Pod], progress: Progress) -> None:
@@ -392,11 +393,33 @@ class Lab:
             if have != cloud.announced(c, n.name):
                 netns.run_in(layout.node_ns(c.name, n.name), _sync_held_ips, have, cloud.announced(c, n.name))
                 record.write_text(json.dumps(sorted(cloud.announced(c, n.name))))
+        self._forget_stale_udp(c)
         lb = layout.host_ns(c.name, layout.LB)
         iptables.restore(lb, cloud.lb_rules(c), noflush=False)
         netns.run_in(lb, _sync_addresses, "eth0", cloud.lb_addresses(c))
         netns.run_in(layout.host_ns(c.name, layout.ROUTER), _sync_routes, "eth0", cloud.router_routes(c))
         return changed
+
+    def _forget_stale_udp(self, c: Cluster) -> None:
+        """UDP services whose ready endpoints changed lose their conntrack entries on every node."""
+        record = self.dir.path / "udp-endpoints.json"
+        before = json.loads(record.read_text()) if record.exists() else {}
+        eps = {(e.namespace, e.name): sorted(a.ip for a in e.addresses if a.ready) for e in c.endpoints}
+        now = {s.cluster_ip: eps.get((s.namespace, s.name), []) for s in c.services
+               if s.cluster_ip and s.cluster_ip != "None" and any(p.protocol == "UDP" for p in s.ports)}
+        stale = sorted(ip for ip, addrs in now.items() if before.get(ip) != addrs)
+        if stale:
+            for n in c.nodes:
+                conntrack.forget_udp_to(layout.node_ns(c.name, n.name), stale)
+        record.write_text(json.dumps(now))
+
+    def _start_kubelets(self, c: Cluster, nodes: list[Node], state: dict) -> None:
+        """The kubelet per node: restarts pods' processes, probes their readiness. Started
+        once the pods are up: on two cores, its start-up would only slow theirs."""
+        for n in nodes:
+            argv = [sys.executable, "-m", "netlab.kubelet", "--lab", self.name, "--node", n.name]
+            self._spawn(state, f"kubelet-{n.name}", argv, layout.node_ns(c.name, n.name), dict(os.environ))
+        self._save(state)
 
     def _start_agents(self, c: Cluster, nodes: list[Node], state: dict) -> None:
         started = []
@@ -408,10 +431,6 @@ class Lab:
             started.append((self._spawn(state, f"flanneld-{n.name}", argv, layout.node_ns(c.name, n.name),
                                         dict(os.environ)), ready))
             self._save(state)
-        for n in nodes:      # the kubelet: restarts pods' processes, probes their readiness
-            argv = [sys.executable, "-m", "netlab.kubelet", "--lab", self.name, "--node", n.name]
-            self._spawn(state, f"kubelet-{n.name}", argv, layout.node_ns(c.name, n.name), dict(os.environ))
-        self._save(state)
         deadline = time.monotonic() + AGENT_READY_TIMEOUT
         for proc, ready in started:
             while not ready.exists():
@@ -459,12 +478,12 @@ class Lab:
             was = {_pod_key(p): p for p in old.pods}
             # a pod whose place or spec changed is replaced: the old one goes, a new one comes
             same = {k for k, p in ((_pod_key(p), p) for p in new.pods)
-                    if k in was and (p.node, p.ip, p.command, p.container_ports) ==
-                    (was[k].node, was[k].ip, was[k].command, was[k].container_ports)}
+                    if k in was and (p.node, p.ip, p.command, p.container_ports, p.env) ==
+                    (was[k].node, was[k].ip, was[k].command, was[k].container_ports, was[k].env)}
             added = [p for p in new.pods if _pod_key(p) not in same]
             removed = [p for p in old.pods if _pod_key(p) not in same]
             for p in added:
-                p.ready = not p.command      # until its ports answer
+                p.ready = not (p.command and p.container_ports)      # until its ports answer
             new.endpoints = derive_endpoints(new)
             # Endpoints first lose the pods about to go, so no new connection is sent to them.
             if removed:
@@ -506,6 +525,7 @@ class Lab:
                 self._sync_services(c)
                 Store(self.dir.leases).put(lease_of(c, node))
                 self._start_agents(c, [node], state)
+                self._start_kubelets(c, [node], state)
             return new
 
     def remove_node(self, name: str, out=_quiet) -> None:

@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+
 import pymysql
 
 from netlab.apps.http import me, serve
@@ -37,13 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="netlab-data-product", description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=50051)
     a = p.parse_args(argv)
-    while True:                      # ready only when the database answers
+    # Ready only when the database answers. Each attempt gets a second: a name lookup
+    # whose first packet is lost would otherwise wait for the resolver's 5 s time-out.
+    pool = ThreadPoolExecutor(4)
+    while True:
         try:
-            connect().close()
+            pool.submit(lambda: connect().close()).result(timeout=1.0)
             break
-        except pymysql.MySQLError as e:
-            print(f"waiting for the database: {e}", flush=True)
+        except (pymysql.MySQLError, FutureTimeout) as e:
+            print(f"waiting for the database: {e or 'no answer within 1 s'}", flush=True)
             time.sleep(0.05)
+    pool.shutdown(wait=False)
     serve(a.port, {"/api/v1/product/list": products})
     return 0
 

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
@@ -38,8 +39,7 @@ class Store:
     def __init__(self, path: str):
         self.path = path
         self.version = None
-        self.zone = Zone("cluster.local.")
-        self.cache: dict = {}
+        self.current = (Zone("cluster.local."), {})     # (zone, its answers): swapped as one
         self.reload()
 
     def reload(self) -> None:
@@ -54,7 +54,7 @@ class Store:
             cluster = Cluster.from_dict(json.loads(open(self.path).read())["cluster"])
         except (ValueError, KeyError, OSError):
             return                       # mid-replacement: the next look gets it
-        self.zone, self.cache, self.version = build(cluster), {}, version
+        self.current, self.version = (build(cluster), {}), version
 
     def watch(self) -> None:
         while True:
@@ -62,7 +62,7 @@ class Store:
             self.reload()
 
 
-def respond(store: Store, wire: bytes) -> bytes | None:
+def respond(store: Store, wire: bytes, tcp: bool = False) -> bytes | None:
     try:
         query = dns.message.from_wire(wire)
     except Exception:        # noqa: BLE001 - malformed packets get no answer
@@ -70,8 +70,10 @@ def respond(store: Store, wire: bytes) -> bytes | None:
     if not query.question:
         return None
     q = query.question[0]
-    key = (q.name.to_text().lower(), q.rdtype, q.rdclass, query.flags & dns.flags.RD)
-    cached = store.cache.get(key)
+    zone, cache = store.current
+    # the name as asked (its case is echoed), EDNS or not and its size: they shape the answer
+    key = (q.name.to_text(), q.rdtype, q.rdclass, query.flags & dns.flags.RD, query.edns, query.payload, tcp)
+    cached = cache.get(key)
     if cached is None:
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
@@ -79,7 +81,7 @@ def respond(store: Store, wire: bytes) -> bytes | None:
         if q.rdclass != dns.rdataclass.IN:
             response.set_rcode(dns.rcode.REFUSED)
         else:
-            ans = resolve(store.zone, q.name.to_text(), dns.rdatatype.to_text(q.rdtype))
+            ans = resolve(zone, q.name.to_text(), dns.rdatatype.to_text(q.rdtype))
             response.set_rcode(dns.rcode.from_text(ans.rcode))
             if ans.rcode == "REFUSED":
                 response.flags &= ~dns.flags.AA
@@ -91,8 +93,15 @@ def respond(store: Store, wire: bytes) -> bytes | None:
                         existing.union_update(rrset)
                     else:
                         section.append(rrset)
-        cached = response.to_wire()
-        store.cache[key] = cached
+        limit = 65535 if tcp else max(512, query.payload if query.edns >= 0 else 512)
+        try:
+            cached = response.to_wire(max_size=limit)
+        except dns.exception.TooBig:     # too big for UDP: truncated, the client retries over TCP
+            response.answer, response.authority, response.additional = [], [], []
+            response.flags |= dns.flags.TC
+            cached = response.to_wire()
+        if len(cache) < 100_000:
+            cache[key] = cached
     return wire[:2] + cached[2:]         # the query's own ID
 
 
@@ -110,7 +119,7 @@ class TCPHandler(socketserver.StreamRequestHandler):
             head = self.rfile.read(2)             # RFC 1035 4.2.2: two-byte length prefix
             if len(head) < 2:
                 return
-            out = respond(self.server.store, self.rfile.read(struct.unpack("!H", head)[0]))
+            out = respond(self.server.store, self.rfile.read(struct.unpack("!H", head)[0]), tcp=True)
             if out is not None:
                 self.wfile.write(struct.pack("!H", len(out)) + out)
 
@@ -138,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=store.watch, daemon=True).start()
     threading.Thread(target=tcp.serve_forever, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"kube-dns serving {store.zone.domain} on port {a.port} (udp, tcp)", flush=True)
+    print(f"kube-dns serving {store.current[0].domain} on port {a.port} (udp, tcp)", flush=True)
     udp.serve_forever()
     return 0
 

@@ -92,3 +92,18 @@ def test_headless_external_name_and_changes_within_a_second(make_lab, tmp_path):
     assert len(want) == 4
     assert eventually(lambda: ips() == want, timeout=1.0), ips()
     assert time.monotonic() - t < 1.5
+
+
+def test_dns_answers_at_once_when_its_endpoints_come_back(make_lab):
+    """A query sent while kube-dns had no endpoints leaves a conntrack entry without NAT;
+    kube-proxy (and netlab) delete such UDP entries when endpoints appear, or the same
+    client socket would wait for nothing."""
+    lab = make_lab(seed_cluster)
+    pod = pod_ns(lab.cluster(), BM)
+    ask = ["dig", "+tries=1", "+time=2", "-b", "0.0.0.0#40053", "+short", "data-product.default.svc.cluster.local"]
+    netlab("scale", "deployment", "kube-dns", "-n", "kube-system", "--replicas", "0", "--name", lab.name)
+    assert sh(pod, *ask, check=False).stdout.strip() != "10.254.116.224"          # refused: no endpoints
+    netlab("scale", "deployment", "kube-dns", "-n", "kube-system", "--replicas", "1", "--name", lab.name)
+    t = time.monotonic()
+    assert sh(pod, *ask).stdout.strip() == "10.254.116.224"
+    assert time.monotonic() - t < 1.5
