@@ -268,14 +268,16 @@ class Lab:
             netns.run_many(jobs, WORKERS)
             for n in c.nodes:
                 iptables.restore(members[n.name].netns, flannel.masquerade(c.cluster_cidr, n.pod_cidr))
+            # flanneld starts now: its Python start-up overlaps the pods' plumbing
+            store = Store(self.dir.leases)
+            for lease in leases:
+                store.put(lease)
+            agents = self._start_agents(c, c.nodes, state)
         self._add_pods(c, c.pods, progress)
         with progress.step("kube-proxy rules, load balancer"):
             self._sync_services(c)          # pods join their Services' Endpoints once ready
         with progress.step("flanneld, kubelets, pods' processes until ready"):
-            store = Store(self.dir.leases)
-            for lease in leases:
-                store.put(lease)
-            self._start_agents(c, c.nodes, state)
+            self._agents_ready(agents)
             self._start_workloads(c, c.pods, c.hosts, state)
             self._wait_ready(c, c.pods)
             self._start_kubelets(c, c.nodes, state)
@@ -421,7 +423,8 @@ class Lab:
             self._spawn(state, f"kubelet-{n.name}", argv, layout.node_ns(c.name, n.name), dict(os.environ))
         self._save(state)
 
-    def _start_agents(self, c: Cluster, nodes: list[Node], state: dict) -> None:
+    def _start_agents(self, c: Cluster, nodes: list[Node], state: dict) -> list:
+        """Start flanneld on each node (its leases must be in the store); `_agents_ready` waits."""
         started = []
         for n in nodes:
             ready = self.dir.path / f"flanneld-{n.name}.ready"
@@ -430,7 +433,10 @@ class Lab:
                     "--ready", str(ready)]
             started.append((self._spawn(state, f"flanneld-{n.name}", argv, layout.node_ns(c.name, n.name),
                                         dict(os.environ)), ready))
-            self._save(state)
+        self._save(state)
+        return started
+
+    def _agents_ready(self, started: list) -> None:
         deadline = time.monotonic() + AGENT_READY_TIMEOUT
         for proc, ready in started:
             while not ready.exists():
@@ -524,7 +530,7 @@ class Lab:
             with progress.step("kube-proxy rules, lease and flanneld"):
                 self._sync_services(c)
                 Store(self.dir.leases).put(lease_of(c, node))
-                self._start_agents(c, [node], state)
+                self._agents_ready(self._start_agents(c, [node], state))
                 self._start_kubelets(c, [node], state)
             return new
 
