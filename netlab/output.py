@@ -231,13 +231,17 @@ def service_object(svc, now: float) -> dict:
 
 
 def endpoints_object(ep) -> dict:
+    def address(a):
+        return {"ip": a.ip, **({"nodeName": a.node} if a.node else {}),
+                **({"targetRef": {"kind": "Pod", "name": a.pod, "namespace": ep.namespace}} if a.pod else {})}
     subsets = []
-    ready = [{"ip": a.ip, **({"nodeName": a.node} if a.node else {}),
-              **({"targetRef": {"kind": "Pod", "name": a.pod, "namespace": ep.namespace}} if a.pod else {})}
-             for a in ep.addresses if a.ready]
     if ep.addresses:
-        subsets.append({"addresses": ready,
-                        "ports": [{k: v for k, v in (("name", p.name or None), ("port", p.port),
-                                                     ("protocol", p.protocol)) if v is not None} for p in ep.ports]})
+        subset = {"addresses": [address(a) for a in ep.addresses if a.ready]}
+        not_ready = [address(a) for a in ep.addresses if not a.ready]
+        if not_ready:
+            subset["notReadyAddresses"] = not_ready
+        subset["ports"] = [{k: v for k, v in (("name", p.name or None), ("port", p.port), ("protocol", p.protocol))
+                            if v is not None} for p in ep.ports]
+        subsets.append(subset)
     return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": ep.name, "namespace": ep.namespace},
             "subsets": subsets}

@@ -3,8 +3,8 @@
     netlab-data-product [--port 50051]
 
 GET /api/v1/product/list -> {"products": [...], "served_by": {pod, ip, node}}.
-It listens only once the database answers, so the pod is ready (and in its
-Service's Endpoints) only when it can serve. Credentials come from the environment:
+It listens only while the database answers (checked every second), so the pod
+is ready (and in its Service's Endpoints) only when it can serve. Credentials come from the environment:
 DB_HOST (default mysql), DB_PORT, DB_USER, DB_PASSWORD, DB_NAME.
 """
 from __future__ import annotations
@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 import pymysql
 
-from netlab.apps.http import me, serve
+from netlab.apps.http import me, start
+
+HEALTH_PERIOD = 1.0
 
 
 def connect():
@@ -35,23 +37,32 @@ def products() -> dict:
     return {"products": rows, "served_by": me()}
 
 
+def db_answers(pool: ThreadPoolExecutor) -> bool:
+    """One attempt, given a second: a name lookup whose first packet is lost would
+    otherwise wait for the resolver's 5 s time-out."""
+    try:
+        pool.submit(lambda: connect().close()).result(timeout=1.0)
+        return True
+    except (pymysql.MySQLError, FutureTimeout) as e:
+        print(f"the database does not answer: {e or 'no answer within 1 s'}", flush=True)
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="netlab-data-product", description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=50051)
     a = p.parse_args(argv)
-    # Ready only when the database answers. Each attempt gets a second: a name lookup
-    # whose first packet is lost would otherwise wait for the resolver's 5 s time-out.
     pool = ThreadPoolExecutor(4)
     while True:
-        try:
-            pool.submit(lambda: connect().close()).result(timeout=1.0)
-            break
-        except (pymysql.MySQLError, FutureTimeout) as e:
-            print(f"waiting for the database: {e or 'no answer within 1 s'}", flush=True)
+        # Ready (listening, so the kubelet's probe passes) only while the database answers.
+        while not db_answers(pool):
             time.sleep(0.05)
-    pool.shutdown(wait=False)
-    serve(a.port, {"/api/v1/product/list": products})
-    return 0
+        server = start(a.port, {"/api/v1/product/list": products})
+        while db_answers(pool):
+            time.sleep(HEALTH_PERIOD)
+        print("not ready: closing the port until the database answers again", flush=True)
+        server.shutdown()
+        server.server_close()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -38,9 +39,16 @@ class JSONHandler(BaseHTTPRequestHandler):
         print(f"{self.address_string()} {fmt % args}", flush=True)
 
 
-def serve(port: int, routes: dict) -> None:
+def start(port: int, routes: dict) -> ThreadingHTTPServer:
+    """Listen on `port` and serve in a thread; shutdown() and server_close() stop it."""
     handler = type("Handler", (JSONHandler,), {"routes": routes})
     server = ThreadingHTTPServer(("0.0.0.0", port), handler)
     server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     print(f"{me()['pod']} serving on port {port}", flush=True)
-    server.serve_forever(poll_interval=0.05)
+    return server
+
+
+def serve(port: int, routes: dict) -> None:
+    start(port, routes)
+    threading.Event().wait()

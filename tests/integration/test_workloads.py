@@ -57,3 +57,19 @@ def test_the_walk_through_request_end_to_end(seed_lab):
         assert [p["name"] for p in out["products"]] == ["apple", "banana", "cherry", "durian"]   # from the database
         served.add((out["business_manager"]["node"], out["data_product"]["node"]))
     assert {dp for _, dp in served} == {"node1", "node2"}       # data-product pods on both nodes answered
+
+
+def test_data_product_is_ready_only_while_the_database_answers(make_lab):
+    lab = make_lab(seed_cluster)
+    db = lab.state()["procs"]["host/db"]
+    os.kill(db["pid"], signal.SIGSTOP)          # the database hangs
+    try:
+        def dp_ready():
+            return {p.name: p.ready for p in lab.cluster().pods if p.owner == "data-product"}
+        assert eventually(lambda: not any(dp_ready().values()), timeout=5.0), dp_ready()
+        subsets = json.loads(netlab("get", "endpoints", "data-product", "-o", "json",
+                                    "--name", lab.name).stdout)["items"][0]["subsets"]
+        assert subsets[0]["addresses"] == [] and len(subsets[0]["notReadyAddresses"]) == 3
+    finally:
+        os.kill(db["pid"], signal.SIGCONT)
+    assert eventually(lambda: all(dp_ready().values()), timeout=5.0), dp_ready()
