@@ -47,6 +47,8 @@ def cmd_up(args) -> int:
         cluster.flannel_mode = args.flannel_mode
     if args.probability_decimals:
         cluster.probability_decimals = args.probability_decimals
+    if args.dns_upstream:
+        cluster.dns_upstream = args.dns_upstream
     _say(f"netlab: bringing up lab {name!r}: {len(cluster.nodes)} nodes, {len(cluster.pods)} pods, "
          f"flannel {cluster.flannel_mode} mode")
     t = time.monotonic()
@@ -386,6 +388,8 @@ def parser() -> Parser:
                     help="routes: current flannel; seed: the walk-through's on-demand neighbours")
     up.add_argument("--probability-decimals", type=int, choices=(5, 10),
                     help="kube-proxy's probabilities: 5 as the walk-through's, 10 as kube-proxy 1.17+")
+    up.add_argument("--dns-upstream", metavar="IP[:PORT]",
+                    help="let the cluster DNS forward other names there (default: it forwards nothing)")
     cmd("down", cmd_down, "remove a lab and everything it made")
     cmd("clean", cmd_clean, "remove every leftover of every lab, even after a crash")
     cmd("status", cmd_status, "list labs and their state")

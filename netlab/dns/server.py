@@ -4,8 +4,8 @@
 
 It reads the cluster from the lab's store (the "API server") and reloads when it
 changes, within a fraction of a second and without restarting. Wire format is
-dnspython's; names outside the cluster zone and the lab's reverse zones are REFUSED:
-nothing is forwarded outside the lab.
+dnspython's; names outside the cluster zone and the lab's reverse zones are REFUSED,
+nothing is forwarded, unless the cluster names an upstream (cluster.dnsUpstream).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import time
 import dns.exception
 import dns.flags
 import dns.message
+import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
@@ -40,7 +41,12 @@ class Store:
         self.path = path
         self.version = None
         self.current = (Zone("cluster.local."), {})     # (zone, its answers): swapped as one
+        self._upstream = None
         self.reload()
+
+    @property
+    def upstream(self) -> tuple[str, int] | None:
+        return self._upstream
 
     def reload(self) -> None:
         try:
@@ -55,6 +61,11 @@ class Store:
         except (ValueError, KeyError, OSError):
             return                       # mid-replacement: the next look gets it
         self.current, self.version = (build(cluster), {}), version
+        if cluster.dns_upstream:
+            host, _, port = cluster.dns_upstream.partition(":")
+            self._upstream = (host, int(port or 53))
+        else:
+            self._upstream = None
 
     def watch(self) -> None:
         while True:
@@ -71,6 +82,9 @@ def respond(store: Store, wire: bytes, tcp: bool = False) -> bytes | None:
         return None
     q = query.question[0]
     zone, cache = store.current
+    upstream = store.upstream
+    if upstream and not zone.served(q.name.to_text()):
+        return _forward(query, upstream, tcp)
     # the name as asked (its case is echoed), EDNS or not and its size: they shape the answer
     key = (q.name.to_text(), q.rdtype, q.rdclass, query.flags & dns.flags.RD, query.edns, query.payload, tcp)
     cached = cache.get(key)
@@ -103,6 +117,17 @@ def respond(store: Store, wire: bytes, tcp: bool = False) -> bytes | None:
         if len(cache) < 100_000:
             cache[key] = cached
     return wire[:2] + cached[2:]         # the query's own ID
+
+
+def _forward(query, upstream: tuple[str, int], tcp: bool) -> bytes | None:
+    """Only when a user configured an upstream: ask it, hand its answer back."""
+    try:
+        ask = dns.query.tcp if tcp else dns.query.udp
+        return ask(query, upstream[0], port=upstream[1], timeout=1.5).to_wire()
+    except (dns.exception.DNSException, OSError):
+        response = dns.message.make_response(query)
+        response.set_rcode(dns.rcode.SERVFAIL)
+        return response.to_wire()
 
 
 class UDPHandler(socketserver.BaseRequestHandler):

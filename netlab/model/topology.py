@@ -14,7 +14,8 @@ _DEFAULT_HOSTS = [Host("client", "192.168.0.100"), Host("db", "192.168.0.103")]
 _SCHEMA = {
     "cluster": {"clusterCIDR": ("cluster_cidr", str, False), "serviceCIDR": ("service_cidr", str, False),
                 "flannelMode": ("flannel_mode", str, False), "dnsDomain": ("dns_domain", str, False),
-                "probabilityDecimals": ("probability_decimals", int, False)},
+                "probabilityDecimals": ("probability_decimals", int, False),
+                "dnsUpstream": ("dns_upstream", str, False)},
     "underlay": {"cidr": ("underlay_cidr", str, False), "router": ("router", str, False),
                  "hosts": ("hosts", list, False)},
     "nodes": {"name": ("name", str, True), "ip": ("ip", str, True), "podCIDR": ("pod_cidr", str, True)},

@@ -134,4 +134,9 @@ def _check(c: Cluster) -> None:
     if c.probability_decimals not in (5, 10):
         raise ModelError(f"cluster.probabilityDecimals: {c.probability_decimals!r} must be 5 (the walk-through's "
                          "kube-proxy) or 10 (kube-proxy 1.17 and later)")
+    if c.dns_upstream is not None:
+        host, _, port = c.dns_upstream.partition(":")
+        _ip(host, "cluster.dnsUpstream")
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ModelError(f"cluster.dnsUpstream: {c.dns_upstream!r}: the port must be 1-65535")
     validate_services(c)

@@ -107,3 +107,37 @@ def test_dns_answers_at_once_when_its_endpoints_come_back(make_lab):
     t = time.monotonic()
     assert sh(pod, *ask).stdout.strip() == "10.254.116.224"
     assert time.monotonic() - t < 1.5
+
+
+UPSTREAM = """
+import socketserver, dns.message, dns.rrset
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        q = dns.message.from_wire(data)
+        r = dns.message.make_response(q)
+        r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "A", "192.0.2.7"))
+        sock.sendto(r.to_wire(), self.client_address)
+socketserver.UDPServer(("0.0.0.0", 5353), H).serve_forever()
+"""
+
+
+def test_an_upstream_is_asked_only_when_configured(make_lab):
+    import subprocess
+    import sys
+
+    def with_upstream(name, now):
+        c = seed_cluster(name, now)
+        c.dns_upstream = "192.168.0.100:5353"      # a resolver of the user's, here on the client host
+        return c
+    lab = make_lab(with_upstream)
+    server = subprocess.Popen(["ip", "netns", "exec", layout.host_ns(lab.name, "client"), sys.executable, "-c",
+                               UPSTREAM])
+    try:
+        pod = pod_ns(lab.cluster(), BM)
+        ask = ["dig", "+tries=1", "+time=3", "+short", "www.example.com"]
+        assert eventually(lambda: sh(pod, *ask, check=False).stdout.strip() == "192.0.2.7", timeout=6)
+        assert dig(pod, "+short", "data-product.default.svc.cluster.local").strip() == "10.254.116.224"
+    finally:
+        server.kill()
+        server.wait()

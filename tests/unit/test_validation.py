@@ -118,3 +118,10 @@ def test_lab_name():
     with pytest.raises(ModelError, match="lab name 'My_Lab'"):
         lab_name("My_Lab")
     assert lab_name("seed") == "seed"
+
+
+def test_dns_upstream():
+    assert topology.parse({**copy.deepcopy(BASE), "cluster": {"dnsUpstream": "192.168.0.100:5353"}}, "t").dns_upstream \
+        == "192.168.0.100:5353"
+    msg = _error(lambda d: d.update(cluster={"dnsUpstream": "dns.example:53"}))
+    assert msg == "cluster.dnsUpstream: 'dns.example' is not an IPv4 address"
