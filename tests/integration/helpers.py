@@ -1,6 +1,7 @@
 """Shared by the integration tests: unique lab names, the CLI, commands in namespaces."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -88,8 +89,7 @@ def host_snapshot() -> dict[str, str]:
 def connect(ns: str, target: str, *args: str, timeout: float = 120) -> dict:
     """netlab-connect inside a lab namespace: {"ok", "failed", "by": {responder: n}, "errors"}."""
     import json
-    tool = os.path.join(os.path.dirname(sys.executable), "netlab-connect")
-    r = sh(ns, tool, target, *args, check=False, timeout=timeout)
+    r = sh(ns, tool("netlab-connect"), target, *args, check=False, timeout=timeout)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -97,3 +97,19 @@ def apply(lab_name: str, tmp_path, text: str) -> subprocess.CompletedProcess:
     f = tmp_path / f"m{secrets.token_hex(3)}.yaml"
     f.write_text(text)
     return netlab("apply", "-f", str(f), "--name", lab_name)
+
+
+@contextlib.contextmanager
+def running(ns: str, *argv: str):
+    """A process of the test's own inside a lab namespace, killed at the end whatever happens."""
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdout=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def tool(name: str) -> str:
+    """One of netlab's programs (netlab-whoami, netlab-connect) from this environment."""
+    return os.path.join(os.path.dirname(sys.executable), name)

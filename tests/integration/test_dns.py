@@ -51,7 +51,7 @@ def test_ndots_search_list_from_queries_seen_at_the_dns_pod(seed_lab):
     with probe.capture(dns_pod, "eth0", timeout=3, bpf="udp dst port 53") as cap:
         sh(pod, "getent", "ahostsv4", "data-product", check=False)
         sh(pod, "getent", "ahostsv4", "a.b.c.d.e.f", check=False)
-    names = [p["DNS"].qd.qname.decode() for p in cap.packets() if p.haslayer("DNS") and p["DNS"].qd]
+    names = [p["DNS"].qd[0].qname.decode() for p in cap.packets() if p.haslayer("DNS") and p["DNS"].qd]
     short = [n for n in names if n.startswith("data-product")]
     dotted = [n for n in names if n.startswith("a.b.c.d.e.f")]
     # fewer than 5 dots: the search list first, so the first query is the namespace's name

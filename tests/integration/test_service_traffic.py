@@ -2,7 +2,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -12,7 +11,7 @@ from netlab.kernel import iptables
 from netlab.kube_proxy import build
 from netlab.model.seed import seed_cluster
 
-from helpers import apply, connect, host_snapshot, netlab, ping, pod_ns, sh
+from helpers import apply, connect, host_snapshot, netlab, ping, pod_ns, running, sh, tool
 
 DP = "10.254.116.224:50051"
 DP_PODS = {"data-product-6664c6dcb9-4zk27", "data-product-6664c6dcb9-7bn7p", "data-product-6664c6dcb9-tkmms"}
@@ -170,10 +169,7 @@ def test_endpoints_change_moves_mysql_traffic(make_lab, tmp_path):
     lab = make_lab(seed_cluster)
     c = lab.cluster()
     # a second database host: the client machine, serving 3306
-    tool = os.path.join(os.path.dirname(sys.executable), "netlab-whoami")
-    server = subprocess.Popen(["ip", "netns", "exec", layout.host_ns(c.name, "client"), tool,
-                               "--name", "replica", "--port", "3306"], stdout=subprocess.DEVNULL)
-    try:
+    with running(layout.host_ns(c.name, "client"), tool("netlab-whoami"), "--name", "replica", "--port", "3306"):
         pod = pod_ns(c, "data-product-6664c6dcb9-4zk27")
         assert connect(pod, "10.254.84.209:3306", "--count", "2")["by"] == {"mysql": 2}
         apply(lab.name, tmp_path, """
@@ -191,16 +187,12 @@ metadata: {name: mysql}
 subsets: [{addresses: [{ip: 192.168.0.100}, {ip: 192.168.0.103}], ports: [{port: 3306}]}]
 """)
         assert set(connect(pod, "10.254.84.209:3306", "--count", "40")["by"]) == {"replica", "mysql"}
-    finally:
-        server.send_signal(signal.SIGKILL)
-        server.wait()
 
 
 def test_scaling_3_1_5_3_ten_times_fails_no_connection(make_lab):
     lab = make_lab(seed_cluster)
     c = lab.cluster()
-    tool = os.path.join(os.path.dirname(sys.executable), "netlab-connect")
-    client = subprocess.Popen(["ip", "netns", "exec", pod_ns(c, "business-manager-666f454f7f-7l86b"), tool,
+    client = subprocess.Popen(["ip", "netns", "exec", pod_ns(c, "business-manager-666f454f7f-7l86b"), tool("netlab-connect"),
                                DP, "--seconds", "300", "--interval", "0.002"],
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -226,10 +218,7 @@ def test_root_namespace_untouched_by_service_changes(make_lab, tmp_path):
 
 def test_db_read_write_example_splits_reads_from_writes(make_lab):
     lab = make_lab(seed_cluster)
-    tool = os.path.join(os.path.dirname(sys.executable), "netlab-whoami")
-    replica = subprocess.Popen(["ip", "netns", "exec", layout.host_ns(lab.name, "client"), tool,
-                                "--name", "replica", "--port", "3306"], stdout=subprocess.DEVNULL)
-    try:
+    with running(layout.host_ns(lab.name, "client"), tool("netlab-whoami"), "--name", "replica", "--port", "3306"):
         example = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "db-read-write.yaml")
         netlab("apply", "-f", example, "--name", lab.name)
         c = lab.cluster()
@@ -237,9 +226,6 @@ def test_db_read_write_example_splits_reads_from_writes(make_lab):
         pod = pod_ns(c, "data-product-6664c6dcb9-4zk27")
         assert connect(pod, f"{ip['db-write']}:3306", "--count", "10")["by"] == {"mysql": 10}
         assert set(connect(pod, f"{ip['db-read']}:3306", "--count", "40")["by"]) == {"mysql", "replica"}
-    finally:
-        replica.kill()
-        replica.wait()
 
 
 def test_external_ip_routed_to_a_node_reaches_the_service(make_lab, tmp_path):
