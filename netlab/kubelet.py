@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass, field
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from netlab.kernel import netns
 
@@ -36,19 +36,23 @@ def _wait(ns: str, ports: list[int], deadline: float) -> bool:
 
 def wait_ready(probes: dict[str, list[int]], timeout: float = PROBE_TIMEOUT, on_ready=None) -> set[str]:
     """probes: namespace -> TCP ports. Returns the namespaces whose ports all accept;
-    on_ready(ns) is called as each one gets there (pods may need each other: data-product
+    on_ready([ns, ...]) is called as they get there (pods may need each other: data-product
     needs the DNS pod in its Service's Endpoints before it can find the database)."""
     if not probes:
         return set()
     deadline = time.monotonic() + timeout
-    ready = set()
+    ready: set[str] = set()
     with ThreadPoolExecutor(min(32, len(probes))) as pool:
-        futures = {pool.submit(_wait, ns, ports, deadline): ns for ns, ports in probes.items()}
-        for f in as_completed(futures):
-            if f.result():
-                ready.add(futures[f])
-                if on_ready:
-                    on_ready(futures[f])
+        pending = {pool.submit(_wait, ns, ports, deadline): ns for ns, ports in probes.items()}
+        while pending:
+            # all that got ready meanwhile, in one go: one rules update for them all
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            wave = [pending.pop(f) for f in done if f.result()]
+            for f in done:
+                pending.pop(f, None)
+            ready.update(wave)
+            if wave and on_ready:
+                on_ready(wave)
     return ready
 
 

@@ -330,8 +330,9 @@ class Lab:
         by_ns = {layout.pod_ns(c.name, p): p for p in pods if p.command and p.container_ports}
         probes = {ns: sorted(set(p.container_ports.values())) for ns, p in by_ns.items()}
 
-        def on_ready(ns: str) -> None:
-            by_ns[ns].ready = True
+        def on_ready(wave: list[str]) -> None:
+            for ns in wave:
+                by_ns[ns].ready = True
             c.endpoints = derive_endpoints(c)
             self._sync_services(c)
         kubelet.wait_ready(probes, on_ready=on_ready)
