@@ -50,10 +50,6 @@ def _fail(svc: Service, field: str, message: str):
     raise ModelError(f"{_where(svc)}: {field}: {message}")
 
 
-def _others(cluster: Cluster, svc: Service) -> list[Service]:
-    return [s for s in cluster.services if _key(s) != _key(svc)]
-
-
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
