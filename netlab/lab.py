@@ -319,8 +319,9 @@ class Lab:
             if p.command:
                 self._start_pod(c, p, state)
         for h in hosts:
-            if h.command:
-                self._spawn(state, f"host/{h.name}", _resolve(h.command), layout.host_ns(c.name, h.name),
+            if h.command:    # a host's server is kept running by its own supervisor (its systemd)
+                self._spawn(state, f"host/{h.name}", _resolve(["netlab-supervise", "--"] + _resolve(h.command)),
+                            layout.host_ns(c.name, h.name),
                             {**os.environ, "POD_NAME": h.name, "NETLAB_STATE": str(self.dir.state_file)})
         self._save(state)
 

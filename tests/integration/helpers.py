@@ -59,6 +59,15 @@ def leftovers(name: str) -> list[str]:
         found.append(f"state /run/netlab/{name}")
     if os.path.isdir("/etc/netns"):
         found += [f"/etc/netns/{n}" for n in os.listdir("/etc/netns") if n.startswith(f"{name}-")]
+    # processes the lab started carry NETLAB_NETNS=<its namespace> (and their children too)
+    mark = f"NETLAB_NETNS={name}-".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if mark in f.read() and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+                    found.append(f"process {pid}")
+        except OSError:
+            continue
     return found
 
 

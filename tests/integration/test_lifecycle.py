@@ -229,7 +229,7 @@ def test_clean_after_a_reboot_removes_what_is_left_in_etc_netns(tmp_path):
         pids = [p["pid"] for p in state["procs"].values()]
         names = state["namespaces"]
         # what a reboot does: processes, mounts and /run are gone
-        subprocess.run(["kill", "-9", *map(str, pids)], check=False)
+        process.kill(pids + process.in_namespaces(names), timeout=0)
         for n in names:
             subprocess.run(["umount", f"/run/netns/{n}"], check=False)
             os.unlink(f"/run/netns/{n}")

@@ -3,15 +3,24 @@ import json
 import os
 import signal
 
+from netlab import layout
 from netlab.model.seed import seed_cluster
 
 from helpers import connect, eventually, netlab, pod_ns, sh
 
 POD = "data-product-6664c6dcb9-4zk27"
+BM2 = "business-manager-666f454f7f-zxmsx"
 
 
 def _pid(lab):
     return lab.state()["procs"][f"pod/default/{POD}"]["pid"]
+
+
+def _mariadbd(lab):
+    """The pids of MariaDB's server on the db host (under its supervisor)."""
+    import subprocess
+    out = subprocess.run(["ip", "netns", "pids", layout.host_ns(lab.name, "db")], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split() if open(f"/proc/{p}/comm").read().strip() == "mariadbd"]
 
 
 def _endpoints(lab):
@@ -61,8 +70,8 @@ def test_the_walk_through_request_end_to_end(seed_lab):
 
 def test_data_product_is_ready_only_while_the_database_answers(make_lab):
     lab = make_lab(seed_cluster)
-    db = lab.state()["procs"]["host/db"]
-    os.kill(db["pid"], signal.SIGSTOP)          # the database hangs
+    [db] = _mariadbd(lab)
+    os.kill(db, signal.SIGSTOP)                 # the database hangs
     try:
         def dp_ready():
             return {p.name: p.ready for p in lab.cluster().pods if p.owner == "data-product"}
@@ -71,5 +80,15 @@ def test_data_product_is_ready_only_while_the_database_answers(make_lab):
                                     "--name", lab.name).stdout)["items"][0]["subsets"]
         assert subsets[0]["addresses"] == [] and len(subsets[0]["notReadyAddresses"]) == 3
     finally:
-        os.kill(db["pid"], signal.SIGCONT)
+        os.kill(db, signal.SIGCONT)
     assert eventually(lambda: all(dp_ready().values()), timeout=5.0), dp_ready()
+
+
+def test_the_db_hosts_server_is_restarted(make_lab):
+    lab = make_lab(seed_cluster)
+    first = _mariadbd(lab)
+    assert len(first) == 1
+    os.kill(first[0], signal.SIGKILL)
+    assert eventually(lambda: _mariadbd(lab) and _mariadbd(lab) != first, timeout=5.0)
+    assert eventually(lambda: connect(pod_ns(lab.cluster(), BM2), "10.254.84.209:3306", "--count", "1")["by"]
+                      == {"mysql": 1}, timeout=5.0)
