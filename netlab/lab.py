@@ -34,6 +34,9 @@ from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.validate import validate
 from netlab.state import LabDir, labs, marked_gone
 
+# The walk-through's cluster is IPv4 only; without IPv6 no link-local chatter (router
+# solicitations, MLD) shows up in the lab's captures.
+NO_IPV6 = {"net/ipv6/conf/all/disable_ipv6": 1, "net/ipv6/conf/default/disable_ipv6": 1}
 NODE_SYSCTLS = {"net/ipv4/ip_forward": 1,
                 # per namespace on current kernels: bridged pod traffic meets kube-proxy's rules
                 "net/bridge/bridge-nf-call-iptables": 1}
@@ -61,7 +64,13 @@ class Progress:
 
 # ---- building blocks, each run inside one namespace --------------------------------
 
+def _no_ipv6() -> None:
+    for key, value in NO_IPV6.items():
+        sysctl.write(key, value)
+
+
 def _build_segment(members: list[underlay.Member]) -> None:
+    _no_ipv6()
     with links.netlink() as ipr:
         links.up(ipr, 1)
         br = links.add_bridge(ipr, underlay.BRIDGE, underlay.MTU)
@@ -114,6 +123,7 @@ def _setup_eth0(ipr, m: underlay.Member) -> int:
 
 
 def _build_host(m: underlay.Member) -> None:
+    _no_ipv6()
     with links.netlink() as ipr:
         if m.address:
             _setup_eth0(ipr, m)
@@ -128,7 +138,7 @@ def _build_node(c: Cluster, node: Node, m: underlay.Member, leases) -> None:
     if not os.path.isdir("/proc/sys/net/bridge"):
         raise NetlabError("the kernel has no br_netfilter (modprobe br_netfilter): kube-proxy's rules "
                           "need bridged pod traffic to pass iptables")
-    for key, value in NODE_SYSCTLS.items():
+    for key, value in {**NO_IPV6, **NODE_SYSCTLS}.items():
         sysctl.write(key, value)
     with links.netlink() as ipr:
         eth0 = _setup_eth0(ipr, m)
@@ -170,6 +180,7 @@ def _setup_pod(p: cni.PodNet) -> None:
     # arp_notify: the kernel announces the address when eth0 comes up (a gratuitous ARP, as
     # the CNI bridge plugin sends), so neighbours that cached a deleted pod's MAC update
     sysctl.write(f"net/ipv4/conf/{cni.POD_IFACE}/arp_notify", 1)
+    _no_ipv6()
     with links.netlink() as ipr:
         links.up(ipr, 1)
         links.add_addr(ipr, cni.POD_IFINDEX, p.address)
