@@ -30,6 +30,52 @@ class Host:
 
 
 @dataclass
+class KeyRef:
+    """env[].valueFrom.secretKeyRef / configMapKeyRef: one key of a Secret or ConfigMap."""
+    kind: str                         # Secret | ConfigMap
+    name: str
+    key: str
+    optional: bool = False
+
+
+@dataclass
+class EnvFrom:
+    """envFrom[]: every key of a Secret or ConfigMap as a variable."""
+    kind: str                         # Secret | ConfigMap
+    name: str
+    prefix: str = ""
+    optional: bool = False
+
+
+@dataclass
+class Volume:
+    """A Secret or ConfigMap volume joined with its volumeMount (first container)."""
+    name: str
+    kind: str                         # Secret | ConfigMap
+    source: str                       # the Secret's or ConfigMap's name
+    mount_path: str
+    items: dict[str, str] = field(default_factory=dict)   # key -> file path; empty: every key
+    optional: bool = False
+
+
+def _typed(items: list, kind) -> list:
+    return [x if isinstance(x, kind) else kind(**x) for x in items]
+
+
+def _typed_spec(self) -> None:
+    """Pods and pod templates read back from JSON get their nested objects back."""
+    self.env_refs = {k: v if isinstance(v, KeyRef) else KeyRef(**v) for k, v in self.env_refs.items()}
+    self.env_from = _typed(self.env_from, EnvFrom)
+    self.volumes = _typed(self.volumes, Volume)
+
+
+def _spec(self) -> tuple:
+    """What makes two pods the same workload (the first container's; a change means a new pod)."""
+    return (self.command, self.container_ports, self.env, self.env_refs, self.env_from, self.volumes,
+            self.run_as_user)
+
+
+@dataclass
 class Pod:
     name: str
     namespace: str
@@ -43,6 +89,13 @@ class Pod:
     ready: bool = True
     restarts: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    env_refs: dict[str, KeyRef] = field(default_factory=dict)
+    env_from: list[EnvFrom] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    run_as_user: int | None = None   # None: the pod's own user (netlab gives each pod one)
+
+    __post_init__ = _typed_spec
+    spec = _spec
 
 
 @dataclass
@@ -56,6 +109,13 @@ class Deployment:
     container_ports: dict[str, int] = field(default_factory=dict)   # the pod template's
     command: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    env_refs: dict[str, KeyRef] = field(default_factory=dict)
+    env_from: list[EnvFrom] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    run_as_user: int | None = None
+
+    __post_init__ = _typed_spec
+    spec = _spec
 
 
 @dataclass
@@ -110,6 +170,97 @@ class Endpoints:
 
 
 @dataclass
+class EndpointSlice:
+    """discovery.k8s.io/v1: endpoints of the Service named by its kubernetes.io/service-name label."""
+    name: str
+    namespace: str
+    service: str
+    addresses: list[EndpointAddress] = field(default_factory=list)
+    ports: list[EndpointPort] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.addresses = _typed(self.addresses, EndpointAddress)
+        self.ports = _typed(self.ports, EndpointPort)
+
+
+@dataclass
+class Secret:
+    name: str
+    namespace: str
+    type: str = "Opaque"              # Opaque | kubernetes.io/tls | ...
+    data: dict[str, str] = field(default_factory=dict)     # key -> base64, as the API server stores it
+    labels: dict[str, str] = field(default_factory=dict)
+    created: float = 0.0
+
+
+@dataclass
+class ConfigMap:
+    name: str
+    namespace: str
+    data: dict[str, str] = field(default_factory=dict)     # key -> text
+    labels: dict[str, str] = field(default_factory=dict)
+    created: float = 0.0
+
+
+@dataclass
+class IngressBackend:
+    service: str
+    port: int | str                   # number or the service port's name
+
+
+@dataclass
+class IngressPath:
+    path: str
+    path_type: str                    # Exact | Prefix | ImplementationSpecific
+    backend: IngressBackend
+
+    def __post_init__(self):
+        if isinstance(self.backend, dict):
+            self.backend = IngressBackend(**self.backend)
+
+
+@dataclass
+class IngressRule:
+    host: str                         # "" matches every host
+    paths: list[IngressPath] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.paths = _typed(self.paths, IngressPath)
+
+
+@dataclass
+class IngressTLS:
+    hosts: list[str]
+    secret: str                       # a kubernetes.io/tls Secret in the Ingress's namespace
+
+
+@dataclass
+class Ingress:
+    name: str
+    namespace: str
+    class_name: str | None = None     # spec.ingressClassName, else the kubernetes.io/ingress.class annotation
+    annotations: dict[str, str] = field(default_factory=dict)
+    rules: list[IngressRule] = field(default_factory=list)
+    tls: list[IngressTLS] = field(default_factory=list)
+    default_backend: IngressBackend | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created: float = 0.0
+
+    def __post_init__(self):
+        self.rules = _typed(self.rules, IngressRule)
+        self.tls = _typed(self.tls, IngressTLS)
+        if isinstance(self.default_backend, dict):
+            self.default_backend = IngressBackend(**self.default_backend)
+
+
+@dataclass
+class IngressClass:
+    name: str
+    controller: str                   # k8s.io/ingress-nginx for netlab's controller
+    default: bool = False             # ingressclass.kubernetes.io/is-default-class
+
+
+@dataclass
 class Cluster:
     name: str = "seed"
     cluster_cidr: str = "172.30.0.0/16"
@@ -126,6 +277,11 @@ class Cluster:
     pods: list[Pod] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     endpoints: list[Endpoints] = field(default_factory=list)
+    endpoint_slices: list[EndpointSlice] = field(default_factory=list)
+    secrets: list[Secret] = field(default_factory=list)
+    config_maps: list[ConfigMap] = field(default_factory=list)
+    ingresses: list[Ingress] = field(default_factory=list)
+    ingress_classes: list[IngressClass] = field(default_factory=list)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -142,7 +298,9 @@ class Cluster:
     @classmethod
     def from_dict(cls, d: dict) -> "Cluster":
         d = dict(d)
-        lists = {"nodes": Node, "hosts": Host, "deployments": Deployment, "pods": Pod}
+        lists = {"nodes": Node, "hosts": Host, "deployments": Deployment, "pods": Pod,
+                 "endpoint_slices": EndpointSlice, "secrets": Secret, "config_maps": ConfigMap,
+                 "ingresses": Ingress, "ingress_classes": IngressClass}
         for key, kind in lists.items():
             d[key] = [kind(**x) for x in d.get(key, [])]
         d["services"] = [
