@@ -56,6 +56,25 @@ def cmd_up(args) -> int:
     _say(f"netlab: lab {name!r} is up in {time.monotonic() - t:.2f}s "
          f"(netlab exec --name {name} TARGET -- CMD; netlab down --name {name})\n")
     _print_pods(lab, lab.cluster(), cluster.pods, wide=True, all_ns=True)
+    return _figure1(lab)
+
+
+def _figure1(lab: Lab) -> int:
+    """The walk-through's request from outside, when the lab has its pieces (the seed does)."""
+    from netlab import walkthrough
+    c = lab.cluster()
+    if not walkthrough.applies(c):
+        return 0
+    node_ip = c.nodes[0].ip
+    _say(f"\nnetlab: the walk-through's figure 1, from outside the cluster:\n"
+         f"  netlab exec{'' if lab.name == 'seed' else ' --name ' + lab.name} client -- "
+         f"{walkthrough.command(node_ip)}")
+    try:
+        answer = walkthrough.request(c, node_ip)
+    except NetlabError as e:
+        print(f"netlab: {e} (netlab logs, netlab get pods -A)", file=sys.stderr)
+        return 1
+    _say(walkthrough.path(c, node_ip, answer))
     return 0
 
 
@@ -318,7 +337,16 @@ def cmd_exec(args) -> int:
     lab = _lab(args)
     if not args.command:
         raise NetlabError("exec: no command given (netlab exec TARGET -- CMD...)")
-    ns = resolve_target(lab.cluster(), args.target, args.namespace)
+    c = lab.cluster()
+    ns = resolve_target(c, args.target, args.namespace)
+    pod = next((p for p in c.pods if layout.pod_ns(c.name, p) == ns), None)
+    rec = lab.state()["procs"].get(f"pod/{pod.namespace}/{pod.name}") if pod else None
+    if rec:
+        from netlab.kernel import process
+        if process.alive(process.Proc(**rec)):
+            # into the pod's process's namespaces, as kubectl exec enters a container: its
+            # network, and its mounts (resolv.conf, volumes, the ingress's nginx.conf), as root
+            os.execvp("nsenter", ["nsenter", f"--target={rec['pid']}", "--mount", "--net", "--", *args.command])
     # ip netns exec bind-mounts /etc/netns/NS/* over /etc: the pod's own resolv.conf
     os.execvp("ip", ["ip", "netns", "exec", ns, *args.command])
 

@@ -7,6 +7,7 @@ the lab's state before creating it, so `down` and `clean` find it all after a cr
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-from netlab import cloud, kubelet, layout, underlay
+from netlab import cloud, container, kubelet, layout, underlay
 from netlab.cni import bridge as cni
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -26,9 +27,10 @@ from netlab.flannel.lease import Store, lease_of
 from netlab.kernel import conntrack, iptables, links, netns, process, sysctl
 from netlab.kernel.objects import Neigh, Route
 from netlab.dns.resolv import resolv_conf
+from netlab.ingress import controller as ingress
 from netlab.kube_proxy import proxier
 from netlab.kube_proxy.rules import build as proxy_rules
-from netlab.model import controller, services
+from netlab.model import controller, secrets, services
 from netlab.model.endpoints import derive_endpoints
 from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.validate import validate
@@ -180,6 +182,8 @@ def _setup_pod(p: cni.PodNet) -> None:
     # arp_notify: the kernel announces the address when eth0 comes up (a gratuitous ARP, as
     # the CNI bridge plugin sends), so neighbours that cached a deleted pod's MAC update
     sysctl.write(f"net/ipv4/conf/{cni.POD_IFACE}/arp_notify", 1)
+    # as container runtimes do: a pod's own user may listen on port 80 or 53
+    sysctl.write("net/ipv4/ip_unprivileged_port_start", 0)
     _no_ipv6()
     with links.netlink() as ipr:
         links.up(ipr, 1)
@@ -316,6 +320,8 @@ class Lab:
             if proc:
                 process.stop([process.Proc(**proc)])
         process.kill(process.in_namespaces(names))
+        for p in pods:
+            shutil.rmtree(self.dir.pod_dir(p.namespace, p.name), ignore_errors=True)
         nets = [cni.PodNet(n, cni.host_veth(p), "", "", p.node, cni.pod_net(c, p).veth_index)
                 for n, p in zip(names, pods) if any(x.name == p.node for x in c.nodes)]
         jobs = [(layout.node_ns(c.name, node.name), _unplug_pods, ([p for p in nets if p.node == node.name],), {})
@@ -350,13 +356,62 @@ class Lab:
         kubelet.wait_ready(probes, on_ready=on_ready)
         c.endpoints = derive_endpoints(c)
 
+    def _uid(self, c: Cluster, p: Pod) -> int:
+        if p.run_as_user is not None:
+            return p.run_as_user
+        return 0 if _pods_as_root() else layout.pod_uid(c.name, p)
+
     def _start_pod(self, c: Cluster, p: Pod, state: dict) -> None:
-        env = {**os.environ, **p.env, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
-               "NODE_NAME": p.node, "NETLAB_STATE": str(self.dir.state_file)}
+        """Start the pod's process as its own user, with its Secrets and ConfigMaps as
+        variables and files; a missing one keeps it from starting, as in Kubernetes."""
+        name = f"pod/{p.namespace}/{p.name}"
         ns = layout.pod_ns(c.name, p)
-        # through `ip netns exec`, which mounts /etc/netns/<ns>/resolv.conf over /etc's
-        self._spawn(state, f"pod/{p.namespace}/{p.name}", ["ip", "netns", "exec", ns, *_resolve(p.command)],
-                    ns, env)
+        uid = self._uid(c, p)
+        home = self.dir.pod_dir(p.namespace, p.name)
+        try:
+            variables = secrets.environment(c, p)
+            files = secrets.volume_files(c, p)
+        except secrets.MissingRef as e:
+            with open(self.dir.logs / (name.replace("/", "_") + ".log"), "a") as log:
+                log.write(f"CreateContainerConfigError: {e}\n")
+            return
+        container.private_dir(home, 0)
+        os.chmod(home, 0o711)
+        command = _resolve(p.command)
+        if ingress.is_controller(p):
+            command = ingress.prepare(c, p, home / "nginx", uid)
+        mounts = []
+        for v in p.volumes:
+            if v.name in files:
+                container.write_files(home / "volumes" / v.name, files[v.name], uid)
+                mounts.append(container.Mount(str(home / "volumes" / v.name), v.mount_path))
+        overlays = container.overlay_points(mounts)
+        container.make_scratch(home / "layers", overlays)
+        env = {**os.environ, **variables, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
+               "NODE_NAME": p.node}
+        if uid == 0:       # only root may read the lab's store (kube-dns serves from it)
+            env["NETLAB_STATE"] = str(self.dir.state_file)
+        self._spawn(state, name, container.argv(ns, command, uid, mounts, overlays, str(home / "layers")), ns, env,
+                    uid)
+
+    def _refresh_pods(self, c: Cluster, pods: list[Pod], state: dict) -> None:
+        """What the kubelet keeps in step for running pods: Secret and ConfigMap volumes
+        (a rotated Secret reaches the pod's file) and the ingress controller's
+        configuration (reloaded without dropping connections in flight)."""
+        for p in pods:
+            home = self.dir.pod_dir(p.namespace, p.name)
+            if p.volumes:
+                try:
+                    files = secrets.volume_files(c, p)
+                except secrets.MissingRef:
+                    files = {}          # gone: the pod keeps what it had, as the kubelet does
+                for v in p.volumes:
+                    if v.name in files and (home / "volumes" / v.name).is_dir():
+                        container.write_files(home / "volumes" / v.name, files[v.name], self._uid(c, p))
+            rec = state["procs"].get(f"pod/{p.namespace}/{p.name}")
+            if ingress.is_controller(p) and rec and (home / "nginx").is_dir():
+                if ingress.write(c, p, home / "nginx", self._uid(c, p)):
+                    ingress.reload(rec["pid"], p.name)
 
     def kubelet_report(self, node: str, restart: list[tuple[str, str]], ready: dict) -> None:
         """A node's kubelet reports: restart these pods' dead processes; readiness changed
@@ -390,8 +445,11 @@ class Lab:
         if c.endpoints != before:
             self._sync_services(c)
 
-    def _spawn(self, state: dict, name: str, argv: list[str], ns: str, env: dict) -> process.Proc:
+    def _spawn(self, state: dict, name: str, argv: list[str], ns: str, env: dict, uid: int = 0) -> process.Proc:
         log = self.dir.logs / (name.replace("/", "_") + ".log")
+        if uid:     # its own user may reopen it (nginx's /dev/stdout), in a directory it cannot enter
+            log.touch(mode=0o600)
+            os.chown(log, uid, uid)
         proc = process.spawn(name, argv, ns, str(log), env)
         state["procs"][name] = proc.to_dict()
         return proc
@@ -497,8 +555,7 @@ class Lab:
             was = {_pod_key(p): p for p in old.pods}
             # a pod whose place or spec changed is replaced: the old one goes, a new one comes
             same = {k for k, p in ((_pod_key(p), p) for p in new.pods)
-                    if k in was and (p.node, p.ip, p.command, p.container_ports, p.env) ==
-                    (was[k].node, was[k].ip, was[k].command, was[k].container_ports, was[k].env)}
+                    if k in was and (p.node, p.ip, p.spec()) == (was[k].node, was[k].ip, was[k].spec())}
             added = [p for p in new.pods if _pod_key(p) not in same]
             removed = [p for p in old.pods if _pod_key(p) not in same]
             for p in added:
@@ -517,6 +574,7 @@ class Lab:
                 self._start_workloads(new, added, [], state)
                 self._wait_ready(new, added)
             self._sync_services(new)
+            self._refresh_pods(new, [p for p in new.pods if _pod_key(p) in same], state)
             self._save(state, new)
             return added, removed
 
@@ -569,6 +627,8 @@ class Lab:
             ns_gone = [layout.node_ns(c.name, name)] + [layout.pod_ns(c.name, p) for p in gone]
             process.kill(process.in_namespaces(ns_gone))
             _drop_namespaces(ns_gone)
+            for p in gone:
+                shutil.rmtree(self.dir.pod_dir(p.namespace, p.name), ignore_errors=True)
             for record in (f"kube-proxy-{name}.json", f"announced-{name}.json", f"flanneld-{name}.ready"):
                 (self.dir.path / record).unlink(missing_ok=True)
             netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _unplug_segment, underlay.port_name(name))
@@ -586,6 +646,19 @@ class Lab:
                 self._wait_ready(c, added)
             self._sync_services(c)
             self._save(state, c)
+
+
+@functools.cache
+def _pods_as_root() -> bool:
+    """Pods run as their own users only if those can run netlab's Python (installed
+    under a directory only root may enter, they could not)."""
+    import netlab
+    closed = container.reachable_by_others([sys.prefix, os.path.dirname(netlab.__file__)])
+    if closed:
+        print(f"netlab: warning: {closed} is closed to other users, so pods run as root and can read "
+              f"each other's Secrets; install netlab elsewhere (NETLAB_VENV, a clone outside /root)",
+              file=sys.stderr)
+    return bool(closed)
 
 
 def _drop_namespaces(names: list[str]) -> None:
@@ -640,7 +713,7 @@ def clean(out=_quiet) -> list[str]:
         # only directories holding netlab's resolv.conf alone, of namespaces that do not exist
         etc = [d for d in (os.listdir("/etc/netns") if os.path.isdir("/etc/netns") else [])
                if d.startswith(f"{name}-") and not netns.exists(d)
-               and os.listdir(f"/etc/netns/{d}") == ["resolv.conf"]]
+               and set(os.listdir(f"/etc/netns/{d}")) <= {"resolv.conf", "nginx"}]
         _drop_namespaces(etc)
         LabDir(name).remove()
         removed.append(name)

@@ -39,3 +39,14 @@ def stable_mac(first: int, *parts: str) -> str:
     locally administered unicast octet (0x02, 0x0e, ...)."""
     rest = hashlib.sha256("/".join(parts).encode()).digest()[:5]
     return ":".join(f"{x:02x}" for x in (first, *rest))
+
+
+# Pods' users: each pod's processes run as a user of their own (as containers from
+# different images would), so one pod cannot read another's Secrets. A range far above
+# the ones distributions hand out, stable for a given lab and pod.
+POD_UID_BASE, POD_UID_SPAN = 1_000_000_000, 1 << 28
+
+
+def pod_uid(lab: str, pod: Pod) -> int:
+    digest = hashlib.sha256(f"{lab}/{pod.namespace}/{pod.name}".encode()).digest()
+    return POD_UID_BASE + int.from_bytes(digest[:8], "big") % POD_UID_SPAN

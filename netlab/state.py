@@ -41,6 +41,10 @@ class LabDir:
     def logs(self) -> Path:
         return self.path / "logs"
 
+    def pod_dir(self, namespace: str, name: str) -> Path:
+        """A pod's own files (volumes, the ingress's nginx): each pod's user owns its own."""
+        return self.path / "pods" / f"{namespace}_{name}"
+
     def exists(self) -> bool:
         return self.path.is_dir()
 
@@ -52,7 +56,12 @@ class LabDir:
         except FileExistsError:
             raise NetlabError(f"lab {self.name!r} exists already (netlab down --name {self.name}, "
                               "or netlab clean after a crash)") from None
-        self.logs.mkdir()
+        # others may pass through (to their pod's own directory), not list; the state
+        # (it holds the Secrets) and the logs stay root's
+        self.path.chmod(0o711)
+        self.logs.mkdir(mode=0o700)
+        (self.path / "pods").mkdir(mode=0o711)
+        (self.path / "pods").chmod(0o711)
         MARK_DIR.mkdir(parents=True, exist_ok=True)
         (MARK_DIR / self.name).touch()
 
@@ -76,7 +85,7 @@ class LabDir:
 
     def write(self, state: dict) -> None:
         tmp = self.path / ".state.json.tmp"
-        with open(tmp, "w") as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump(state, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())

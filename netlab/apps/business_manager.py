@@ -2,7 +2,8 @@
 
     netlab-business-manager [--port 8080] [--upstream http://data-product:50051]
 
-GET /api/v1/product/list -> data-product's answer plus {"business_manager": {pod, ip, node}}.
+GET /api/v1/product/list -> data-product's answer plus {"business_manager": {pod, ip, node},
+"caller": {ip, forwarded_for}} (the ingress pod's address, and the client nginx names).
 The name resolves through the pod's resolv.conf (the cluster DNS), the address is a
 ClusterIP, and kube-proxy's rules pick the data-product pod.
 """
@@ -13,7 +14,7 @@ import json
 import sys
 import urllib.request
 
-from netlab.apps.http import me, serve
+from netlab.apps.http import me, peer, serve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,10 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--upstream", default="http://data-product:50051")
     a = p.parse_args(argv)
 
-    def product_list() -> dict:
+    def product_list(request) -> dict:
         with urllib.request.urlopen(f"{a.upstream}/api/v1/product/list", timeout=5) as r:
             body = json.load(r)
-        return {"products": body["products"], "data_product": body["served_by"], "business_manager": me()}
+        return {"products": body["products"], "data_product": body["served_by"], "business_manager": me(),
+                "caller": peer(request)}
 
     serve(a.port, {"/api/v1/product/list": product_list})
     return 0

@@ -5,7 +5,8 @@
 GET /api/v1/product/list -> {"products": [...], "served_by": {pod, ip, node}}.
 It listens only while the database answers (checked every second), so the pod
 is ready (and in its Service's Endpoints) only when it can serve. Credentials come from the environment:
-DB_HOST (default mysql), DB_PORT, DB_USER, DB_PASSWORD, DB_NAME.
+DB_HOST (default mysql), DB_PORT, DB_USER, DB_NAME, and the password from the file DB_PASSWORD_FILE
+(a Secret volume, read at each connection so a rotated Secret is used) or else DB_PASSWORD.
 """
 from __future__ import annotations
 
@@ -23,14 +24,21 @@ from netlab.apps.http import me, start
 HEALTH_PERIOD = 1.0
 
 
+def password() -> str:
+    path = os.environ.get("DB_PASSWORD_FILE")
+    if path:
+        with open(path) as f:
+            return f.read().strip()
+    return os.environ.get("DB_PASSWORD", "")
+
+
 def connect():
     return pymysql.connect(host=os.environ.get("DB_HOST", "mysql"), port=int(os.environ.get("DB_PORT", "3306")),
-                           user=os.environ.get("DB_USER", "data-product"),
-                           password=os.environ.get("DB_PASSWORD", ""), database=os.environ.get("DB_NAME", "shop"),
-                           connect_timeout=2)
+                           user=os.environ.get("DB_USER", "data-product"), password=password(),
+                           database=os.environ.get("DB_NAME", "shop"), connect_timeout=2)
 
 
-def products() -> dict:
+def products(_request=None) -> dict:
     with connect() as db, db.cursor() as cur:
         cur.execute("SELECT id, name, price FROM product ORDER BY id")
         rows = [{"id": i, "name": n, "price": float(p)} for i, n, p in cur.fetchall()]
@@ -43,7 +51,7 @@ def db_answers(pool: ThreadPoolExecutor) -> bool:
     try:
         pool.submit(lambda: connect().close()).result(timeout=1.0)
         return True
-    except (pymysql.MySQLError, FutureTimeout) as e:
+    except (pymysql.MySQLError, OSError, FutureTimeout) as e:
         print(f"the database does not answer: {e or 'no answer within 1 s'}", flush=True)
         return False
 

@@ -1,6 +1,7 @@
 """The db host's database: a real MariaDB server holding the shop's product table.
 
-    netlab-db            (run on the db host; its data lives in the lab's state directory)
+    netlab-db [--password-secret NAMESPACE/NAME/KEY]
+                         (run on the db host; its data lives in the lab's state directory)
 
 The first run on a machine initialises a template data directory (about 1.5 s) with
 the schema, the products and the application's account; each lab copies it (a
@@ -72,7 +73,23 @@ def ensure_template(password: str = PASSWORD) -> Path:
     return TEMPLATE
 
 
-def main() -> int:
+def secret_value(state: str, ref: str) -> str:
+    """NAMESPACE/NAME/KEY of a Secret in the lab's store (the admin set the password from it)."""
+    import base64
+    import json
+    ns, name, key = ref.split("/", 2)
+    for s in json.loads(Path(state).read_text())["cluster"]["secrets"]:
+        if (s["namespace"], s["name"]) == (ns, name) and key in s["data"]:
+            return base64.b64decode(s["data"][key]).decode()
+    raise SystemExit(f"netlab-db: secret {ns}/{name} has no key {key!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(prog="netlab-db", description=__doc__.splitlines()[0])
+    p.add_argument("--password-secret", metavar="NAMESPACE/NAME/KEY",
+                   help="set the application account's password from this Secret at each start")
+    a = p.parse_args(argv)
     state = os.environ.get("NETLAB_STATE")
     if not state:
         print("netlab-db: NETLAB_STATE is not set (the lab starts this program)", file=sys.stderr)
@@ -80,9 +97,18 @@ def main() -> int:
     home = Path(state).parent / "db"
     if not (home / "data").exists():
         shutil.copytree(ensure_template(), home / "data", symlinks=True)
+    extra = []
+    if a.password_secret:
+        pw = secret_value(state, a.password_secret).replace("\\", "\\\\").replace("'", "\\'")
+        init = home / "init.sql"           # root's alone: it holds the password
+        fd = os.open(init, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"ALTER USER '{USER}'@'%' IDENTIFIED BY '{pw}';\n")
+        extra = [f"--init-file={init}"]
     print(f"netlab-db: MariaDB on port 3306, data in {home / 'data'}", flush=True)
-    os.execvp(SERVER[0], SERVER + [f"--datadir={home / 'data'}", f"--socket={home / 'mysqld.sock'}",
-                                   f"--pid-file={home / 'mysqld.pid'}", "--port=3306", "--bind-address=0.0.0.0"])
+    os.execvp(SERVER[0], SERVER + extra + [f"--datadir={home / 'data'}", f"--socket={home / 'mysqld.sock'}",
+                                           f"--pid-file={home / 'mysqld.pid'}", "--port=3306",
+                                           "--bind-address=0.0.0.0"])
 
 
 if __name__ == "__main__":

@@ -12,8 +12,16 @@ def me() -> dict:
             "node": os.environ.get("NODE_NAME", "?")}
 
 
+def peer(request: BaseHTTPRequestHandler) -> dict:
+    """Who sent the request: the connection's source, and the client a proxy names."""
+    out = {"ip": request.client_address[0]}
+    if request.headers.get("X-Forwarded-For"):
+        out["forwarded_for"] = request.headers["X-Forwarded-For"]
+    return out
+
+
 class JSONHandler(BaseHTTPRequestHandler):
-    """GET PATH -> routes[PATH]() as JSON; anything else 404."""
+    """GET PATH -> routes[PATH](request) as JSON; anything else 404."""
     routes: dict = {}
     protocol_version = "HTTP/1.1"
 
@@ -23,7 +31,7 @@ class JSONHandler(BaseHTTPRequestHandler):
             return self.reply(404, {"error": f"no such path {self.path}",
                                     "served_by": {**me(), "client": self.client_address[0]}})
         try:
-            self.reply(200, route())
+            self.reply(200, route(self))
         except Exception as e:  # noqa: BLE001 - the caller sees why, as JSON
             self.reply(503, {"error": f"{type(e).__name__}: {e}", "served_by": me()})
 

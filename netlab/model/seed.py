@@ -1,10 +1,15 @@
 """The seed cluster of ../shared/SEED.md: every name and address as the walk-through has them."""
 from __future__ import annotations
 
+import copy
+import secrets as random
+
+from netlab import tls
 from netlab.model.objects import (
-    Cluster, Deployment, EndpointAddress, EndpointPort, Endpoints, Host, Node, Pod, Service,
-    ServicePort,
+    Cluster, Deployment, EndpointAddress, EndpointPort, Endpoints, Host, Ingress, IngressBackend, IngressClass,
+    IngressPath, IngressRule, IngressTLS, KeyRef, Node, Pod, Secret, Service, ServicePort, Volume,
 )
+from netlab.model.secrets import encode
 
 NODE1, NODE2 = "192.168.0.21", "192.168.0.22"
 
@@ -25,9 +30,15 @@ _DEPLOYMENTS = [
 # The walk-through's request: business-manager -> data-product (by name) -> mysql -> db;
 # the cluster DNS serves the lab's own store.
 COMMANDS = {"kube-dns": ["netlab-kube-dns"], "business-manager": ["netlab-business-manager"],
-            "data-product": ["netlab-data-product"]}
+            "data-product": ["netlab-data-product"], "nginx-ingress-controller": ["nginx-ingress-controller"]}
+# Appendix C: the database password is a Secret, given to data-product as a variable and
+# as a file (the application reads the file, which follows the Secret when it changes).
 ENV = {"data-product": {"DB_HOST": "mysql", "DB_PORT": "3306", "DB_NAME": "shop", "DB_USER": "data-product",
-                        "DB_PASSWORD": "netlab-shop"}}
+                        "DB_PASSWORD_FILE": "/etc/db-secret/password"}}
+ENV_REFS = {"data-product": {"DB_PASSWORD": KeyRef("Secret", "mysql", "password")}}
+VOLUMES = {"data-product": [Volume("db-secret", "Secret", "mysql", "/etc/db-secret")]}
+RUN_AS_ROOT = {"kube-dns"}      # it reads the lab's store, as kube-dns reads the API server
+HOST = "business-manager.default"     # the walk-through's URL, routed by the ingress
 
 
 def whoami(ports) -> list[str]:
@@ -38,16 +49,16 @@ def whoami(ports) -> list[str]:
 def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
     c = Cluster(name=name, flannel_mode="seed")
     c.nodes = [Node("node1", NODE1, "172.30.76.0/24"), Node("node2", NODE2, "172.30.9.0/24")]
-    c.hosts = [Host("client", "192.168.0.100"),
-               Host("db", "192.168.0.103", ["netlab-db"])]     # MariaDB, the shop's database (appendix A)
+    c.hosts = [Host("client", "192.168.0.100"),     # MariaDB, the shop's database (appendix A)
+               Host("db", "192.168.0.103", ["netlab-db", "--password-secret", "default/mysql/password"])]
     for dep_name, ns, tmpl, labels, ports, pods in _DEPLOYMENTS:
-        command = COMMANDS.get(dep_name) or whoami(ports.values())
-        env = ENV.get(dep_name, {})
-        c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods),
-                                        dict(ports), command, dict(env)))
+        spec = dict(container_ports=ports, command=COMMANDS.get(dep_name) or whoami(ports.values()),
+                    env=ENV.get(dep_name, {}), env_refs=ENV_REFS.get(dep_name, {}),
+                    volumes=VOLUMES.get(dep_name, []), run_as_user=0 if dep_name in RUN_AS_ROOT else None)
+        c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods), **_copy(spec)))
         for suffix, ip, node in pods:
             c.pods.append(Pod(f"{dep_name}-{tmpl}-{suffix}", ns, node, ip, dict(labels), owner=dep_name,
-                              created=now, container_ports=dict(ports), command=list(command), env=dict(env)))
+                              created=now, **_copy(spec)))
     c.services = [
         Service("business-manager", "default", cluster_ip="10.254.80.22",
                 ports=[ServicePort(80, "business-manager", "TCP", 8080)],
@@ -71,4 +82,19 @@ def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
     # Appendix A: a selector-less service whose Endpoints are written by hand.
     c.endpoints = [Endpoints("mysql", "default", [EndpointAddress("192.168.0.103")],
                              [EndpointPort(3306)])]
+    # Each lab gets its own password and certificate.
+    c.secrets = [Secret("mysql", "default", data=encode({"password": random.token_urlsafe(12)}), created=now),
+                 Secret("business-manager-tls", "default", "kubernetes.io/tls", encode(tls.self_signed([HOST])),
+                        created=now)]
+    c.ingress_classes = [IngressClass("nginx", "k8s.io/ingress-nginx", default=True)]
+    # Figure 1's way in: plain HTTP on 30799 as in the walk-through, and HTTPS on 31522.
+    c.ingresses = [Ingress("business-manager", "default", "nginx",
+                           {"nginx.ingress.kubernetes.io/ssl-redirect": "false"},
+                           [IngressRule(HOST, [IngressPath("/", "Prefix", IngressBackend("business-manager", 80))])],
+                           [IngressTLS([HOST], "business-manager-tls")], created=now)]
     return c
+
+
+def _copy(spec: dict) -> dict:
+    """Each pod its own lists and dicts (they are changed one pod at a time)."""
+    return {k: copy.deepcopy(v) for k, v in spec.items()}

@@ -1,0 +1,125 @@
+"""What a container runtime does for a pod's process: its user, its volumes, its
+command line. netlab's pods share the host's file system, so a volume's mount point
+that does not exist is made in a copy-on-write layer (overlayfs) private to the pod.
+
+    unshare --mount  (the pod's own mounts)
+      sh: overlays, then each volume bind-mounted read-only at its mountPath
+        ip netns exec <pod ns>   (the pod's network and /etc/netns/<ns>/* over /etc)
+          setpriv --reuid U ...  (the pod's user)
+            the pod's command
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from netlab.errors import NetlabError
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str          # a directory the lab wrote (the volume's files)
+    target: str          # mountPath inside the pod
+
+
+def overlay_points(mounts: list[Mount], exists=os.path.exists) -> list[str]:
+    """Directories to cover with a private writable layer so that missing mount
+    points can be made: the nearest existing ancestor of each, parents first."""
+    points = set()
+    for m in mounts:
+        if exists(m.target):
+            continue
+        parent = os.path.dirname(m.target)
+        while not exists(parent):
+            parent = os.path.dirname(parent)
+        if parent == "/":
+            raise NetlabError(f"volume mountPath {m.target}: netlab pods share the host's file system and "
+                              f"can mount only under an existing directory other than / (e.g. /etc, /run, /var)")
+        points.add(parent)
+    return sorted(points, key=lambda p: (p.count("/"), p))
+
+
+def argv(netns: str, command: list[str], uid: int, mounts: list[Mount] = (), overlays: list[str] = (),
+         scratch: str = "") -> list[str]:
+    """The command line that starts a pod's process (pure)."""
+    run = ["ip", "netns", "exec", netns]
+    if uid:
+        run += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    run += list(command)
+    if not mounts:
+        return run
+    q = shlex.quote
+    script = ["set -e"]
+    for i, point in enumerate(overlays):
+        layer = f"{scratch}/{i}"
+        script.append(f"mount -t overlay netlab-pod -o lowerdir={q(point)},upperdir={q(layer + '/upper')},"
+                      f"workdir={q(layer + '/work')} {q(point)}")
+    for m in mounts:
+        script += [f"mkdir -p {q(m.target)}", f"mount --bind -o ro {q(m.source)} {q(m.target)}"]
+    script.append('exec "$@"')
+    # slave: the host's unmounts (of other labs' namespaces) still reach this mount namespace
+    return ["unshare", "--mount", "--propagation", "slave", "sh", "-c", "\n".join(script), "netlab-pod", *run]
+
+
+def make_scratch(scratch: Path, overlays: list[str]) -> None:
+    """Each overlay's upper and work directories; the upper one takes the covered
+    directory's owner and mode, which the overlay's top shows."""
+    for i, point in enumerate(overlays):
+        for d in ("upper", "work"):
+            (scratch / str(i) / d).mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.stat(point)
+        upper = scratch / str(i) / "upper"
+        os.chown(upper, st.st_uid, st.st_gid)
+        os.chmod(upper, stat.S_IMODE(st.st_mode))
+
+
+def private_dir(path: Path, uid: int) -> Path:
+    """A directory only the pod's user may enter (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chown(path, uid, uid)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_files(directory: Path, files: dict[str, bytes], uid: int) -> bool:
+    """Make `directory` hold exactly `files` (0600, the pod's user), each replaced
+    atomically so a reader sees the old or the new value, never half. True if changed."""
+    private_dir(directory, uid)
+    changed = False
+    for rel, content in files.items():
+        path = directory / rel
+        if path.is_file() and path.read_bytes() == content:
+            continue
+        private_dir(path.parent, uid)
+        tmp = path.with_name(f".{path.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.chown(tmp, uid, uid)
+        os.replace(tmp, path)
+        changed = True
+    for path in sorted(directory.rglob("*"), reverse=True):
+        rel = str(path.relative_to(directory))
+        if path.is_file() and rel not in files:
+            path.unlink()
+            changed = True
+        elif path.is_dir() and not any(path.iterdir()) and not any(f.startswith(rel + "/") for f in files):
+            path.rmdir()
+    return changed
+
+
+def reachable_by_others(paths: list[str]) -> str | None:
+    """The first directory on the way to these paths that other users cannot enter (a
+    pod's user must run netlab's Python and programs), or None."""
+    for p in paths:
+        d = os.path.realpath(p)
+        while True:
+            if not os.stat(d).st_mode & stat.S_IXOTH:
+                return d
+            if d == "/":
+                break
+            d = os.path.dirname(d)
+    return None

@@ -1,0 +1,99 @@
+"""The ingress controller's side effects: nginx.conf and certificates on disk, nginx
+started and reloaded. What the configuration says comes from `config` (pure).
+
+Files, for a controller pod P of lab L:
+  /etc/netns/<P's namespace>/nginx/nginx.conf   /etc/nginx/nginx.conf inside the pod
+                                                (`ip netns exec` mounts it there); no secrets in it
+  /run/netlab/L/pods/<ns>_<P>/nginx/            nginx's prefix: pid, temp files (the pod's user, 0700)
+  /run/netlab/L/pods/<ns>_<P>/nginx/ssl/        certificates and keys (0600)
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from netlab import container, layout, tls
+from netlab.errors import NetlabError
+from netlab.ingress import config
+from netlab.model.objects import Cluster, Pod
+
+COMMAND = "nginx-ingress-controller"      # a pod whose command is this runs netlab's controller
+CONF = "/etc/nginx/nginx.conf"
+RELOAD_TIMEOUT = 5.0
+
+
+def is_controller(pod: Pod) -> bool:
+    return pod.command[:1] == [COMMAND]
+
+
+def etc_dir(lab: str, pod: Pod) -> Path:
+    return Path("/etc/netns") / layout.pod_ns(lab, pod) / "nginx"
+
+
+def nginx_argv(prefix: Path) -> list[str]:
+    return ["nginx", "-c", CONF, "-p", f"{prefix}/", "-e", "stderr"]
+
+
+def prepare(c: Cluster, pod: Pod, prefix: Path, uid: int) -> list[str]:
+    """Before the pod starts: its files in place; returns nginx's command line."""
+    if not os.path.isdir("/etc/nginx"):
+        raise NetlabError("nginx is not installed (apt-get install nginx-light): the ingress controller runs it")
+    container.private_dir(prefix, uid)
+    write(c, pod, prefix, uid)
+    return nginx_argv(prefix)
+
+
+def write(c: Cluster, pod: Pod, prefix: Path, uid: int) -> bool:
+    """Render and write the configuration and certificates; True if anything changed."""
+    paths = config.Paths.under(str(prefix))
+    default = Path(paths.default_cert)
+    pems = config.pem_files(c)
+    if default.exists():
+        pems[default.name] = default.read_bytes()
+    else:    # as ingress-nginx does, a throw-away certificate for hosts that have none
+        fake = tls.self_signed(["ingress.local"], issuer="Kubernetes Ingress Controller Fake Certificate")
+        pems[default.name] = fake["tls.crt"] + fake["tls.key"]
+    changed = container.write_files(Path(paths.ssl_dir), pems, uid)
+    etc = etc_dir(c.name, pod)
+    etc.mkdir(parents=True, exist_ok=True)
+    text = config.render(c, paths)
+    conf = etc / "nginx.conf"
+    if not conf.exists() or conf.read_text() != text:
+        tmp = etc / ".nginx.conf.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, conf)     # a directory mount: the pod sees the new file at once
+        changed = True
+    return changed
+
+
+def _workers(master: int) -> dict[int, int]:
+    """nginx's worker processes: pid -> start time."""
+    out = {}
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except FileNotFoundError:
+        return out
+    for pid in map(int, children):
+        try:
+            out[pid] = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        except (FileNotFoundError, IndexError, ValueError):
+            continue
+    return out
+
+
+def reload(master: int, name: str) -> None:
+    """SIGHUP: nginx re-reads its configuration, starts new workers and lets the old ones
+    finish the requests they hold. Returns once a new worker runs."""
+    before = set(_workers(master))
+    try:
+        os.kill(master, signal.SIGHUP)
+    except ProcessLookupError:
+        return                           # not running: it reads the new file when the kubelet restarts it
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    while time.monotonic() < deadline:
+        if set(_workers(master)) - before:
+            return
+        time.sleep(0.005)
+    raise NetlabError(f"nginx in {name} did not reload within {RELOAD_TIMEOUT:.0f}s (netlab logs {name})")
