@@ -12,11 +12,23 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 echo "== apt packages"
+# nginx and MariaDB run only inside labs: a package that was not here before must not
+# start (or start at boot) as a service on the host
+services=()
+for unit in nginx mariadb; do
+  systemctl cat "$unit.service" >/dev/null 2>&1 || services+=("$unit")
+done
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-dev gcc libc6-dev \
-  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod dnsperf mariadb-server mariadb-client \
+  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod util-linux \
+  dnsperf mariadb-server mariadb-client nginx wrk \
   >/dev/null
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  for unit in "${services[@]}"; do
+    systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+  done
+fi
 
 # kube-proxy's rules see bridged pod traffic only through br_netfilter (built in on some
 # kernels, a module on Debian's); loading it makes the host's bridges default to

@@ -50,6 +50,7 @@ class JSONHandler(BaseHTTPRequestHandler):
 def start(port: int, routes: dict) -> ThreadingHTTPServer:
     """Listen on `port` and serve in a thread; shutdown() and server_close() stop it."""
     handler = type("Handler", (JSONHandler,), {"routes": routes})
+    ThreadingHTTPServer.request_queue_size = 256      # many clients at once (benchmarks)
     server = ThreadingHTTPServer(("0.0.0.0", port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

@@ -3,7 +3,8 @@
     python -m netlab.apps.whoami --name data-product-6664c6dcb9-4zk27 --port 50051 [--port ...]
 
 HTTP clients (curl) get the line as an HTTP/1.0 response; anything else gets it as is,
-so `nc`, `curl` and a test's socket all see which endpoint a Service picked.
+so `nc`, `curl` and a test's socket all see which endpoint a Service picked. An HTTP
+path /delay/MS answers after MS milliseconds: a request held in flight (reloads, drains).
 """
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class Handler(socketserver.BaseRequestHandler):
             first = b""
         self.request.settimeout(5)
         if first.startswith(METHODS):
+            path = first.split(b" ", 2)[1] if first.count(b" ") >= 2 else b"/"
+            if path.startswith(b"/delay/") and path[7:].isdigit():
+                time.sleep(min(int(path[7:]), 60_000) / 1000)
             head = (f"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(line)}\r\n"
                     "Connection: close\r\n\r\n").encode()
             self.request.sendall(head + (b"" if first.startswith(b"HEAD ") else line))
@@ -42,6 +46,7 @@ class Handler(socketserver.BaseRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = 256        # many clients at once (benchmarks, reload tests)
 
     def __init__(self, who: str, port: int):
         self.who = who

@@ -39,7 +39,7 @@ def nginx_argv(prefix: Path) -> list[str]:
 def prepare(c: Cluster, pod: Pod, prefix: Path, uid: int) -> list[str]:
     """Before the pod starts: its files in place; returns nginx's command line."""
     if not os.path.isdir("/etc/nginx"):
-        raise NetlabError("nginx is not installed (apt-get install nginx-light): the ingress controller runs it")
+        raise NetlabError("nginx is not installed (apt-get install nginx): the ingress controller runs it")
     container.private_dir(prefix, uid)
     write(c, pod, prefix, uid)
     return nginx_argv(prefix)
@@ -58,7 +58,10 @@ def write(c: Cluster, pod: Pod, prefix: Path, uid: int) -> bool:
     changed = container.write_files(Path(paths.ssl_dir), pems, uid)
     etc = etc_dir(c.name, pod)
     etc.mkdir(parents=True, exist_ok=True)
-    text = config.render(c, paths)
+    try:
+        text = config.render(c, paths)
+    except ValueError as e:     # manifests are checked before they get here; topology files too
+        raise NetlabError(f"ingress: {e}") from None
     conf = etc / "nginx.conf"
     if not conf.exists() or conf.read_text() != text:
         tmp = etc / ".nginx.conf.tmp"
