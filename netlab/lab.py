@@ -549,7 +549,7 @@ class Lab:
             new = Cluster.from_dict(state["cluster"])
             change(new)
             now = time.time()
-            for obj in new.services + new.pods:
+            for obj in new.services + new.pods + new.secrets + new.config_maps + new.ingresses:
                 obj.created = obj.created or now
             admit(new)
             was = {_pod_key(p): p for p in old.pods}

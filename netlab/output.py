@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
+from ipaddress import ip_address
 
 import yaml
 
 from netlab.model.objects import Cluster, Node, Pod
+from netlab.model.secrets import redacted
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -90,11 +92,19 @@ def node_object(n: Node, created: float) -> dict:
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (a ConfigMap's files) as literal blocks, as kubectl -o yaml writes them."""
+
+
+_Dumper.add_representer(str, lambda dumper, s: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", s, style="|" if "\n" in s else None))
+
+
 def as_list(items: list[dict], fmt: str) -> str:
     doc = {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
     if fmt == "json":
         return json.dumps(doc, indent=4)
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False).rstrip()
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False).rstrip()
 
 
 # ---- services and endpoints ---------------------------------------------------------
@@ -245,3 +255,312 @@ def endpoints_object(ep) -> dict:
         subsets.append(subset)
     return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": ep.name, "namespace": ep.namespace},
             "subsets": subsets}
+
+
+# ---- describe's layout: Go's text/tabwriter as kubectl sets it up -------------------------
+
+def _escaped(text: str) -> str:
+    """What kubectl's describe writers do to terminal control characters."""
+    return text.replace("\x1b", "^[").replace("\r", "\\r")
+
+
+def tabbed(text: str, padding: int = 2) -> str:
+    """`text` laid out as kubectl describe's tabwriter does (minwidth 0, padding 2, spaces).
+
+    A tab ends a cell; the text after a line's last tab is not a cell and is never padded.
+    Consecutive lines that have a cell in a column form a block, padded to its widest cell
+    plus `padding`; a line without that cell ends the block (so a line with no tab ends them
+    all). Padding is kept where kubectl writes it, trailing spaces included.
+    """
+    lines = [line.split("\t") for line in text.split("\n")]
+    out: list[str] = []
+
+    def write(widths: list[int], start: int, end: int) -> None:
+        for cells in lines[start:end]:
+            out.append("".join(c.ljust(widths[j]) if j < len(widths) else c for j, c in enumerate(cells)))
+
+    def block(widths: list[int], start: int, end: int) -> None:
+        column, this = len(widths), start
+        while this < end:
+            if column >= len(lines[this]) - 1:
+                this += 1
+                continue
+            write(widths, start, this)
+            start, width = this, 0
+            while this < end and column < len(lines[this]) - 1:
+                width = max(width, len(lines[this][column]) + padding)
+                this += 1
+            block(widths + [width], start, this)
+            start = this
+        write(widths, start, end)
+
+    block([], 0, len(lines))
+    return "\n".join(out)
+
+
+def _describe(lines: list[str]) -> str:
+    """kubectl describe's text from the lines its writers produce (tabs mark the columns)."""
+    return tabbed(_escaped("\n".join(lines)))
+
+
+def _multiline(title: str, items: dict[str, str], annotations: bool = False) -> list[str]:
+    """Labels or annotations as kubectl describe prints them: sorted, one a line, or <none>."""
+    keys = sorted(k for k in items if not (annotations and k == LAST_APPLIED))
+    if not keys:
+        return [f"{title}:\t<none>"]
+    out = []
+    for i, key in enumerate(keys):
+        lead = f"{title}:\t" if i == 0 else "\t"
+        if not annotations:
+            out.append(f"{lead}{key}={items[key]}")
+            continue
+        value = items[key].removesuffix("\n")
+        if len(value) + len(key) + 2 > MAX_ANNOTATION or "\n" in value:
+            out.append(f"{lead}{key}:")
+            out += [f"\t  {s[:MAX_ANNOTATION - 2] + '...' if len(s) > MAX_ANNOTATION - 2 else s}"
+                    for s in value.split("\n")]
+        else:
+            out.append(f"{lead}{key}: {value}")
+    return out
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"   # describe never shows it
+MAX_ANNOTATION = 140
+
+
+def _sorted(value):
+    """Keys in the order kubectl prints them (it prints objects as sorted maps)."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def _meta(name: str, namespace: str | None, created: float, labels=None, annotations=None) -> dict:
+    meta = {"name": name, "creationTimestamp": timestamp(created)}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if labels:
+        meta["labels"] = dict(labels)
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+# ---- ingresses and ingress classes --------------------------------------------------------
+
+LOAD_BALANCER_WIDTH = 16
+
+
+def _addresses(address: str) -> list[str]:
+    """The lab's comma-separated ingress addresses, each once."""
+    return list(dict.fromkeys(a.strip() for a in (address or "").split(",") if a.strip()))
+
+
+def ingress_address(address: str, wide: bool = True) -> str:
+    """ADDRESS as kubectl prints it: sorted, comma-joined, clipped to 16 characters unless wide."""
+    text = ",".join(sorted(_addresses(address)))
+    if not wide and len(text) > LOAD_BALANCER_WIDTH:
+        text = text[:LOAD_BALANCER_WIDTH - 3] + "..."
+    return text
+
+
+def ingress_hosts(ing) -> str:
+    """HOSTS: up to three rule hosts, `*` when no rule names one, "+ N more..." past three rules' worth."""
+    hosts, more = [], False
+    for rule in ing.rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and rule.host:
+            hosts.append(rule.host)
+    if not hosts:
+        return "*"
+    return ",".join(hosts) + (f" + {len(ing.rules) - 3} more..." if more else "")
+
+
+def ingress_rows(ingresses, all_ns: bool, now: float, address: str, wide: bool = False) -> str:
+    headers = ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+    if all_ns:
+        headers.insert(0, "NAMESPACE")
+    rows = []
+    for ing in ingresses:
+        row = [ing.name, ing.class_name or "<none>", ingress_hosts(ing), ingress_address(address, wide),
+               "80, 443" if ing.tls else "80", age(ing.created, now)]
+        if all_ns:
+            row.insert(0, ing.namespace)
+        rows.append(row)
+    return table(headers, rows)
+
+
+def _backend_object(b) -> dict:
+    port = {"number": b.port} if isinstance(b.port, int) else {"name": b.port}
+    return {"service": {"name": b.service, "port": port}}
+
+
+def _load_balancer_entry(a: str) -> dict:
+    try:
+        ip_address(a)
+        return {"ip": a}
+    except ValueError:
+        return {"hostname": a}
+
+
+def ingress_object(ing, address: str) -> dict:
+    spec: dict = {}
+    if ing.class_name:
+        spec["ingressClassName"] = ing.class_name
+    if ing.default_backend is not None:
+        spec["defaultBackend"] = _backend_object(ing.default_backend)
+    if ing.rules:
+        rules = []
+        for r in ing.rules:
+            rule: dict = {"host": r.host} if r.host else {}
+            if r.paths:
+                rule["http"] = {"paths": [{"path": p.path, "pathType": p.path_type,
+                                           "backend": _backend_object(p.backend)} for p in r.paths]}
+            rules.append(rule)
+        spec["rules"] = rules
+    if ing.tls:
+        spec["tls"] = [{**({"hosts": list(t.hosts)} if t.hosts else {}),
+                        **({"secretName": t.secret} if t.secret else {})} for t in ing.tls]
+    lb = [_load_balancer_entry(a) for a in _addresses(address)]
+    return _sorted({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                    "metadata": _meta(ing.name, ing.namespace, ing.created, ing.labels, ing.annotations),
+                    "spec": spec, "status": {"loadBalancer": {"ingress": lb} if lb else {}}})
+
+
+def _endpoints_text(ep, port_name: str) -> str:
+    """kubectl's formatEndpoints: ready ip:port of the endpoint port named like the service port."""
+    if not ep.addresses:                      # an Endpoints object with no subsets
+        return "<none>"
+    ready = [a.ip for a in ep.addresses if a.ready]
+    if ep.ports:
+        items = [f"[{ip}]:{p.port}" if ":" in ip else f"{ip}:{p.port}"
+                 for p in ep.ports if p.name == port_name for ip in ready]
+    else:                                     # headless, no ports: the addresses alone
+        items = ready
+    if len(items) > 3:
+        return ",".join(items[:3]) + f" + {len(items) - 3} more..."
+    return ",".join(items)
+
+
+def _describe_backend(b, namespace: str, services, endpoints) -> str:
+    """`service:port (endpoints)`, or the error kubectl 1.2x shows in their place."""
+    head = f"{b.service}:{b.port}"
+    ep = next((e for e in endpoints if (e.namespace, e.name) == (namespace, b.service)), None)
+    if ep is None:
+        return f'{head} (<error: endpoints "{b.service}" not found>)'
+    svc = next((s for s in services if (s.namespace, s.name) == (namespace, b.service)), None)
+    if svc is None:
+        return f'{head}(<error: services "{b.service}" not found>)'     # kubectl leaves out the space here
+    port_name = ""
+    for p in svc.ports:
+        if (isinstance(b.port, int) and b.port == p.port) or (isinstance(b.port, str) and b.port == p.name):
+            port_name = p.name
+    return f"{head} ({_endpoints_text(ep, port_name)})"
+
+
+def describe_ingress(ing, services, endpoints, address: str) -> str:
+    """kubectl describe ingress (networking.k8s.io/v1), from the Services and Endpoints of the lab."""
+    default = "<default>"
+    if ing.default_backend is not None:
+        default = _describe_backend(ing.default_backend, ing.namespace, services, endpoints)
+    out = [f"Name:\t{ing.name}", *_multiline("Labels", ing.labels), f"Namespace:\t{ing.namespace}",
+           f"Address:\t{ingress_address(address)}", f"Ingress Class:\t{ing.class_name or '<none>'}",
+           f"Default backend:\t{default}"]
+    if ing.tls:
+        out.append("TLS:")
+        out += [f"  {t.secret} terminates {','.join(t.hosts)}" if t.secret else f"  SNI routes {','.join(t.hosts)}"
+                for t in ing.tls]
+    out += ["Rules:", "  Host\tPath\tBackends", "  ----\t----\t--------"]
+    http_rules = [r for r in ing.rules if r.paths]           # a rule without http is not listed
+    for r in http_rules:
+        out.append(f"  {r.host or '*'}\t")
+        out += [f"    \t{p.path} \t{_describe_backend(p.backend, ing.namespace, services, endpoints)}"
+                for p in r.paths]
+    if not http_rules:
+        out.append(f"  *\t*\t{default}")
+    out += _multiline("Annotations", ing.annotations, annotations=True)
+    out.append("Events:\t<none>")
+    return _describe(out)
+
+
+DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
+
+
+def ingressclass_rows(classes, now: float, created: float) -> str:
+    """kubectl get ingressclass; `created` is the lab's creation time (classes keep none)."""
+    return table(["NAME", "CONTROLLER", "PARAMETERS", "AGE"],
+                 [[ic.name, ic.controller, "<none>", age(created, now)] for ic in classes])
+
+
+def ingressclass_object(ic, created: float) -> dict:
+    return _sorted({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                    "metadata": _meta(ic.name, None, created,
+                                      annotations={DEFAULT_CLASS: "true"} if ic.default else None),
+                    "spec": {"controller": ic.controller}})
+
+
+# ---- secrets and config maps ----------------------------------------------------------------
+
+def secret_rows(secrets, all_ns: bool, now: float) -> str:
+    headers = ["NAME", "TYPE", "DATA", "AGE"]
+    if all_ns:
+        headers.insert(0, "NAMESPACE")
+    rows = []
+    for s in secrets:
+        row = [s.name, s.type, str(len(s.data)), age(s.created, now)]
+        if all_ns:
+            row.insert(0, s.namespace)
+        rows.append(row)
+    return table(headers, rows)
+
+
+def secret_object(secret) -> dict:
+    """The Secret as `get -o yaml|json` shows it: values base64-encoded, as stored."""
+    obj = {"apiVersion": "v1", "kind": "Secret", "type": secret.type,
+           "metadata": _meta(secret.name, secret.namespace, secret.created, secret.labels)}
+    if secret.data:
+        obj["data"] = dict(secret.data)
+    return _sorted(obj)
+
+
+def describe_secret(secret) -> str:
+    """kubectl describe secret: each key's size, never its value."""
+    sizes = redacted(secret)
+    out = [f"Name:\t{secret.name}", f"Namespace:\t{secret.namespace}", *_multiline("Labels", secret.labels),
+           "Annotations:\t<none>", "", f"Type:\t{secret.type}", "", "Data", "===="]
+    out += [f"{key}:\t{sizes[key]} bytes" for key in sorted(sizes)]
+    return _describe(out)
+
+
+def configmap_rows(config_maps, all_ns: bool, now: float) -> str:
+    headers = ["NAME", "DATA", "AGE"]
+    if all_ns:
+        headers.insert(0, "NAMESPACE")
+    rows = []
+    for m in config_maps:
+        row = [m.name, str(len(m.data)), age(m.created, now)]
+        if all_ns:
+            row.insert(0, m.namespace)
+        rows.append(row)
+    return table(headers, rows)
+
+
+def configmap_object(cm) -> dict:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": _meta(cm.name, cm.namespace, cm.created, cm.labels)}
+    if cm.data:
+        obj["data"] = dict(cm.data)
+    return _sorted(obj)
+
+
+def describe_configmap(cm) -> str:
+    """kubectl (1.2x) describe configmap: each key, a ---- rule and its value as it is."""
+    out = [f"Name:\t{cm.name}", f"Namespace:\t{cm.namespace}", *_multiline("Labels", cm.labels),
+           "Annotations:\t<none>", "", "Data", "===="]
+    for key in sorted(cm.data):
+        out += [f"{key}:", "----", cm.data[key]]
+    out += ["", "BinaryData", "====", "", "Events:\t<none>"]
+    return _describe(out)

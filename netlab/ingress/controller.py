@@ -86,9 +86,18 @@ def _workers(master: int) -> dict[int, int]:
     return out
 
 
+def _accepting(pid: int) -> bool:
+    """A worker told to quit closes its listening sockets and says so in its title."""
+    try:
+        return b"shutting down" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
 def reload(master: int, name: str) -> None:
     """SIGHUP: nginx re-reads its configuration, starts new workers and lets the old ones
-    finish the requests they hold. Returns once a new worker runs."""
+    finish the requests they hold. Returns once only new workers accept connections, so
+    the change is live for every request that follows."""
     before = set(_workers(master))
     try:
         os.kill(master, signal.SIGHUP)
@@ -96,7 +105,7 @@ def reload(master: int, name: str) -> None:
         return                           # not running: it reads the new file when the kubelet restarts it
     deadline = time.monotonic() + RELOAD_TIMEOUT
     while time.monotonic() < deadline:
-        if set(_workers(master)) - before:
+        if set(_workers(master)) - before and not any(_accepting(pid) for pid in before):
             return
         time.sleep(0.005)
     raise NetlabError(f"nginx in {name} did not reload within {RELOAD_TIMEOUT:.0f}s (netlab logs {name})")

@@ -4,6 +4,8 @@ Pure: takes a cluster, returns the pods to add and to remove.
 """
 from __future__ import annotations
 
+import copy
+
 from collections import Counter
 
 from netlab.cni import ipam
@@ -32,8 +34,14 @@ def new_pod(cluster: Cluster, dep: Deployment, now: float) -> Pod:
     used = {p.ip for p in cluster.pods_on(node.name)}
     return Pod(name=name, namespace=dep.namespace, node=node.name,
                ip=ipam.allocate(node.pod_cidr, used), labels=dict(dep.labels),
-               owner=dep.name, created=now, container_ports=dict(dep.container_ports),
-               command=list(dep.command), env=dict(dep.env))
+               owner=dep.name, created=now, **copy.deepcopy(template(dep)))
+
+
+def template(dep: Deployment) -> dict:
+    """The pod template's spec, as each new pod gets it."""
+    return {"container_ports": dep.container_ports, "command": dep.command, "env": dep.env,
+            "env_refs": dep.env_refs, "env_from": dep.env_from, "volumes": dep.volumes,
+            "run_as_user": dep.run_as_user}
 
 
 def scale(cluster: Cluster, now: float) -> tuple[list[Pod], list[Pod]]:

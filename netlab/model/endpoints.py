@@ -20,6 +20,18 @@ Pure: reads a cluster, returns Endpoints objects; the caller stores them
 - Services without a selector (None or empty, like the seed's `mysql`) keep the
   Endpoints written by hand; so do Endpoints objects that belong to no Service.
   ExternalName services get none: they are a DNS alias and kube-proxy ignores them.
+- A Service without a selector and without a hand-written Endpoints object gets its
+  Endpoints from the EndpointSlices of its namespace labelled with its name
+  (kubernetes.io/service-name), as kube-proxy reads them: the slices in name order,
+  merged; an address (by IP) given by two slices counts once, the first slice's;
+  addresses sorted by IP as text as above, each with the ip, node, pod (targetRef),
+  ready and hostname of its slice endpoint. Ports are the first slice's (one
+  Endpoints object holds one set of ports; the validation refuses slices of one
+  Service with different ports; should some differ anyway, only the slices with the
+  first slice's ports count). Slices with no endpoints give no addresses and no ports,
+  as above. The lab stores derived Endpoints next to hand-written ones; when a slice
+  changes, `manifests.apply_to`/`delete_from` drop the Endpoints that equal what the
+  old slices gave, so that they are derived again.
 """
 from __future__ import annotations
 
@@ -73,6 +85,34 @@ def endpoints_for(cluster: Cluster, svc: Service) -> Endpoints | None:
     return Endpoints(svc.name, svc.namespace, addresses, ports)
 
 
+def _port_set(ports: list[EndpointPort]) -> set[tuple[str, int, str]]:
+    return {(p.name, p.port, p.protocol) for p in ports}
+
+
+def slice_endpoints(cluster: Cluster, svc: Service) -> Endpoints | None:
+    """The Endpoints that `svc`'s EndpointSlices give; None if it has none (or a selector,
+    or is an ExternalName service)."""
+    if has_selector(svc) or svc.type == "ExternalName":
+        return None
+    slices = sorted((s for s in getattr(cluster, "endpoint_slices", [])
+                     if s.namespace == svc.namespace and s.service == svc.name), key=lambda s: s.name)
+    if not slices:
+        return None
+    ports = slices[0].ports
+    seen: dict[str, EndpointAddress] = {}
+    for s in slices:
+        if _port_set(s.ports) != _port_set(ports):
+            continue
+        for a in s.addresses:
+            seen.setdefault(a.ip, a)
+    if not seen:
+        return Endpoints(svc.name, svc.namespace)
+    addresses = [EndpointAddress(a.ip, node=a.node, pod=a.pod, ready=a.ready, hostname=a.hostname)
+                 for a in sorted(seen.values(), key=lambda a: a.ip.encode())]
+    return Endpoints(svc.name, svc.namespace, addresses,
+                     [EndpointPort(p.port, p.name, p.protocol) for p in ports])
+
+
 def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
     """Every Endpoints object of the cluster, sorted by namespace and name."""
     derived = {}
@@ -85,6 +125,12 @@ def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
         key = (ep.namespace, ep.name)
         if key not in controlled:
             derived[key] = ep
+    for svc in cluster.services:
+        key = (svc.namespace, svc.name)
+        if key not in derived:
+            ep = slice_endpoints(cluster, svc)
+            if ep is not None:
+                derived[key] = ep
     return [derived[k] for k in sorted(derived)]
 
 

@@ -1,39 +1,115 @@
 """Kubernetes manifests in: YAML documents -> model objects (pure but for reading files).
 
-Errors name file, document, field and reason on one line; fields netlab does not
-implement are named in warnings, never dropped silently.
+Errors name file, document, field and reason on one line:
+    m.yaml: document 2: spec.rules[0].http.paths[0].pathType: required field is missing
+Fields netlab does not implement are named in warnings, never dropped silently:
+    m.yaml: document 2: spec.ipFamilyPolicy is not implemented by netlab and was ignored
+
+Kinds: v1 Service, Endpoints, Pod, Namespace, Secret, ConfigMap; apps/v1 Deployment;
+discovery.k8s.io/v1 EndpointSlice; networking.k8s.io/v1 Ingress and IngressClass;
+extensions/v1beta1 and networking.k8s.io/v1beta1 Ingress. `load` is all or nothing:
+every document of every file is read before anything is returned.
+Secret values never appear in a message.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import base64
+import binascii
+import posixpath
+import re
+from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
 from netlab.errors import ModelError
-from netlab.model import yamlio
+from netlab.model import names, yamlio
 from netlab.model.objects import (
-    Deployment, EndpointAddress, EndpointPort, Endpoints, Pod, Service, ServicePort,
+    ConfigMap, Deployment, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, EnvFrom, Ingress,
+    IngressBackend, IngressClass, IngressPath, IngressRule, IngressTLS, KeyRef, Pod, Secret, Service,
+    ServicePort, Volume,
 )
 
-KINDS = {("v1", "Service"), ("v1", "Endpoints"), ("v1", "Pod"), ("v1", "Namespace"), ("apps/v1", "Deployment")}
+INGRESS_APIS = ("networking.k8s.io/v1", "networking.k8s.io/v1beta1", "extensions/v1beta1")
+KINDS = {("v1", "Service"), ("v1", "Endpoints"), ("v1", "Pod"), ("v1", "Namespace"), ("apps/v1", "Deployment"),
+         ("v1", "Secret"), ("v1", "ConfigMap"), ("discovery.k8s.io/v1", "EndpointSlice"),
+         ("networking.k8s.io/v1", "IngressClass"), *((api, "Ingress") for api in INGRESS_APIS)}
 
+_TOP = {"apiVersion", "kind", "metadata", "status"}    # status is the server's: ignored, as the API server does
 # Fields netlab understands, per kind; anything else is warned about.
 _KNOWN = {
     "metadata": {"name", "namespace", "labels", "annotations", "generateName", "uid", "resourceVersion",
                  "creationTimestamp"},
+    "Service": _TOP | {"spec"},
     "Service.spec": {"type", "clusterIP", "ports", "selector", "sessionAffinity", "sessionAffinityConfig",
                      "externalTrafficPolicy", "externalIPs", "externalName", "loadBalancerIP", "clusterIPs"},
     "Service.port": {"name", "protocol", "port", "targetPort", "nodePort"},
+    "Endpoints": _TOP | {"subsets"},
+    "Namespace": _TOP | {"spec"},
+    "Deployment": _TOP | {"spec"},
     "Deployment.spec": {"replicas", "selector", "template", "strategy"},
-    "Pod.spec": {"containers", "nodeName", "restartPolicy"},
-    "container": {"name", "image", "command", "args", "ports", "imagePullPolicy", "env"},
+    "Pod": _TOP | {"spec"},
+    "Pod.spec": {"containers", "nodeName", "restartPolicy", "volumes", "securityContext"},
+    "container": {"name", "image", "command", "args", "ports", "imagePullPolicy", "env", "envFrom",
+                  "volumeMounts", "securityContext"},
+    "env": {"name", "value", "valueFrom"},
+    "env.valueFrom": {"secretKeyRef", "configMapKeyRef", "fieldRef"},
+    "keyRef": {"name", "key", "optional"},
+    "fieldRef": {"fieldPath", "apiVersion"},
+    "envFrom": {"prefix", "secretRef", "configMapRef"},
+    "envFrom.ref": {"name", "optional"},
+    "volume.secret": {"secretName", "items", "optional"},
+    "volume.configMap": {"name", "items", "optional"},
+    "volume.item": {"key", "path"},
+    "volumeMount": {"name", "mountPath", "readOnly"},
+    "securityContext": {"runAsUser"},
+    "Secret": _TOP | {"type", "data", "stringData"},
+    "ConfigMap": _TOP | {"data"},
+    "EndpointSlice": _TOP | {"addressType", "endpoints", "ports"},
+    "EndpointSlice.endpoint": {"addresses", "conditions", "nodeName", "hostname", "targetRef"},
+    "EndpointSlice.conditions": {"ready"},
+    "EndpointSlice.targetRef": {"kind", "name", "namespace", "uid", "resourceVersion", "apiVersion"},
+    "EndpointSlice.port": {"name", "port", "protocol"},
+    "Ingress": _TOP | {"spec"},
+    "Ingress.spec.v1": {"ingressClassName", "defaultBackend", "rules", "tls"},
+    "Ingress.spec.v1beta1": {"ingressClassName", "backend", "rules", "tls"},
+    "Ingress.rule": {"host", "http"},
+    "Ingress.http": {"paths"},
+    "Ingress.path": {"path", "pathType", "backend"},
+    "Ingress.backend.v1": {"service", "resource"},
+    "Ingress.backend.v1beta1": {"serviceName", "servicePort", "resource"},
+    "Ingress.service": {"name", "port"},
+    "Ingress.port": {"number", "name"},
+    "Ingress.tls": {"hosts", "secretName"},
+    "IngressClass": _TOP | {"spec"},
+    "IngressClass.spec": {"controller"},
 }
+_FILE_MODES = ("netlab always writes 0600 files in a 0700 directory owned by the pod's user")
+# Why some ignored fields are ignored, appended to their warning.
+_WHY = {"defaultMode": _FILE_MODES, "mode": _FILE_MODES}
+
+FIELD_PATHS = ("metadata.name", "metadata.namespace", "spec.nodeName", "status.hostIP", "status.podIP")
+PATH_TYPES = ("Exact", "Prefix", "ImplementationSpecific")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+MAX_DATA = 1024 * 1024                     # bytes in a Secret or ConfigMap, as the API server limits them
+# Secret types whose keys the API server requires (basic-auth needs one of its two).
+SECRET_KEYS = {"kubernetes.io/tls": ("tls.crt", "tls.key"), "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+               "kubernetes.io/dockercfg": (".dockercfg",),
+               "kubernetes.io/dockerconfigjson": (".dockerconfigjson",)}
+NGINX_BREAKERS = "'\"{};$\\#"              # characters that would end a token or start a comment in nginx.conf
+
+_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_CONTROLLER_PATH = re.compile(r"^[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$")
 
 
 @dataclass
 class Manifest:
     kind: str
-    obj: object                      # Service, Endpoints, Pod, Deployment, or a namespace name
-    where: str                       # "file.yaml: document 2"
+    obj: object       # Service, Endpoints, Pod, Deployment, Secret, ConfigMap, EndpointSlice, Ingress,
+    #                   IngressClass (cluster-scoped: no namespace), or a namespace's name
+    where: str        # "file.yaml: document 2"
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -42,32 +118,124 @@ class Manifest:
         return (self.kind, ns, getattr(self.obj, "name", self.obj))
 
 
+@dataclass
+class PodSpec:
+    """What a pod spec (or a topology file's pod) gives a Pod or a Deployment's template."""
+    container_ports: dict[str, int] = field(default_factory=dict)
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    env_refs: dict[str, KeyRef] = field(default_factory=dict)
+    env_from: list[EnvFrom] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    run_as_user: int | None = None
+
+    def fields(self) -> dict:
+        """Keyword arguments for Pod(...) and Deployment(...)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 class _Doc:
     """One document being read: collects warnings, raises errors with their place."""
 
     def __init__(self, where: str, doc: dict):
-        self.where, self.doc, self.warnings, self.unknown = where, doc, [], []
+        self.where, self.doc = where, doc
+        self.unknown: list[str] = []            # fields netlab does not know
+        self.notes: list[str] = []              # every warning, without the document's place
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{self.where}: {n}" if self.where else n for n in self.notes]
+
+    def warn(self, note: str) -> None:
+        self.notes.append(note)
 
     def fail(self, path: str, msg: str):
         raise ModelError(f"{self.where}: {path}: {msg}" if self.where else f"{path}: {msg}")
 
     def get(self, obj: dict, key: str, path: str, kind, default=None, required=False):
         value = obj.get(key, default) if isinstance(obj, dict) else default
-        where = f"{path}.{key}" if path else key
+        where = _join(path, key)
         if value is None:
             if required:
                 self.fail(where, "required field is missing")
             return default
         if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            self.fail(where, f"{value!r} must be a {names}")
+            names_ = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            self.fail(where, f"{value!r} must be a {names_}")
         return value
+
+    def items(self, obj: dict, key: str, path: str):
+        """(index, mapping, its path) for each item of a list of mappings."""
+        for i, item in enumerate(self.get(obj, key, path, list, [])):
+            ipath = f"{_join(path, key)}[{i}]"
+            if not isinstance(item, dict):
+                self.fail(ipath, "must be a mapping")
+            yield i, item, ipath
 
     def known(self, obj: dict, allowed: str, path: str) -> None:
         for key in obj:
             if key not in _KNOWN[allowed]:
-                self.unknown.append(f"{path}.{key}")
-                self.warnings.append(f"{self.where}: {path}.{key} is not implemented by netlab and was ignored")
+                self.unknown.append(_join(path, key))
+                why = f": {_WHY[key]}" if key in _WHY else ""
+                self.warn(f"{_join(path, key)} is not implemented by netlab and was ignored{why}")
+
+
+# ---------------------------------------------------------------- names and checks
+
+def _name(d: _Doc, value: str, path: str, label: bool = False) -> str:
+    ok = names.is_dns1123_label(value) if label else names.is_dns1123_subdomain(value)
+    if not ok:
+        kind, chars = ("label", "'-'") if label else ("subdomain", "'-' and '.'")
+        d.fail(path, f"{value!r} is not a valid DNS-1123 {kind} (lower case letters, digits, {chars}, "
+                     "starting and ending alphanumeric)")
+    return value
+
+
+def _service_name(d: _Doc, value: str, path: str) -> str:
+    if not (len(value) <= 63 and _DNS1035.match(value)):
+        d.fail(path, f"{value!r} is not a valid service name (a DNS-1035 label: lower case letters, digits "
+                     "and '-', starting with a letter)")
+    return value
+
+
+def _port_number(d: _Doc, value: int, path: str) -> int:
+    if not 1 <= value <= 65535:
+        d.fail(path, f"{value} must be between 1 and 65535, inclusive")
+    return value
+
+
+def _port_name(d: _Doc, value: str, path: str) -> str:
+    if not (len(value) <= 15 and _PORT_NAME.match(value) and "--" not in value
+            and any(c.isalpha() for c in value)):
+        d.fail(path, f"{value!r} is not a valid port name (at most 15 lower case letters, digits and '-', "
+                     "with at least one letter)")
+    return value
+
+
+def _key(d: _Doc, key, path: str) -> str:
+    """A key of a Secret's or ConfigMap's data, as the API server validates it."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        key = str(key)
+    if not isinstance(key, str):
+        d.fail(path, f"{key!r} must be a str")
+    if len(key) > 253:
+        d.fail(path, "a key must be no more than 253 characters")
+    if not _KEY.match(key):
+        d.fail(path, f"{key!r} is not a valid key (letters, digits, '-', '_' and '.')")
+    if key in (".", "..") or key.startswith(".."):
+        d.fail(path, f"{key!r} must not be '.' or '..' or start with '..'")
+    return key
+
+
+def _env_name(d: _Doc, value: str, path: str) -> str:
+    if not _ENV_NAME.match(value):
+        d.fail(path, f"{value!r} is not a valid environment variable name (letters, digits, '_', '-' and '.', "
+                     "not starting with a digit)")
+    return value
 
 
 def _labels(d: _Doc, obj: dict, path: str) -> dict[str, str]:
@@ -75,7 +243,18 @@ def _labels(d: _Doc, obj: dict, path: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()}
 
 
-def _meta(d: _Doc) -> tuple[str, str, dict]:
+def _annotations(d: _Doc, meta: dict) -> dict[str, str]:
+    out = {}
+    for k, v in (d.get(meta, "annotations", "metadata", dict, {}) or {}).items():
+        if not isinstance(v, str):
+            d.fail(f"metadata.annotations[{k}]", f"{v!r} must be a str (quote it)")
+        out[str(k)] = v
+    return out
+
+
+def _meta(d: _Doc, kind: str = "") -> tuple[str, str, dict]:
+    if kind:
+        d.known(d.doc, kind, "")
     meta = d.get(d.doc, "metadata", "", dict, required=True)
     d.known(meta, "metadata", "metadata")
     name = d.get(meta, "name", "metadata", str, required=True)
@@ -83,44 +262,231 @@ def _meta(d: _Doc) -> tuple[str, str, dict]:
     return name, namespace, meta
 
 
-def _containers(d: _Doc, spec: dict, path: str) -> tuple[dict[str, int], list[str], dict[str, str]]:
-    """(container ports by name, the first container's command + args, its env)."""
-    containers = d.get(spec, "containers", path, list, [])
-    ports: dict[str, int] = {}
-    command: list[str] = []
-    env: dict[str, str] = {}
-    for i, c in enumerate(containers):
-        cpath = f"{path}.containers[{i}]"
-        if not isinstance(c, dict):
-            d.fail(cpath, "must be a mapping")
-        d.known(c, "container", cpath)
-        for j, p in enumerate(d.get(c, "ports", cpath, list, [])):
-            number = d.get(p, "containerPort", f"{cpath}.ports[{j}]", int, required=True)
-            ports[d.get(p, "name", f"{cpath}.ports[{j}]", str, "")] = number
-        if i == 0:
-            command = [str(x) for x in d.get(c, "command", cpath, list, []) + d.get(c, "args", cpath, list, [])]
-            for j, e in enumerate(d.get(c, "env", cpath, list, [])):
-                epath = f"{cpath}.env[{j}]"
-                if "valueFrom" in (e if isinstance(e, dict) else {}):
-                    d.warnings.append(f"{d.where}: {epath}.valueFrom is not implemented by netlab and was ignored")
-                    continue
-                env[d.get(e, "name", epath, str, required=True)] = str(d.get(e, "value", epath, (str, int, float), ""))
-        elif c.get("command"):
-            d.warnings.append(f"{d.where}: {cpath}.command: netlab runs the first container's command only")
-    return ports, command, env
+def _new_meta(d: _Doc, kind: str) -> tuple[str, str, dict]:
+    """_meta for the kinds netlab has no cluster-wide name checks for: names are checked here."""
+    name, namespace, meta = _meta(d, kind)
+    _name(d, name, "metadata.name")
+    _name(d, namespace, "metadata.namespace", label=True)
+    return name, namespace, meta
 
 
-def containers(spec: dict, where: str) -> tuple[dict[str, int], list[str], dict[str, str]]:
-    """A `containers` list outside a manifest (topology files): ports, command, env."""
-    d = _Doc("", {})
-    out = _containers(d, spec, where)
-    if d.unknown:        # topology files are netlab's own: an unknown field is an error there
-        raise ModelError(f"{d.unknown[0]} is not a field netlab knows")
+# ---------------------------------------------------------------- pod specs
+
+def _key_ref(d: _Doc, ref: dict, path: str, kind: str) -> KeyRef:
+    d.known(ref, "keyRef", path)
+    name = _name(d, d.get(ref, "name", path, str, required=True), f"{path}.name")
+    key = _key(d, d.get(ref, "key", path, str, required=True), f"{path}.key")
+    return KeyRef(kind, name, key, d.get(ref, "optional", path, bool, False))
+
+
+def _value_from(d: _Doc, vf: dict, path: str) -> KeyRef | None:
+    d.known(vf, "env.valueFrom", path)
+    given = [k for k in ("secretKeyRef", "configMapKeyRef", "fieldRef", "resourceFieldRef") if k in vf]
+    if len(given) > 1:
+        d.fail(path, f"give one of secretKeyRef, configMapKeyRef or fieldRef, not {' and '.join(given)}")
+    if not given:
+        d.fail(path, "must give one of secretKeyRef, configMapKeyRef or fieldRef")
+    source = given[0]
+    if source == "resourceFieldRef":
+        return None                        # warned about by known()
+    ref = d.get(vf, source, path, dict, required=True)
+    spath = f"{path}.{source}"
+    if source == "fieldRef":
+        d.known(ref, "fieldRef", spath)
+        fp = d.get(ref, "fieldPath", spath, str, required=True)
+        if fp not in FIELD_PATHS:
+            d.fail(f"{spath}.fieldPath", f"{fp!r} is not supported by netlab (supported: {', '.join(FIELD_PATHS)})")
+        api = d.get(ref, "apiVersion", spath, str, "v1")
+        if api != "v1":
+            d.fail(f"{spath}.apiVersion", f"{api!r} is not supported (only v1)")
+        return KeyRef("Field", "", fp)
+    return _key_ref(d, ref, spath, "Secret" if source == "secretKeyRef" else "ConfigMap")
+
+
+def _env(d: _Doc, c: dict, cpath: str, out: PodSpec) -> None:
+    for _, e, epath in d.items(c, "env", cpath):
+        d.known(e, "env", epath)
+        name = _env_name(d, d.get(e, "name", epath, str, required=True), f"{epath}.name")
+        vf = d.get(e, "valueFrom", epath, dict)
+        # a later variable of the same name wins, as in Kubernetes
+        out.env.pop(name, None)
+        out.env_refs.pop(name, None)
+        if vf is None:
+            out.env[name] = str(d.get(e, "value", epath, (str, int, float), ""))
+            continue
+        if e.get("value") not in (None, ""):
+            d.fail(f"{epath}.valueFrom", "may not be given when value is not empty")
+        ref = _value_from(d, vf, f"{epath}.valueFrom")
+        if ref is not None:
+            out.env_refs[name] = ref
+    for _, ef, path in d.items(c, "envFrom", cpath):
+        d.known(ef, "envFrom", path)
+        given = [k for k in ("secretRef", "configMapRef") if k in ef]
+        if len(given) != 1:
+            d.fail(path, "give one of configMapRef or secretRef" + (", not both" if given else ""))
+        ref = d.get(ef, given[0], path, dict, required=True)
+        rpath = f"{path}.{given[0]}"
+        d.known(ref, "envFrom.ref", rpath)
+        name = _name(d, d.get(ref, "name", rpath, str, required=True), f"{rpath}.name")
+        prefix = d.get(ef, "prefix", path, str, "")
+        if prefix:
+            _env_name(d, prefix, f"{path}.prefix")
+        out.env_from.append(EnvFrom("Secret" if given[0] == "secretRef" else "ConfigMap", name, prefix,
+                                    d.get(ref, "optional", rpath, bool, False)))
+
+
+@dataclass
+class _Vol:
+    path: str
+    kind: str                      # Secret | ConfigMap | the ignored type (emptyDir, ...)
+    source: str = ""
+    items: dict[str, str] = field(default_factory=dict)
+    optional: bool = False
+    mounted: bool = False
+
+    @property
+    def usable(self) -> bool:
+        return self.kind in ("Secret", "ConfigMap")
+
+
+def _volume_items(d: _Doc, src: dict, path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for _, item, ipath in d.items(src, "items", path):
+        d.known(item, "volume.item", ipath)
+        key = _key(d, d.get(item, "key", ipath, str, required=True), f"{ipath}.key")
+        to = d.get(item, "path", ipath, str, required=True)
+        if not to:
+            d.fail(f"{ipath}.path", "must not be empty")
+        if to.startswith("/"):
+            d.fail(f"{ipath}.path", f"{to!r} must be a relative path")
+        if ".." in to.split("/"):
+            d.fail(f"{ipath}.path", f"{to!r} must not contain '..'")
+        if key in out:
+            d.fail(f"{ipath}.key", f"{key!r} is already given by {seen[key]} (netlab writes each key once)")
+        out[key], seen[key] = to, ipath
     return out
 
 
+def _volumes(d: _Doc, spec: dict, path: str) -> dict[str, _Vol]:
+    vols: dict[str, _Vol] = {}
+    for _, v, vpath in d.items(spec, "volumes", path):
+        name = _name(d, d.get(v, "name", vpath, str, required=True), f"{vpath}.name", label=True)
+        if name in vols:
+            d.fail(f"{vpath}.name", f"{name!r} is already used by {vols[name].path}")
+        types = [k for k in v if k != "name"]
+        if not types:
+            d.fail(vpath, "must give a volume type (secret or configMap)")
+        if len(types) > 1:
+            d.fail(vpath, f"may not give more than one volume type ({', '.join(types)})")
+        kind = types[0]
+        if kind not in ("secret", "configMap"):
+            d.unknown.append(f"{vpath}.{kind}")
+            d.warn(f"{vpath}.{kind} is not implemented by netlab and was ignored "
+                   "(netlab makes secret and configMap volumes only)")
+            vols[name] = _Vol(vpath, kind)
+            continue
+        spath = f"{vpath}.{kind}"
+        src = d.get(v, kind, vpath, dict, required=True)
+        d.known(src, f"volume.{kind}", spath)
+        source_key = "secretName" if kind == "secret" else "name"
+        source = _name(d, d.get(src, source_key, spath, str, required=True), f"{spath}.{source_key}")
+        vols[name] = _Vol(vpath, "Secret" if kind == "secret" else "ConfigMap", source,
+                          _volume_items(d, src, spath), d.get(src, "optional", spath, bool, False))
+    return vols
+
+
+def _mounts(d: _Doc, c: dict, cpath: str, vols: dict[str, _Vol], path: str, first: bool) -> list[Volume]:
+    out: list[Volume] = []
+    seen: dict[str, str] = {}
+    for _, m, mpath in d.items(c, "volumeMounts", cpath):
+        for refused in ("subPath", "subPathExpr"):
+            if refused in m:
+                d.fail(f"{mpath}.{refused}", "not supported by netlab (mount the whole volume)")
+        d.known(m, "volumeMount", mpath)
+        name = d.get(m, "name", mpath, str, required=True)
+        if name not in vols:
+            d.fail(f"{mpath}.name", f"{name!r} is not the name of a volume in {_join(path, 'volumes')}")
+        mount = d.get(m, "mountPath", mpath, str, required=True)
+        where = f"{mpath}.mountPath"
+        if not mount.startswith("/"):
+            d.fail(where, f"{mount!r} must be an absolute path")
+        if mount == "/" or posixpath.normpath(mount) == "/":
+            d.fail(where, f"{mount!r} must not be '/'")
+        if posixpath.normpath(mount) != mount:
+            d.fail(where, f"{mount!r} must be a normalised path (no '.', '..', '//' or trailing '/')")
+        if mount in seen:
+            d.fail(where, f"{mount!r} is already used by {seen[mount]}")
+        seen[mount] = mpath
+        d.get(m, "readOnly", mpath, bool, False)       # secret and configMap volumes are read-only anyway
+        if not first:
+            continue
+        vol = vols[name]
+        if not vol.usable:
+            d.warn(f"{mpath} mounts volume {name!r} ({vol.kind}), which netlab does not implement; it was ignored")
+            continue
+        vol.mounted = True
+        out.append(Volume(name, vol.kind, vol.source, mount, dict(vol.items), vol.optional))
+    return out
+
+
+def _run_as_user(d: _Doc, sc: dict, path: str) -> int | None:
+    uid = d.get(sc, "runAsUser", path, int)
+    if uid is not None and not 0 <= uid <= 2147483647:
+        d.fail(f"{path}.runAsUser", f"{uid} must be between 0 and 2147483647, inclusive")
+    return uid
+
+
+def _pod_spec(d: _Doc, spec: dict, path: str) -> PodSpec:
+    """The pod spec's first container (the one netlab runs) with its volumes; ports of every container."""
+    out = PodSpec()
+    vols = _volumes(d, spec, path)
+    sc_path = _join(path, "securityContext")
+    sc = d.get(spec, "securityContext", path, dict, {})
+    d.known(sc, "securityContext", sc_path)
+    out.run_as_user = _run_as_user(d, sc, sc_path)
+    for i, c, cpath in d.items(spec, "containers", path):
+        d.known(c, "container", cpath)
+        for j, p in enumerate(d.get(c, "ports", cpath, list, [])):
+            number = d.get(p, "containerPort", f"{cpath}.ports[{j}]", int, required=True)
+            out.container_ports[d.get(p, "name", f"{cpath}.ports[{j}]", str, "")] = number
+        mounts = _mounts(d, c, cpath, vols, path, first=i == 0)
+        if i == 0:
+            out.command = [str(x) for x in d.get(c, "command", cpath, list, []) + d.get(c, "args", cpath, list, [])]
+            _env(d, c, cpath, out)
+            out.volumes = mounts
+            csc = d.get(c, "securityContext", cpath, dict, {})
+            d.known(csc, "securityContext", f"{cpath}.securityContext")
+            uid = _run_as_user(d, csc, f"{cpath}.securityContext")
+            out.run_as_user = uid if uid is not None else out.run_as_user      # the container's wins
+            continue
+        if c.get("command"):
+            d.warn(f"{cpath}.command: netlab runs the first container's command only")
+        for key in ("env", "envFrom", "volumeMounts", "securityContext"):
+            if c.get(key):
+                d.warn(f"{cpath}.{key} was ignored: netlab runs the first container only")
+    for name, vol in vols.items():
+        if vol.usable and not vol.mounted:
+            d.warn(f"{vol.path} is not mounted by the first container (the one netlab runs) and was ignored")
+    return out
+
+
+def containers(spec: dict, where: str) -> PodSpec:
+    """A pod spec outside a manifest (a topology file's deployment or pod): its `containers`
+    (and `volumes` and `securityContext`, if the topology schema passes them)."""
+    d = _Doc("", {})
+    out = _pod_spec(d, spec, where)
+    if d.unknown:        # topology files are netlab's own: an unknown field is an error there
+        raise ModelError(f"{d.unknown[0]} is not a field netlab knows")
+    if d.notes:
+        raise ModelError(d.notes[0])
+    return out
+
+
+# ---------------------------------------------------------------- v1 and apps/v1
+
 def _service(d: _Doc) -> Service:
-    name, ns, meta = _meta(d)
+    name, ns, meta = _meta(d, "Service")
     spec = d.get(d.doc, "spec", "", dict, {})
     d.known(spec, "Service.spec", "spec")
     ports = []
@@ -149,7 +515,7 @@ def _service(d: _Doc) -> Service:
 
 
 def _endpoints(d: _Doc) -> Endpoints:
-    name, ns, _ = _meta(d)
+    name, ns, _ = _meta(d, "Endpoints")
     subsets = d.get(d.doc, "subsets", "", list, [])
     addresses, ports = [], None
     for i, s in enumerate(subsets):
@@ -172,7 +538,7 @@ def _endpoints(d: _Doc) -> Endpoints:
 
 
 def _deployment(d: _Doc) -> Deployment:
-    name, ns, _ = _meta(d)
+    name, ns, _ = _meta(d, "Deployment")
     spec = d.get(d.doc, "spec", "", dict, required=True)
     d.known(spec, "Deployment.spec", "spec")
     template = d.get(spec, "template", "spec", dict, required=True)
@@ -183,23 +549,285 @@ def _deployment(d: _Doc) -> Deployment:
         d.fail("spec.selector.matchLabels", "does not match spec.template.metadata.labels")
     pod_spec = d.get(template, "spec", "spec.template", dict, {})
     d.known(pod_spec, "Pod.spec", "spec.template.spec")
-    ports, command, env = _containers(d, pod_spec, "spec.template.spec")
+    ps = _pod_spec(d, pod_spec, "spec.template.spec")
     replicas = d.get(spec, "replicas", "spec", int, 1)
     if replicas < 0:
         d.fail("spec.replicas", f"{replicas} must be >= 0")
-    return Deployment(name, ns, replicas, labels or {"app": name}, container_ports=ports, command=command, env=env)
+    return Deployment(name, ns, replicas, labels or {"app": name}, **ps.fields())
 
 
 def _pod(d: _Doc) -> Pod:
-    name, ns, meta = _meta(d)
+    name, ns, meta = _meta(d, "Pod")
     spec = d.get(d.doc, "spec", "", dict, {})
     d.known(spec, "Pod.spec", "spec")
-    ports, command, env = _containers(d, spec, "spec")
-    return Pod(name, ns, d.get(spec, "nodeName", "spec", str, ""), "", _labels(d, meta, "metadata"),
-               container_ports=ports, command=command, env=env)
+    ps = _pod_spec(d, spec, "spec")
+    return Pod(name, ns, d.get(spec, "nodeName", "spec", str, ""), "", _labels(d, meta, "metadata"), **ps.fields())
 
 
-_READERS = {"Service": _service, "Endpoints": _endpoints, "Deployment": _deployment, "Pod": _pod}
+def _data_map(d: _Doc, key: str) -> dict:
+    value = d.doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        d.fail(key, "must be a mapping of keys to values")
+    return value
+
+
+def _secret(d: _Doc) -> Secret:
+    name, ns, meta = _new_meta(d, "Secret")
+    type_ = d.get(d.doc, "type", "", str, "Opaque") or "Opaque"
+    data: dict[str, str] = {}
+    for k, v in _data_map(d, "data").items():
+        key = _key(d, k, f"data[{k}]")
+        if v is not None and not isinstance(v, str):
+            d.fail(f"data[{key}]", "must be a base64 string")
+        try:   # Go's decoder, as the API server's, skips line breaks
+            raw = base64.b64decode((v or "").replace("\n", "").replace("\r", ""), validate=True)
+        except (binascii.Error, ValueError):
+            d.fail(f"data[{key}]", "the value is not valid base64 (encode it, or give it in stringData)")
+        data[key] = base64.b64encode(raw).decode()
+    for k, v in _data_map(d, "stringData").items():     # merged over data, as the API server does
+        key = _key(d, k, f"stringData[{k}]")
+        if v is not None and not isinstance(v, str):
+            d.fail(f"stringData[{key}]", "must be a string (quote the value)")
+        data[key] = base64.b64encode((v or "").encode()).decode()
+    size = sum(len(base64.b64decode(v)) for v in data.values())
+    if size > MAX_DATA:
+        d.fail("data", f"the Secret holds {size} bytes, more than the {MAX_DATA} the API server allows")
+    for required in SECRET_KEYS.get(type_, ()):
+        if required not in data:
+            d.fail(f"data[{required}]", f"required field is missing (a {type_} Secret needs it)")
+    if type_ == "kubernetes.io/basic-auth" and not ({"username", "password"} & set(data)):
+        d.fail("data", "a kubernetes.io/basic-auth Secret needs the key username or password")
+    return Secret(name, ns, type_, data, _labels(d, meta, "metadata"))
+
+
+def _config_map(d: _Doc) -> ConfigMap:
+    name, ns, meta = _new_meta(d, "ConfigMap")
+    data: dict[str, str] = {}
+    for k, v in _data_map(d, "data").items():
+        key = _key(d, k, f"data[{k}]")
+        if v is not None and not isinstance(v, str):
+            d.fail(f"data[{key}]", f"{v!r} must be a str (quote it)")
+        data[key] = v or ""
+    size = sum(len(v.encode()) for v in data.values())
+    if size > MAX_DATA:
+        d.fail("data", f"the ConfigMap holds {size} bytes, more than the {MAX_DATA} the API server allows")
+    return ConfigMap(name, ns, data, _labels(d, meta, "metadata"))
+
+
+# ---------------------------------------------------------------- discovery.k8s.io/v1
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def _ipv4(d: _Doc, value, path: str) -> str:
+    try:
+        return str(IPv4Address(value if isinstance(value, str) else ""))
+    except ValueError:
+        d.fail(path, f"{value!r} is not an IPv4 address")
+
+
+def _endpoint_slice(d: _Doc) -> EndpointSlice:
+    name, ns, meta = _new_meta(d, "EndpointSlice")
+    labels = _labels(d, meta, "metadata")
+    service = labels.get(SERVICE_NAME_LABEL)
+    lpath = f"metadata.labels[{SERVICE_NAME_LABEL}]"
+    if service is None:
+        d.fail(lpath, "required field is missing (netlab gives a slice's endpoints to the Service it names)")
+    _service_name(d, service, lpath)
+    family = d.get(d.doc, "addressType", "", str, required=True)
+    if family == "IPv6":
+        d.fail("addressType", "'IPv6' is not supported by netlab: the lab is IPv4 only")
+    if family == "FQDN":
+        d.fail("addressType", "'FQDN' is not supported by netlab: kube-proxy ignores FQDN slices (give IPv4)")
+    if family != "IPv4":
+        d.fail("addressType", f"{family!r} is not one of IPv4, IPv6, FQDN")
+    addresses = []
+    for _, e, epath in d.items(d.doc, "endpoints", ""):
+        d.known(e, "EndpointSlice.endpoint", epath)
+        ips = d.get(e, "addresses", epath, list, required=True)
+        if not ips:
+            d.fail(f"{epath}.addresses", "must have at least one address")
+        ips = [_ipv4(d, ip, f"{epath}.addresses[{k}]") for k, ip in enumerate(ips)]
+        cond = d.get(e, "conditions", epath, dict, {})
+        d.known(cond, "EndpointSlice.conditions", f"{epath}.conditions")
+        ready = d.get(cond, "ready", f"{epath}.conditions", bool, True)
+        hostname = d.get(e, "hostname", epath, str)
+        if hostname is not None:
+            _name(d, hostname, f"{epath}.hostname", label=True)
+        ref = d.get(e, "targetRef", epath, dict)
+        pod = None
+        if ref is not None:
+            rpath = f"{epath}.targetRef"
+            d.known(ref, "EndpointSlice.targetRef", rpath)
+            kind = d.get(ref, "kind", rpath, str, "Pod")
+            if kind != "Pod":
+                d.fail(f"{rpath}.kind", f"{kind!r} is not supported by netlab (a targetRef names a Pod)")
+            pod = d.get(ref, "name", rpath, str)
+        addresses.append(EndpointAddress(ips[0], node=d.get(e, "nodeName", epath, str), pod=pod, ready=ready,
+                                         hostname=hostname))
+    ports = []
+    for _, p, ppath in d.items(d.doc, "ports", ""):
+        d.known(p, "EndpointSlice.port", ppath)
+        number = _port_number(d, d.get(p, "port", ppath, int, required=True), f"{ppath}.port")
+        protocol = d.get(p, "protocol", ppath, str, "TCP")
+        if protocol not in PROTOCOLS:
+            d.fail(f"{ppath}.protocol", f"{protocol!r} is not one of {', '.join(PROTOCOLS)}")
+        ports.append(EndpointPort(number, d.get(p, "name", ppath, str, ""), protocol))
+    return EndpointSlice(name, ns, service, addresses, ports)
+
+
+# ---------------------------------------------------------------- networking.k8s.io Ingress
+
+def _host(d: _Doc, host, path: str) -> str:
+    if not isinstance(host, str):
+        d.fail(path, f"{host!r} must be a str")
+    try:
+        ip_address(host)
+        d.fail(path, f"{host!r} must be a DNS name, not an IP address")
+    except ValueError:
+        pass
+    if ":" in host:
+        d.fail(path, f"{host!r} must be a DNS name without a port")
+    name = host[2:] if host.startswith("*.") else host
+    if "*" in name:
+        d.fail(path, f"{host!r}: a wildcard must be the whole first label ('*.example.com')")
+    if len(host) > 253 or not names.is_dns1123_subdomain(name):
+        d.fail(path, f"{host!r} is not a valid DNS-1123 subdomain (lower case letters, digits, '-' and '.', "
+                     "starting and ending alphanumeric; '*.' may lead)")
+    return host
+
+
+def _ingress_path(d: _Doc, value: str, path_type: str, path: str) -> str:
+    if not value.startswith("/"):
+        d.fail(path, f"{value!r} must be an absolute path (start with '/')")
+    for ch in value:
+        if ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch in NGINX_BREAKERS:
+            what = "whitespace" if ch.isspace() else "a control character" if not ch.isprintable() else repr(ch)
+            d.fail(path, f"{value!r} must not contain {what} (netlab writes paths into nginx.conf, "
+                         "which it would break)")
+    if path_type in ("Exact", "Prefix"):    # as the API server validates them
+        for seq in ("//", "/./", "/../", "%2f", "%2F"):
+            if seq in value:
+                d.fail(path, f"{value!r} must not contain '{seq}'")
+        for suffix in ("/..", "/."):
+            if value.endswith(suffix):
+                d.fail(path, f"{value!r} cannot end with '{suffix}'")
+    return value
+
+
+def _backend(d: _Doc, obj: dict, path: str, v1: bool) -> IngressBackend:
+    if "resource" in obj:
+        d.fail(f"{path}.resource", "a resource backend is not supported by netlab (give a service)")
+    if not v1:
+        d.known(obj, "Ingress.backend.v1beta1", path)
+        name = _service_name(d, d.get(obj, "serviceName", path, str, required=True), f"{path}.serviceName")
+        port = d.get(obj, "servicePort", path, (int, str), required=True)
+        ppath = f"{path}.servicePort"
+        if isinstance(port, bool):
+            d.fail(ppath, f"{port!r} must be a port number or a port name")
+        return IngressBackend(name, _port_number(d, port, ppath) if isinstance(port, int) else
+                              _port_name(d, port, ppath))
+    d.known(obj, "Ingress.backend.v1", path)
+    svc = d.get(obj, "service", path, dict, required=True)
+    spath = f"{path}.service"
+    d.known(svc, "Ingress.service", spath)
+    name = _service_name(d, d.get(svc, "name", spath, str, required=True), f"{spath}.name")
+    port = d.get(svc, "port", spath, dict, required=True)
+    ppath = f"{spath}.port"
+    d.known(port, "Ingress.port", ppath)
+    number, port_name = d.get(port, "number", ppath, int), d.get(port, "name", ppath, str)
+    if number is not None and port_name is not None:
+        d.fail(ppath, "give port.number or port.name, not both")
+    if number is None and port_name is None:
+        d.fail(ppath, "port.number or port.name is required")
+    return IngressBackend(name, _port_number(d, number, f"{ppath}.number") if number is not None else
+                          _port_name(d, port_name, f"{ppath}.name"))
+
+
+CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+
+
+def _ingress(d: _Doc) -> Ingress:
+    name, ns, meta = _new_meta(d, "Ingress")
+    v1 = d.doc["apiVersion"] == "networking.k8s.io/v1"
+    annotations = _annotations(d, meta)
+    spec = d.get(d.doc, "spec", "", dict, {})
+    d.known(spec, "Ingress.spec.v1" if v1 else "Ingress.spec.v1beta1", "spec")
+    class_name = d.get(spec, "ingressClassName", "spec", str)
+    if class_name is not None:
+        _name(d, class_name, "spec.ingressClassName")
+        if annotations.get(CLASS_ANNOTATION, class_name) != class_name:
+            d.fail(f"metadata.annotations[{CLASS_ANNOTATION}]",
+                   f"{annotations[CLASS_ANNOTATION]!r} must match spec.ingressClassName when both are given")
+    default_key = "defaultBackend" if v1 else "backend"
+    default = d.get(spec, default_key, "spec", dict)
+    default = _backend(d, default, f"spec.{default_key}", v1) if default is not None else None
+    rules = []
+    for _, r, rpath in d.items(spec, "rules", "spec"):
+        d.known(r, "Ingress.rule", rpath)
+        host = d.get(r, "host", rpath, str, "")
+        if host:
+            _host(d, host, f"{rpath}.host")
+        paths = []
+        http = d.get(r, "http", rpath, dict)
+        if http is not None:
+            d.known(http, "Ingress.http", f"{rpath}.http")
+            if not d.get(http, "paths", f"{rpath}.http", list, required=True):
+                d.fail(f"{rpath}.http.paths", "must give at least one path")
+            for _, p, ppath in d.items(http, "paths", f"{rpath}.http"):
+                d.known(p, "Ingress.path", ppath)
+                path_type = d.get(p, "pathType", ppath, str, None if v1 else "ImplementationSpecific", required=v1)
+                if path_type not in PATH_TYPES:
+                    d.fail(f"{ppath}.pathType", f"{path_type!r} is not one of {', '.join(PATH_TYPES)}")
+                value = d.get(p, "path", ppath, str, "")
+                if not value and path_type == "ImplementationSpecific":
+                    value = "/"                  # an omitted path means every path
+                value = _ingress_path(d, value, path_type, f"{ppath}.path")
+                backend = _backend(d, d.get(p, "backend", ppath, dict, required=True), f"{ppath}.backend", v1)
+                paths.append(IngressPath(value, path_type, backend))
+        rules.append(IngressRule(host, paths))
+    if default is None and not rules:
+        d.fail("spec", f"either {default_key} or rules must be given")
+    tls = []
+    for _, t, tpath in d.items(spec, "tls", "spec"):
+        d.known(t, "Ingress.tls", tpath)
+        hosts = [_host(d, h, f"{tpath}.hosts[{j}]") for j, h in enumerate(d.get(t, "hosts", tpath, list, []))]
+        secret = d.get(t, "secretName", tpath, str, "")
+        if secret:
+            _name(d, secret, f"{tpath}.secretName")
+        tls.append(IngressTLS(hosts, secret))
+    if class_name is None:
+        class_name = annotations.get(CLASS_ANNOTATION)
+    return Ingress(name, ns, class_name, annotations, rules, tls, default, _labels(d, meta, "metadata"))
+
+
+DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
+
+
+def _ingress_class(d: _Doc) -> IngressClass:
+    name, _, meta = _meta(d, "IngressClass")
+    _name(d, name, "metadata.name")
+    if "namespace" in meta:
+        d.warn("metadata.namespace was ignored: IngressClass is cluster-scoped")
+    annotations = _annotations(d, meta)
+    spec = d.get(d.doc, "spec", "", dict, required=True)
+    d.known(spec, "IngressClass.spec", "spec")
+    controller = d.get(spec, "controller", "spec", str, required=True)
+    domain, slash, rest = controller.partition("/")
+    if len(controller) > 250 or not slash or not names.is_dns1123_subdomain(domain) \
+            or not _CONTROLLER_PATH.match(rest):
+        d.fail("spec.controller", f"{controller!r} must be a domain-prefixed path of at most 250 characters "
+                                  "(such as k8s.io/ingress-nginx)")
+    return IngressClass(name, controller, annotations.get(DEFAULT_CLASS_ANNOTATION) == "true")
+
+
+# ---------------------------------------------------------------- documents and files
+
+_READERS = {"Service": _service, "Endpoints": _endpoints, "Deployment": _deployment, "Pod": _pod,
+            "Secret": _secret, "ConfigMap": _config_map, "EndpointSlice": _endpoint_slice,
+            "Ingress": _ingress, "IngressClass": _ingress_class}
 
 
 def parse_document(doc, where: str) -> Manifest | None:
@@ -215,7 +843,7 @@ def parse_document(doc, where: str) -> Manifest | None:
         known = ", ".join(f"{a} {k}" for a, k in sorted(KINDS))
         d.fail("kind", f"{api} {kind} is not supported (known: {known})")
     if kind == "Namespace":
-        name, _, _ = _meta(d)
+        name, _, _ = _meta(d, "Namespace")
         return Manifest(kind, name, where, d.warnings)
     obj = _READERS[kind](d)
     return Manifest(kind, obj, where, d.warnings)
@@ -231,7 +859,8 @@ def files(path: str | Path) -> list[Path]:
 
 
 def load(path: str | Path) -> list[Manifest]:
-    """Every object of a file (multi-document) or a directory of files, in order."""
+    """Every object of a file (multi-document) or a directory of files, in order.
+    All or nothing: the first invalid document raises before anything is returned."""
     out = []
     for f in files(path):
         for i, doc in enumerate(yamlio.read(f, all_documents=True), 1):
@@ -241,54 +870,64 @@ def load(path: str | Path) -> list[Manifest]:
     return out
 
 
+# ---------------------------------------------------------------- the API server's store
+
+_LISTS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deployments", "Pod": "pods",
+          "Secret": "secrets", "ConfigMap": "config_maps", "EndpointSlice": "endpoint_slices",
+          "Ingress": "ingresses", "IngressClass": "ingress_classes"}
+
+
+_KEEP_CREATED = ("Service", "Secret", "ConfigMap", "Ingress")    # replaced in place; a changed pod is a new pod
+
+
 def apply_to(cluster, manifests: list[Manifest]) -> None:
     """Create or replace each object in the cluster (what the API server stores)."""
     for m in manifests:
         if m.kind == "Namespace":
             continue
+        items = getattr(cluster, _LISTS[m.kind])
+        if m.kind == "EndpointSlice":
+            old = _find(items, m.obj)
+            for slice_ in (old, m.obj):
+                if slice_ is not None:
+                    _forget_slice_endpoints(cluster, slice_.namespace, slice_.service)
+        old = _pop(items, m.obj)
         if m.kind == "Service":
-            old = _pop(cluster.services, m.obj)
             if old is not None and not m.obj.cluster_ip:
                 m.obj.cluster_ip = old.cluster_ip          # a service keeps its address across applies
             if old is not None and m.obj.type == "LoadBalancer" and not m.obj.load_balancer_ip:
                 m.obj.load_balancer_ip = old.load_balancer_ip
-            if old is not None:
-                m.obj.created = old.created
-            cluster.services.append(m.obj)
-        elif m.kind == "Endpoints":
-            _pop(cluster.endpoints, m.obj)
-            cluster.endpoints.append(m.obj)
-        elif m.kind == "Deployment":
-            old = _pop(cluster.deployments, m.obj)
-            if old is not None:
-                m.obj.template_hash, m.obj.next_ordinal = old.template_hash, old.next_ordinal
-                same = (old.labels, old.container_ports, old.command, old.env) == \
-                       (m.obj.labels, m.obj.container_ports, m.obj.command, m.obj.env)
-                if not same:   # a new template: the old pods go, new ones come (Recreate)
-                    cluster.pods = [p for p in cluster.pods
-                                    if not (p.owner == old.name and p.namespace == old.namespace)]
-                    m.obj.template_hash = ""
-            cluster.deployments.append(m.obj)
-        elif m.kind == "Pod":
-            old = _pop(cluster.pods, m.obj)
-            if old is not None and (old.command, old.container_ports, old.env) == \
-                    (m.obj.command, m.obj.container_ports, m.obj.env) \
-                    and m.obj.node in ("", old.node):
+        elif m.kind == "Secret" and old is not None and old.type != m.obj.type:
+            items.append(old)
+            raise ModelError(f"{m.where}: type: field is immutable ({old.type!r} in the cluster); "
+                             "delete the Secret to change its type")
+        elif m.kind == "Deployment" and old is not None:
+            m.obj.template_hash, m.obj.next_ordinal = old.template_hash, old.next_ordinal
+            if (old.labels, old.spec()) != (m.obj.labels, m.obj.spec()):
+                # a new template: the old pods go, new ones come (Recreate)
+                cluster.pods = [p for p in cluster.pods if not (p.owner == old.name and p.namespace == old.namespace)]
+                m.obj.template_hash = ""
+        elif m.kind == "Pod" and old is not None:
+            if old.spec() == m.obj.spec() and m.obj.node in ("", old.node):
                 old.labels = m.obj.labels                   # same spec: it keeps running where it is
                 m.obj = old
-            cluster.pods.append(m.obj)
+        if old is not None and m.kind in _KEEP_CREATED:
+            m.obj.created = old.created
+        getattr(cluster, _LISTS[m.kind]).append(m.obj)
 
 
 def delete_from(cluster, manifests: list[Manifest]) -> list[str]:
-    """Remove each object; returns what was not there (kubectl's NotFound)."""
+    """Remove each object; returns what was not there (kubectl's NotFound), as "<Kind> <namespace>/<name>"
+    (an IngressClass has the namespace "")."""
     missing = []
-    lists = {"Service": cluster.services, "Endpoints": cluster.endpoints, "Deployment": cluster.deployments,
-             "Pod": cluster.pods}
     for m in manifests:
         if m.kind == "Namespace":
             continue
-        if _pop(lists[m.kind], m.obj) is None:
-            missing.append(f"{m.kind} {m.obj.namespace}/{m.obj.name}")
+        items = getattr(cluster, _LISTS[m.kind])
+        if m.kind == "EndpointSlice" and _find(items, m.obj) is not None:
+            _forget_slice_endpoints(cluster, m.obj.namespace, _find(items, m.obj).service)
+        if _pop(items, m.obj) is None:
+            missing.append(f"{m.kind} {m.key[1]}/{m.key[2]}")
         elif m.kind == "Deployment":
             cluster.pods = [p for p in cluster.pods if not (p.owner == m.obj.name and p.namespace == m.obj.namespace)]
         elif m.kind == "Service":
@@ -296,8 +935,29 @@ def delete_from(cluster, manifests: list[Manifest]) -> list[str]:
     return missing
 
 
+def _forget_slice_endpoints(cluster, namespace: str, service: str) -> None:
+    """Drop the Endpoints that derive_endpoints made from a Service's EndpointSlices (the lab stores
+    them with the hand-written ones): they are made again from the changed slices. An Endpoints
+    object that differs from what the slices give was written by hand and stays."""
+    from netlab.model import endpoints as ep_controller
+    svc = next((s for s in cluster.services if s.namespace == namespace and s.name == service), None)
+    stored = ep_controller.find(cluster.endpoints, namespace, service)
+    if svc is None or stored is None or ep_controller.has_selector(svc):
+        return
+    if stored == ep_controller.slice_endpoints(cluster, svc):
+        cluster.endpoints.remove(stored)
+
+
+def _same(x, obj) -> bool:
+    return x.name == obj.name and getattr(x, "namespace", "") == getattr(obj, "namespace", "")
+
+
+def _find(items: list, obj):
+    return next((x for x in items if _same(x, obj)), None)
+
+
 def _pop(items: list, obj):
     for i, x in enumerate(items):
-        if x.name == obj.name and x.namespace == obj.namespace:
+        if _same(x, obj):
             return items.pop(i)
     return None

@@ -77,16 +77,15 @@ def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
     for i, d in enumerate(_list(doc, "deployments", "deployments")):
         f = _fields(d, "deployments", f"deployments[{i}]")
         labels = f.get("labels") or {"app": f["name"]}
-        ports, command, env = manifests.containers(f, f"deployments[{i}]")
+        spec = manifests.containers(f, f"deployments[{i}]")
         c.deployments.append(Deployment(f["name"], f.get("namespace", "default"), f.get("replicas", 1),
-                                        {str(k): str(v) for k, v in labels.items()},
-                                        container_ports=ports, command=command, env=env))
+                                        {str(k): str(v) for k, v in labels.items()}, **spec.fields()))
     for i, p in enumerate(_list(doc, "pods", "pods")):
         f = _fields(p, "pods", f"pods[{i}]")
-        ports, command, env = manifests.containers(f, f"pods[{i}]")
+        spec = manifests.containers(f, f"pods[{i}]")
         c.pods.append(Pod(f["name"], f.get("namespace", "default"), f.get("node", ""), f.get("ip", ""),
                           {str(k): str(v) for k, v in (f.get("labels") or {}).items()}, created=now,
-                          container_ports=ports, command=command, env=env))
+                          **spec.fields()))
     validate(c)
     controller.schedule(c)
     controller.scale(c, now)

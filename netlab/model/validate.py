@@ -140,3 +140,28 @@ def _check(c: Cluster) -> None:
         if port and not (port.isdigit() and 0 < int(port) < 65536):
             raise ModelError(f"cluster.dnsUpstream: {c.dns_upstream!r}: the port must be 1-65535")
     validate_services(c)
+    _check_objects(c)
+
+
+def _check_objects(c: Cluster) -> None:
+    """Secrets, ConfigMaps, EndpointSlices, Ingresses and IngressClasses (a state file's: manifests
+    are checked as they are read)."""
+    for field, items in (("secrets", c.secrets), ("configMaps", c.config_maps),
+                         ("endpointSlices", c.endpoint_slices), ("ingresses", c.ingresses)):
+        for i, item in enumerate(items):
+            _dns_name(item.name, f"{field}[{i}].name")
+            _dns_name(item.namespace, f"{field}[{i}].namespace", label=True)
+        _unique(items, field, namespaced=True)
+    for i, item in enumerate(c.ingress_classes):
+        _dns_name(item.name, f"ingressClasses[{i}].name")
+    _unique(c.ingress_classes, "ingressClasses")
+    first: dict[tuple[str, str], tuple[str, set]] = {}
+    for s in sorted(c.endpoint_slices, key=lambda s: (s.namespace, s.service, s.name)):
+        ports = {(p.name, p.port, p.protocol) for p in s.ports}
+        key = (s.namespace, s.service)
+        if key not in first:
+            first[key] = (s.name, ports)
+        elif first[key][1] != ports:
+            raise ModelError(f"endpointSlices: {s.namespace}/{s.name}: ports differ from those of "
+                             f"{s.namespace}/{first[key][0]}, another slice of service {s.service!r} "
+                             "(netlab keeps one set of ports per Service; give its slices the same ports)")

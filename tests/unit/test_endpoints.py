@@ -1,9 +1,14 @@
 """The endpoints controller: selectors become Endpoints."""
-from netlab.model.endpoints import derive_endpoints, endpoints_for, find
+import pytest
+
+from netlab.errors import ModelError
+from netlab.model import manifests
+from netlab.model.endpoints import derive_endpoints, endpoints_for, find, slice_endpoints
 from netlab.model.objects import (
-    Cluster, EndpointAddress, EndpointPort, Endpoints, Node, Pod, Service, ServicePort,
+    Cluster, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, Node, Pod, Service, ServicePort,
 )
 from netlab.model.seed import seed_cluster
+from netlab.model.validate import validate
 
 
 def small_cluster(*pods: Pod, services=()) -> Cluster:
@@ -150,3 +155,108 @@ def test_derive_does_not_change_the_cluster():
     before = c.to_dict()
     derive_endpoints(c)
     assert c.to_dict() == before
+
+
+# ---------------------------------------------------------------- EndpointSlices
+
+def mysql(**kw) -> Service:
+    return Service("mysql", "default", cluster_ip="10.254.84.209", ports=[ServicePort(3306, "sql", "TCP", 3306)],
+                   **kw)
+
+
+def a_slice(name, *addresses, ports=None, service="mysql", namespace="default") -> EndpointSlice:
+    return EndpointSlice(name, namespace, service, list(addresses),
+                         [EndpointPort(3306, "sql")] if ports is None else ports)
+
+
+def test_a_selector_less_service_gets_its_endpoints_from_its_slices_merged():
+    c = small_cluster(services=[mysql()])
+    c.endpoint_slices = [
+        a_slice("mysql-b", EndpointAddress("192.168.0.9"),
+                EndpointAddress("172.30.9.7", node="node2", pod="replica", ready=False, hostname="replica")),
+        a_slice("mysql-a", EndpointAddress("192.168.0.103"), EndpointAddress("192.168.0.10"),
+                EndpointAddress("192.168.0.9", hostname="first")),
+        a_slice("other", EndpointAddress("10.0.0.1"), service="db"),
+        a_slice("elsewhere", EndpointAddress("10.0.0.2"), namespace="prod"),
+    ]
+    ep = find(derive_endpoints(c), "default", "mysql")
+    # text order, as for selected pods; 192.168.0.9 once, as the first slice by name (mysql-a) gives it
+    assert ep.addresses == [EndpointAddress("172.30.9.7", node="node2", pod="replica", ready=False, hostname="replica"),
+                            EndpointAddress("192.168.0.10"), EndpointAddress("192.168.0.103"),
+                            EndpointAddress("192.168.0.9", hostname="first")]
+    assert ep.ports == [EndpointPort(3306, "sql", "TCP")]
+    assert find(derive_endpoints(c), "default", "db") is None      # slices of a Service that does not exist
+
+
+def test_hand_written_endpoints_win_over_slices():
+    c = small_cluster(services=[mysql()])
+    by_hand = Endpoints("mysql", "default", [EndpointAddress("192.168.0.103")], [EndpointPort(3306)])
+    c.endpoints = [by_hand]
+    c.endpoint_slices = [a_slice("mysql-a", EndpointAddress("192.168.0.104"))]
+    assert find(derive_endpoints(c), "default", "mysql") is by_hand
+
+
+def test_slices_do_not_count_for_selector_and_external_name_services():
+    c = small_cluster(Pod("a", "default", "node1", "172.30.76.2", {"app": "web"}),
+                      services=[web(), Service("ext", "default", type="ExternalName", external_name="example.com")])
+    c.endpoint_slices = [a_slice("web-1", EndpointAddress("10.9.9.9"), service="web"),
+                         a_slice("ext-1", EndpointAddress("10.9.9.8"), service="ext")]
+    assert [a.ip for a in find(derive_endpoints(c), "default", "web").addresses] == ["172.30.76.2"]
+    assert find(derive_endpoints(c), "default", "ext") is None
+    assert slice_endpoints(c, c.services[0]) is None
+
+
+def test_slices_without_endpoints_give_an_empty_endpoints_object():
+    c = small_cluster(services=[mysql()])
+    c.endpoint_slices = [a_slice("mysql-a")]
+    ep = find(derive_endpoints(c), "default", "mysql")
+    assert (ep.addresses, ep.ports) == ([], [])
+
+
+def test_only_slices_with_the_first_slices_ports_count_and_validation_refuses_others():
+    c = small_cluster(services=[mysql()])
+    c.endpoint_slices = [a_slice("mysql-a", EndpointAddress("192.168.0.103")),
+                         a_slice("mysql-b", EndpointAddress("192.168.0.104"), ports=[EndpointPort(3307, "sql")])]
+    ep = find(derive_endpoints(c), "default", "mysql")
+    assert [a.ip for a in ep.addresses] == ["192.168.0.103"] and ep.ports == [EndpointPort(3306, "sql")]
+    with pytest.raises(ModelError) as e:
+        validate(c)
+    assert str(e.value) == ("endpointSlices: default/mysql-b: ports differ from those of default/mysql-a, another "
+                            "slice of service 'mysql' (netlab keeps one set of ports per Service; give its slices "
+                            "the same ports)")
+
+
+SLICE = """\
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: mysql-1, labels: {kubernetes.io/service-name: mysql}}
+addressType: IPv4
+ports: [{port: 3306}]
+endpoints: [{addresses: [%s]}]
+"""
+
+
+def test_a_changed_or_deleted_slice_changes_the_stored_endpoints(tmp_path):
+    """The lab stores derived Endpoints with the cluster; a slice's change must still reach them."""
+    c = seed_cluster()
+    c.endpoints = [e for e in c.endpoints if e.name != "mysql"]          # mysql: no hand-written Endpoints
+
+    def apply(text, delete=False):
+        f = tmp_path / "slice.yaml"
+        f.write_text(text)
+        ms = manifests.load(f)
+        missing = manifests.delete_from(c, ms) if delete else manifests.apply_to(c, ms)
+        c.endpoints = derive_endpoints(c)                                # as the lab does after every change
+        return missing
+
+    apply(SLICE % "192.168.0.103")
+    assert [a.ip for a in find(c.endpoints, "default", "mysql").addresses] == ["192.168.0.103"]
+    apply(SLICE % "192.168.0.104")
+    assert [a.ip for a in find(c.endpoints, "default", "mysql").addresses] == ["192.168.0.104"]
+    assert apply(SLICE % "192.168.0.104", delete=True) == []
+    assert find(c.endpoints, "default", "mysql") is None
+    # Endpoints written by hand stay when a slice comes and goes
+    c.endpoints.append(Endpoints("mysql", "default", [EndpointAddress("192.168.0.103")], [EndpointPort(3306)]))
+    apply(SLICE % "192.168.0.105")
+    apply(SLICE % "192.168.0.106", delete=True)
+    assert [a.ip for a in find(c.endpoints, "default", "mysql").addresses] == ["192.168.0.103"]

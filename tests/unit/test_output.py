@@ -1,8 +1,19 @@
+import base64
 import json
+import os
+import re
+from pathlib import Path
 
+import pytest
 import yaml
 
 from netlab import output
+from netlab.model.endpoints import derive_endpoints
+from netlab.model.objects import (
+    ConfigMap, EndpointAddress, EndpointPort, Endpoints, Ingress, IngressBackend, IngressClass, IngressPath,
+    IngressRule, IngressTLS, Secret, Service, ServicePort,
+)
+from netlab.model.secrets import decode, encode
 from netlab.model.seed import seed_cluster
 
 
@@ -32,3 +43,310 @@ def test_pod_list_objects_are_what_kubectl_prints():
     assert kr["metadata"]["namespace"] == "kube-system"
     assert kr["status"]["podIP"] == "172.30.9.4" and kr["status"]["hostIP"] == "192.168.0.22"
     assert yaml.safe_load(output.as_list(items, "yaml")) == doc
+
+
+# ---- ingresses, ingress classes, secrets, config maps --------------------------------------
+#
+# Golden files: tests/unit/golden/output/*.txt hold what kubectl prints for the fixtures
+# below. NETLAB_UPDATE_GOLDEN=1 rewrites them (read the diff before committing). They hold
+# no Secret value and no certificate: the seed makes a fresh password and certificate each
+# time, so the goldens use the fixed Secrets of `fixed_secrets()`.
+
+GOLDEN = Path(__file__).parent / "golden" / "output"
+NOW = 1_700_000_000.0
+ADDRESS = "192.168.0.22,192.168.0.21"      # the lab's nodes, as the ingress controller reports them
+
+
+def ready(*ips, ready=True):
+    return [EndpointAddress(ip, ready=ready) for ip in ips]
+
+
+def shop() -> tuple[list[Ingress], list[Service], list[Endpoints]]:
+    """Ingresses that use every part of describe: default backend, TLS, errors, named ports."""
+    services = [
+        Service("web", "shop", cluster_ip="10.254.1.1", ports=[ServicePort(80, "http", "TCP", 8080)],
+                selector={"app": "web"}),
+        Service("api", "shop", cluster_ip="10.254.1.2",
+                ports=[ServicePort(80, "http", "TCP", 8080), ServicePort(9000, "grpc", "TCP", 50051)],
+                selector={"app": "api"}),
+        Service("fallback", "shop", cluster_ip="10.254.1.3", ports=[ServicePort(80, "", "TCP", 8080)],
+                selector={"app": "fallback"}),
+    ]
+    endpoints = [
+        Endpoints("web", "shop", ready("172.30.76.10", "172.30.9.10") + ready("172.30.9.11", ready=False),
+                  [EndpointPort(8080, "http")]),
+        Endpoints("api", "shop", ready("172.30.76.20"), [EndpointPort(8080, "http"), EndpointPort(50051, "grpc")]),
+        Endpoints("fallback", "shop", ready(*(f"172.30.76.{i}" for i in range(30, 35))), [EndpointPort(8080)]),
+        Endpoints("orphan", "shop", ready("172.30.76.40"), [EndpointPort(80)]),     # no Service of that name
+    ]
+    long_value = "x" * 150
+    main = Ingress(
+        "shop", "shop", None,
+        {"nginx.ingress.kubernetes.io/ssl-redirect": "false", "example.com/long": long_value,
+         "example.com/multi": "first line\nsecond line\n",
+         "kubectl.kubernetes.io/last-applied-configuration": '{"kind":"Ingress"}'},
+        [IngressRule("shop.example", [IngressPath("/", "Prefix", IngressBackend("web", 80)),
+                                      IngressPath("/api", "Exact", IngressBackend("api", "grpc"))]),
+         IngressRule("", [IngressPath("/missing", "Prefix", IngressBackend("ghost", 80)),
+                          IngressPath("/orphan", "Prefix", IngressBackend("orphan", 80))]),
+         IngressRule("no-http.example")],
+        [IngressTLS(["shop.example", "www.shop.example"], "shop-tls"), IngressTLS(["sni.example"], "")],
+        IngressBackend("fallback", 80), labels={"tier": "web", "app": "shop"}, created=NOW - 7200)
+    catch_all = Ingress("catch-all", "shop", "nginx", default_backend=IngressBackend("fallback", 80),
+                        created=NOW - 30)
+    many = Ingress("many-hosts", "default", "nginx",
+                   rules=[IngressRule(f"h{i}.example", [IngressPath("/", "Prefix", IngressBackend("web", 80))])
+                          for i in range(1, 6)], created=NOW - 4 * 86400)
+    hostless = Ingress("hostless", "default", rules=[
+        IngressRule("", [IngressPath("/", "Prefix", IngressBackend("web", 80))])], created=NOW - 90)
+    return [main, catch_all, many, hostless], services, endpoints
+
+
+def fixed_secrets() -> list[Secret]:
+    return [Secret("mysql", "default", data=encode({"password": "not-the-real-one"}), created=NOW - 600),
+            Secret("shop-tls", "shop", "kubernetes.io/tls",
+                   encode({"tls.crt": b"c" * 1164, "tls.key": b"k" * 1704}), {"app": "shop"}, NOW - 86400),
+            Secret("empty", "default", created=NOW - 5)]
+
+
+def fixed_config_maps() -> list[ConfigMap]:
+    return [ConfigMap("game-config", "default",
+                      {"ui.properties": "color.good=purple\ncolor.bad=yellow\n", "lives": "3",
+                       "game.properties": "enemies=aliens"}, {"app": "game"}, NOW - 3600),
+            ConfigMap("empty", "kube-system", created=NOW - 10)]
+
+
+def golden_texts() -> dict[str, str]:
+    c = seed_cluster(now=NOW - 300)
+    eps = derive_endpoints(c)
+    ingresses, services, endpoints = shop()
+    secrets, maps = fixed_secrets(), fixed_config_maps()
+    return {
+        "ingress-get": output.ingress_rows(c.ingresses, False, NOW, ADDRESS),
+        "ingress-get-all-namespaces": output.ingress_rows(c.ingresses + ingresses, True, NOW, ADDRESS),
+        "ingress-get-wide": output.ingress_rows(ingresses, False, NOW, ADDRESS, wide=True),
+        "ingress-describe-seed": output.describe_ingress(c.ingresses[0], c.services, eps, ADDRESS),
+        "ingress-describe-shop": output.describe_ingress(ingresses[0], services, endpoints, ADDRESS),
+        "ingress-describe-catch-all": output.describe_ingress(ingresses[1], services, endpoints, ""),
+        "ingressclass-get": output.ingressclass_rows(c.ingress_classes, NOW, NOW - 300),
+        "secret-get": output.secret_rows([s for s in secrets if s.namespace == "default"], False, NOW),
+        "secret-get-all-namespaces": output.secret_rows(secrets, True, NOW),
+        "secret-describe-opaque": output.describe_secret(secrets[0]),
+        "secret-describe-tls": output.describe_secret(secrets[1]),
+        "secret-describe-empty": output.describe_secret(secrets[2]),
+        "configmap-get": output.configmap_rows(maps[:1], False, NOW),
+        "configmap-get-all-namespaces": output.configmap_rows(maps, True, NOW),
+        "configmap-describe": output.describe_configmap(maps[0]),
+        "configmap-describe-empty": output.describe_configmap(maps[1]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(golden_texts()))
+def test_golden(name):
+    text = golden_texts()[name] + "\n"
+    path = GOLDEN / f"{name}.txt"
+    if os.environ.get("NETLAB_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def test_goldens_hold_no_secret_value():
+    values = [v for s in fixed_secrets() for v in list(s.data.values()) + [b.decode() for b in decode(s).values()]]
+    for path in GOLDEN.glob("*.txt"):
+        text = path.read_text()
+        assert "BEGIN" not in text and not any(v in text for v in values), path.name
+
+
+def test_tabbed_pads_blocks_of_cells_like_go_tabwriter():
+    text = "a:\t1\nlonger:\t2\nbreak\nx\ty\tz\nxx\t\n\tw\tv"
+    assert output.tabbed(text).split("\n") == [
+        "a:       1", "longer:  2", "break", "x   y  z", "xx  ", "    w  v"]
+
+
+# kubectl's own describe tests (pkg/describe/describe_test.go, TestDescribeIngress), rebuilt here.
+KUBECTL_RULE = """\
+Name:             bar
+Labels:           id1=app1
+                  id2=app2
+Namespace:        foo
+Address:          
+Ingress Class:    test
+Default backend:  <default>
+Rules:
+  Host         Path  Backends
+  ----         ----  --------
+  foo.bar.com  
+               /foo   default-backend:80 (<error: endpoints "default-backend" not found>)
+Annotations:   <none>
+Events:        <none>"""
+KUBECTL_DEFAULT_BACKEND = """\
+Name:             bar
+Labels:           <none>
+Namespace:        foo
+Address:          
+Ingress Class:    <none>
+Default backend:  default-backend:80 (<error: endpoints "default-backend" not found>)
+Rules:
+  Host        Path  Backends
+  ----        ----  --------
+  *           *     default-backend:80 (<error: endpoints "default-backend" not found>)
+Annotations:  <none>
+Events:       <none>"""
+KUBECTL_EMPTY = """\
+Name:             bar
+Labels:           <none>
+Namespace:        foo
+Address:          
+Ingress Class:    test
+Default backend:  <default>
+Rules:
+  Host        Path  Backends
+  ----        ----  --------
+  *           *     <default>
+Annotations:  <none>
+Events:       <none>"""
+
+
+def test_describe_ingress_is_byte_for_byte_kubectls():
+    backend = IngressBackend("default-backend", 80)
+    rule = Ingress("bar", "foo", "test", rules=[IngressRule("foo.bar.com", [IngressPath("/foo", "Prefix", backend)])],
+                   labels={"id2": "app2", "id1": "app1"})
+    assert output.describe_ingress(rule, [], [], "") == KUBECTL_RULE
+    assert output.describe_ingress(Ingress("bar", "foo", default_backend=backend), [], [], "") == \
+        KUBECTL_DEFAULT_BACKEND
+    assert output.describe_ingress(Ingress("bar", "foo", "test"), [], [], "") == KUBECTL_EMPTY
+
+
+def test_describe_ingress_backends():
+    ingresses, services, endpoints = shop()
+    text = output.describe_ingress(ingresses[0], services, endpoints, ADDRESS)
+    assert "Address:          192.168.0.21,192.168.0.22\n" in text          # sorted, never clipped
+    assert "Ingress Class:    <none>\n" in text
+    assert "fallback:80 (172.30.76.30:8080,172.30.76.31:8080,172.30.76.32:8080 + 2 more...)" in text
+    assert "web:80 (172.30.76.10:8080,172.30.9.10:8080)\n" in text               # the not-ready one left out
+    assert "api:grpc (172.30.76.20:50051)\n" in text                            # the port named like the backend's
+    assert 'ghost:80 (<error: endpoints "ghost" not found>)' in text
+    assert 'orphan:80(<error: services "orphan" not found>)' in text              # kubectl's missing space
+    assert "  shop-tls terminates shop.example,www.shop.example\n  SNI routes sni.example\n" in text
+    assert "no-http.example" not in text and "last-applied" not in text
+    assert "\n  *" in text                                                       # the host-less rule
+    assert "  example.com/long:\n" in text.replace("Annotations:", "            ")
+    assert "x" * 138 + "...\n" in text and "x" * 139 not in text
+
+
+def test_describe_ingress_endpoints_without_ready_addresses():
+    svc = Service("web", "default", ports=[ServicePort(80, "http")])
+    ing = Ingress("w", "default", default_backend=IngressBackend("web", 80))
+    empty = output.describe_ingress(ing, [svc], [Endpoints("web", "default")], "")
+    assert "Default backend:  web:80 (<none>)\n" in empty
+    not_ready = Endpoints("web", "default", ready("172.30.76.9", ready=False), [EndpointPort(8080, "http")])
+    assert "Default backend:  web:80 ()\n" in output.describe_ingress(ing, [svc], [not_ready], "")
+
+
+def test_describe_escapes_terminal_control_characters():
+    cm = ConfigMap("c", "default", {"k": "\x1b[31mred\r"})
+    assert "^[[31mred\\r" in output.describe_configmap(cm)
+
+
+def test_ingress_rows_columns():
+    ingresses, _, _ = shop()
+    lines = output.ingress_rows(ingresses, False, NOW, ADDRESS).splitlines()
+    assert lines[0].split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert rows["shop"].split()[1:3] == ["<none>", "shop.example,no-http.example"]   # host-less rule skipped
+    assert rows["shop"].endswith("   192.168.0.21,...   80, 443   2h")                     # clipped to 16
+    assert rows["catch-all"].split()[1:3] == ["nginx", "*"]
+    assert "h1.example,h2.example,h3.example + 2 more..." in rows["many-hosts"]
+    assert rows["hostless"].split()[2] == "*"
+    wide = output.ingress_rows(ingresses, False, NOW, ADDRESS, wide=True)
+    assert "192.168.0.21,192.168.0.22" in wide
+    assert output.ingress_rows(ingresses, True, NOW, "").splitlines()[0].startswith("NAMESPACE   NAME")
+
+
+def test_ingress_objects():
+    c = seed_cluster(now=0.0)
+    ingresses, _, _ = shop()
+    doc = json.loads(output.as_list([output.ingress_object(i, ADDRESS) for i in c.ingresses + ingresses], "json"))
+    assert doc["kind"] == "List" and len(doc["items"]) == 5
+    seed = doc["items"][0]
+    assert seed["apiVersion"] == "networking.k8s.io/v1" and seed["kind"] == "Ingress"
+    assert seed["metadata"] == {"annotations": {"nginx.ingress.kubernetes.io/ssl-redirect": "false"},
+                                "creationTimestamp": "1970-01-01T00:00:00Z", "name": "business-manager",
+                                "namespace": "default"}
+    assert seed["spec"] == {
+        "ingressClassName": "nginx",
+        "rules": [{"host": "business-manager.default", "http": {"paths": [
+            {"backend": {"service": {"name": "business-manager", "port": {"number": 80}}},
+             "path": "/", "pathType": "Prefix"}]}}],
+        "tls": [{"hosts": ["business-manager.default"], "secretName": "business-manager-tls"}]}
+    assert seed["status"] == {"loadBalancer": {"ingress": [{"ip": "192.168.0.22"}, {"ip": "192.168.0.21"}]}}
+    shop_ing = doc["items"][1]
+    assert "ingressClassName" not in shop_ing["spec"]
+    assert shop_ing["metadata"]["labels"] == {"app": "shop", "tier": "web"}
+    assert shop_ing["spec"]["defaultBackend"] == {"service": {"name": "fallback", "port": {"number": 80}}}
+    rules = shop_ing["spec"]["rules"]
+    assert rules[0]["http"]["paths"][1]["backend"]["service"]["port"] == {"name": "grpc"}
+    assert "host" not in rules[1] and rules[2] == {"host": "no-http.example"}
+    assert shop_ing["spec"]["tls"][1] == {"hosts": ["sni.example"]}
+    assert list(seed) == sorted(seed) and list(seed["metadata"]) == sorted(seed["metadata"])   # kubectl's order
+    assert yaml.safe_load(output.as_list([output.ingress_object(c.ingresses[0], "")], "yaml"))["items"][0][
+        "status"] == {"loadBalancer": {}}
+
+
+def test_ingressclass_objects():
+    c = seed_cluster(now=0.0)
+    classes = c.ingress_classes + [IngressClass("other", "example.com/x")]
+    items = [output.ingressclass_object(ic, 60.0) for ic in classes]
+    doc = yaml.safe_load(output.as_list(items, "yaml"))
+    nginx, other = doc["items"]
+    assert nginx == {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                     "metadata": {"annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+                                  "creationTimestamp": "1970-01-01T00:01:00Z", "name": "nginx"},
+                     "spec": {"controller": "k8s.io/ingress-nginx"}}
+    assert "annotations" not in other["metadata"] and "namespace" not in other["metadata"]
+
+
+def test_secret_values_never_shown_but_kept_base64_in_objects():
+    c = seed_cluster(now=0.0)                  # a fresh password and certificate
+    secrets = c.secrets + fixed_secrets()
+    text = output.secret_rows(secrets, True, NOW) + "\n".join(output.describe_secret(s) for s in secrets)
+    for s in secrets:
+        for key, value in decode(s).items():
+            assert s.data[key] not in text and value.decode() not in text
+            for line in value.decode().splitlines():          # no line of a PEM either
+                assert len(line) < 8 or line not in text
+            assert re.search(rf"^{re.escape(key)}: +{len(value)} bytes$", output.describe_secret(s), re.M)
+    assert "BEGIN" not in text
+    for fmt in ("json", "yaml"):
+        text = output.as_list([output.secret_object(s) for s in secrets], fmt)
+        doc = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+        for s, item in zip(secrets, doc["items"]):
+            assert item["apiVersion"] == "v1" and item["kind"] == "Secret" and item["type"] == s.type
+            assert item["metadata"]["name"] == s.name and item["metadata"]["namespace"] == s.namespace
+            assert item.get("data", {}) == s.data                 # base64, as stored
+            assert {k: base64.b64decode(v) for k, v in item.get("data", {}).items()} == decode(s)
+
+
+def test_describe_secret_sizes():
+    text = output.describe_secret(fixed_secrets()[1])
+    assert text.endswith("Data\n====\ntls.crt:  1164 bytes\ntls.key:  1704 bytes")
+    assert "Labels:       app=shop\n" in text and "\nType:  kubernetes.io/tls\n" in text
+
+
+def test_configmap_objects():
+    maps = fixed_config_maps()
+    doc = json.loads(output.as_list([output.configmap_object(m) for m in maps], "json"))
+    game, empty = doc["items"]
+    assert game["apiVersion"] == "v1" and game["kind"] == "ConfigMap"
+    assert game["data"] == maps[0].data and list(game["data"]) == sorted(game["data"])
+    assert game["metadata"]["labels"] == {"app": "game"} and "data" not in empty
+    text = output.as_list([output.configmap_object(maps[0])], "yaml")
+    assert "    ui.properties: |\n      color.good=purple\n      color.bad=yellow\n" in text
+    assert yaml.safe_load(text)["items"][0] == game
+
+
+def test_describe_configmap_values_as_they_are():
+    text = output.describe_configmap(fixed_config_maps()[0])
+    assert "Data\n====\ngame.properties:\n----\nenemies=aliens\nlives:\n----\n3\n" in text
+    assert "ui.properties:\n----\ncolor.good=purple\ncolor.bad=yellow\n\n\nBinaryData\n====\n\nEvents:  <none>" in text
