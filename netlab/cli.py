@@ -133,13 +133,26 @@ def _print_pods(lab: Lab, c: Cluster, pods, wide: bool, all_ns: bool) -> None:
 KINDS = {"po": "pods", "pod": "pods", "pods": "pods", "no": "nodes", "node": "nodes", "nodes": "nodes",
          "svc": "services", "service": "services", "services": "services",
          "ep": "endpoints", "endpoints": "endpoints",
-         "deploy": "deployments", "deployment": "deployments", "deployments": "deployments"}
+         "deploy": "deployments", "deployment": "deployments", "deployments": "deployments",
+         "ing": "ingresses", "ingress": "ingresses", "ingresses": "ingresses",
+         "ingressclass": "ingressclasses", "ingressclasses": "ingressclasses",
+         "secret": "secrets", "secrets": "secrets",
+         "cm": "configmaps", "configmap": "configmaps", "configmaps": "configmaps"}
+# the model's list of each kind that lives in a namespace
+LISTS = {"pods": "pods", "services": "services", "endpoints": "endpoints", "deployments": "deployments",
+         "ingresses": "ingresses", "secrets": "secrets", "configmaps": "config_maps"}
 
 
 def _kind(word: str) -> str:
     if word not in KINDS:
-        raise NetlabError(f"unknown resource type {word!r} (known: pods, nodes, services, endpoints, deployments)")
+        raise NetlabError(f"unknown resource type {word!r} (known: pods, nodes, services, endpoints, deployments, "
+                          f"ingresses, ingressclasses, secrets, configmaps)")
     return KINDS[word]
+
+
+def _ingress_address(c: Cluster) -> str:
+    """The ingress-nginx Service is a NodePort: the controller is reached on every node."""
+    return ",".join(n.ip for n in c.nodes)
 
 
 def _in_ns(items, args):
@@ -187,6 +200,29 @@ def cmd_get(args) -> int:
         else:
             created = {(s.namespace, s.name): s.created for s in c.services}
             _say(output.endpoints_rows(eps, args.all_namespaces, created, now))
+    elif kind == "ingresses":
+        ings = _in_ns(c.ingresses, args)
+        address = _ingress_address(c)
+        if structured:
+            _say(output.as_list([output.ingress_object(i, address) for i in ings], fmt))
+        else:
+            _say(output.ingress_rows(ings, args.all_namespaces, now, address, wide=fmt == "wide"))
+    elif kind == "ingressclasses":
+        classes = [x for x in c.ingress_classes if not args.resource or x.name == args.resource]
+        if args.resource and not classes:
+            raise NetlabError(f'ingressclasses "{args.resource}" not found')
+        if structured:
+            _say(output.as_list([output.ingressclass_object(x, state["created"]) for x in classes], fmt))
+        else:
+            _say(output.ingressclass_rows(classes, now, state["created"]))
+    elif kind == "secrets":
+        found = _in_ns(c.secrets, args)
+        _say(output.as_list([output.secret_object(x) for x in found], fmt) if structured
+             else output.secret_rows(found, args.all_namespaces, now))
+    elif kind == "configmaps":
+        found = _in_ns(c.config_maps, args)
+        _say(output.as_list([output.configmap_object(x) for x in found], fmt) if structured
+             else output.configmap_rows(found, args.all_namespaces, now))
     else:
         _say(output.deployment_rows(c, _in_ns(c.deployments, args), args.all_namespaces, now))
     return 0
@@ -195,15 +231,76 @@ def cmd_get(args) -> int:
 def cmd_describe(args) -> int:
     lab = _lab(args)
     c = lab.cluster()
-    if _kind(args.kind) != "services":
-        raise NetlabError(f"describe: {args.kind!r} is not supported yet (known: svc)")
+    kind = _kind(args.kind)
+    if kind not in ("services", "ingresses", "secrets", "configmaps"):
+        raise NetlabError(f"describe: {args.kind!r} is not supported (known: svc, ingress, secret, configmap)")
     ns = args.namespace or "default"
-    svc = next((s for s in c.services if s.name == args.resource and s.namespace == ns), None)
-    if svc is None:
-        raise NetlabError(f'services "{args.resource}" not found in namespace {ns!r}')
-    ep = next((e for e in c.endpoints if e.name == svc.name and e.namespace == ns), None)
-    _say(output.describe_service(svc, ep))
+    obj = next((x for x in getattr(c, LISTS[kind]) if x.name == args.resource and x.namespace == ns), None)
+    if obj is None:
+        raise NetlabError(f'{kind} "{args.resource}" not found in namespace {ns!r}')
+    if kind == "services":
+        ep = next((e for e in c.endpoints if e.name == obj.name and e.namespace == ns), None)
+        _say(output.describe_service(obj, ep))
+    elif kind == "ingresses":
+        _say(output.describe_ingress(obj, c.services, c.endpoints, _ingress_address(c)))
+    elif kind == "secrets":
+        _say(output.describe_secret(obj))
+    else:
+        _say(output.describe_configmap(obj))
     return 0
+
+
+def cmd_create(args) -> int:
+    """kubectl create secret tls|generic: a Secret from files, literals, or a new certificate."""
+    from netlab import tls
+    from netlab.model import manifests
+    from netlab.model.secrets import encode
+    lab = _lab(args)
+    ns = args.namespace or "default"
+    if args.type == "tls":
+        if args.self_signed and (args.cert or args.key):
+            raise NetlabError("create secret tls: give --cert and --key, or --self-signed HOST, not both")
+        if args.self_signed:
+            values = tls.self_signed([h for h in args.self_signed.split(",") if h])
+        elif args.cert and args.key:
+            values = {"tls.crt": _read(args.cert), "tls.key": _read(args.key)}
+            tls.check_pair(values["tls.crt"], values["tls.key"], f"{args.cert}, {args.key}")
+        else:
+            raise NetlabError("create secret tls: give --cert FILE --key FILE, or --self-signed HOST[,HOST...]")
+        type_ = "kubernetes.io/tls"
+    else:
+        values = {}
+        for item in args.from_literal or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise NetlabError(f"create secret generic: --from-literal {item!r} must be KEY=VALUE")
+            values[key] = value.encode()
+        for item in args.from_file or []:
+            key, sep, path = item.partition("=")
+            key, path = (key, path) if sep else (os.path.basename(item), item)
+            values[key] = _read(path)
+        if not values:
+            raise NetlabError("create secret generic: give --from-literal KEY=VALUE or --from-file [KEY=]PATH")
+        type_ = "Opaque"
+    # checked as the same Secret in a manifest would be (name, keys, size)
+    secret = manifests.parse_document({"apiVersion": "v1", "kind": "Secret", "type": type_, "data": encode(values),
+                                       "metadata": {"name": args.secret, "namespace": ns}}, "create secret").obj
+
+    def change(c):
+        if any((s.namespace, s.name) == (ns, secret.name) for s in c.secrets):
+            raise NetlabError(f'secrets "{secret.name}" already exists in namespace {ns!r}')
+        c.secrets.append(secret)
+    lab.update(change)
+    _say(f"secret/{secret.name} created")
+    return 0
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise NetlabError(f"{path}: {e.strerror}") from None
 
 
 def cmd_logs(args) -> int:
@@ -267,12 +364,11 @@ def cmd_delete(args) -> int:
     if not args.kind or not args.resource:
         raise NetlabError("delete: give -f FILE, or KIND NAME (e.g. delete pod NAME)")
     kind, ns = _kind(args.kind), args.namespace or "default"
-    lists = {"pods": "pods", "services": "services", "endpoints": "endpoints", "deployments": "deployments"}
-    if kind not in lists:
-        raise NetlabError(f"delete: cannot delete {kind} (known: pods, services, endpoints, deployments)")
+    if kind not in LISTS:
+        raise NetlabError(f"delete: cannot delete {kind} (known: {', '.join(LISTS)})")
 
     def change(c):
-        items = getattr(c, lists[kind])
+        items = getattr(c, LISTS[kind])
         found = [x for x in items if x.name == args.resource and x.namespace == ns]
         if not found:
             raise NetlabError(f'{kind} "{args.resource}" not found in namespace {ns!r}')
@@ -422,15 +518,16 @@ def parser() -> Parser:
     cmd("clean", cmd_clean, "remove every leftover of every lab, even after a crash")
     cmd("status", cmd_status, "list labs and their state")
 
-    get = cmd("get", cmd_get, "show pods, nodes, services, endpoints or deployments, as kubectl get does")
-    get.add_argument("kind", help="pods | nodes | svc | endpoints | deployments")
+    get = cmd("get", cmd_get, "show the lab's objects, as kubectl get does")
+    get.add_argument("kind", help="pods | nodes | svc | endpoints | deployments | ingress | ingressclass | "
+                                  "secret | configmap")
     get.add_argument("resource", nargs="?", metavar="NAME", help="only this one")
     get.add_argument("-n", "--namespace", help="namespace (default: default)")
     get.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     get.add_argument("-o", "--output", choices=("wide", "json", "yaml"), help="output format")
 
-    desc = cmd("describe", cmd_describe, "describe a service, as kubectl describe does")
-    desc.add_argument("kind", help="svc")
+    desc = cmd("describe", cmd_describe, "describe an object, as kubectl describe does (Secrets: sizes, never values)")
+    desc.add_argument("kind", help="svc | ingress | secret | configmap")
     desc.add_argument("resource", metavar="NAME")
     desc.add_argument("-n", "--namespace", help="namespace (default: default)")
 
@@ -438,10 +535,22 @@ def parser() -> Parser:
     ap.add_argument("-f", "--file", required=True, help="a YAML file (several documents) or a directory")
 
     de = cmd("delete", cmd_delete, "delete objects: -f FILE, or KIND NAME")
-    de.add_argument("kind", nargs="?", help="pod | svc | endpoints | deployment")
+    de.add_argument("kind", nargs="?", help="pod | svc | endpoints | deployment | ingress | secret | configmap")
     de.add_argument("resource", nargs="?", metavar="NAME")
     de.add_argument("-f", "--file", help="a YAML file or a directory of manifests")
     de.add_argument("-n", "--namespace", help="namespace (default: default)")
+
+    cr = cmd("create", cmd_create, "create a Secret, as kubectl create secret does")
+    cr.add_argument("what", choices=("secret",), help="secret")
+    cr.add_argument("type", choices=("tls", "generic"), help="tls: certificate and key; generic: any values")
+    cr.add_argument("secret", metavar="NAME")
+    cr.add_argument("-n", "--namespace", help="namespace (default: default)")
+    cr.add_argument("--cert", help="tls: PEM certificate file")
+    cr.add_argument("--key", help="tls: PEM private key file")
+    cr.add_argument("--self-signed", metavar="HOST[,HOST...]",
+                    help="tls: let netlab make a CA and a certificate for these hosts (ca.crt is in the Secret)")
+    cr.add_argument("--from-literal", action="append", metavar="KEY=VALUE", help="generic: a value")
+    cr.add_argument("--from-file", action="append", metavar="[KEY=]PATH", help="generic: a file's content")
 
     sc = cmd("scale", cmd_scale, "set a deployment's replicas")
     sc.add_argument("target", help="deployment NAME, or deploy/NAME")
