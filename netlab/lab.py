@@ -650,14 +650,14 @@ class Lab:
 
 @functools.cache
 def _pods_as_root() -> bool:
-    """Pods run as their own users only if those can run netlab's Python (installed
-    under a directory only root may enter, they could not)."""
+    """Pods run as their own users only if those can run netlab's Python and reach
+    their own directory under the labs' run directory."""
     import netlab
-    closed = container.reachable_by_others([sys.prefix, os.path.dirname(netlab.__file__)])
+    from netlab.state import RUN_DIR
+    closed = container.reachable_by_others([sys.prefix, os.path.dirname(netlab.__file__), str(RUN_DIR)])
     if closed:
         print(f"netlab: warning: {closed} is closed to other users, so pods run as root and can read "
-              f"each other's Secrets; install netlab elsewhere (NETLAB_VENV, a clone outside /root)",
-              file=sys.stderr)
+              f"each other's Secrets (install netlab, and NETLAB_RUN_DIR, outside /root)", file=sys.stderr)
     return bool(closed)
 
 
