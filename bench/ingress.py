@@ -9,7 +9,7 @@ Brings up a seed lab, then measures with wrk:
 Both answer GET /api/v1/product/list, which business-manager serves by asking data-product,
 which reads MariaDB: the difference between the two is the cost of the NodePort, ingress
 and Service hops. Each is run paced at about 100 requests/s (4 connections, each waiting
-40 ms between requests; wrk has no fixed-rate mode) and unpaced (--connections) for the
+35 ms between requests; wrk has no fixed-rate mode) and unpaced (--connections) for the
 saturation rate. Run as root; it removes all it creates.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from netlab import layout  # noqa: E402
 from netlab.lab import Lab  # noqa: E402
 
 HOST, PATH = "business-manager.default", "/api/v1/product/list"
-PACED = 'function delay() return 40 end\n'
+PACED = 'function delay() return 35 end\n'
 
 
 def _ms(value: str) -> float:
