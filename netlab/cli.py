@@ -42,7 +42,15 @@ def _lab(args) -> Lab:
 def cmd_up(args) -> int:
     name = lab_name(args.name or "seed")
     now = time.time()
-    cluster = topology.load(args.file, name, now) if args.file else seed_cluster(name, now)
+    if not args.file:
+        cluster = seed_cluster(name, now)
+    elif topology.is_topology(args.file):
+        cluster = topology.load(args.file, name, now, warn=_warn)
+    else:       # Kubernetes manifests: on the seed's nodes, DNS and ingress controller
+        from netlab.model import manifests
+        from netlab.model.seed import platform
+        cluster = platform(name, now)
+        manifests.apply_to(cluster, _manifests(args.file))
     if args.flannel_mode:
         cluster.flannel_mode = args.flannel_mode
     if args.probability_decimals:
@@ -333,13 +341,24 @@ def _report(added, removed) -> None:
         _say(f"pod/{p.name} created ({p.ip} on {p.node})")
 
 
+def _warn(line: str) -> None:
+    print(f"netlab: warning: {line}", file=sys.stderr)
+
+
+def _manifests(path: str) -> list:
+    """Every object of a file or directory of manifests (all, or none on an error); warnings shown."""
+    from netlab.model import manifests
+    items = manifests.load(path)
+    for m in items:
+        for w in m.warnings:
+            _warn(w)
+    return items
+
+
 def cmd_apply(args) -> int:
     from netlab.model import manifests
     lab = _lab(args)
-    items = manifests.load(args.file)
-    for m in items:
-        for w in m.warnings:
-            print(f"netlab: warning: {w}", file=sys.stderr)
+    items = _manifests(args.file)
     added, removed = lab.update(lambda c: manifests.apply_to(c, items))
     for m in items:
         _say(f"{m.kind.lower()}/{m.key[2]} configured")
@@ -507,7 +526,8 @@ def parser() -> Parser:
         return sp
 
     up = cmd("up", cmd_up, "build a lab (default: the seed cluster) and show its pods")
-    up.add_argument("-f", "--file", help="topology file (YAML); default: the seed cluster")
+    up.add_argument("-f", "--file", help="a topology file, or Kubernetes manifests (a file or directory: they "
+                                         "run on the seed's nodes, DNS and ingress); default: the seed cluster")
     up.add_argument("--flannel-mode", choices=("routes", "seed"),
                     help="routes: current flannel; seed: the walk-through's on-demand neighbours")
     up.add_argument("--probability-decimals", type=int, choices=(5, 10),

@@ -46,26 +46,17 @@ def whoami(ports) -> list[str]:
     return ["netlab-whoami"] + [arg for p in sorted(set(ports)) for arg in ("--port", str(p))]
 
 
-def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
+PLATFORM = {"nginx-ingress-controller", "kube-dns"}     # what the cluster runs for everyone
+
+
+def platform(name: str = "seed", now: float = 0.0) -> Cluster:
+    """The seed's cluster without the shop: nodes, the client host, kube-dns, the ingress
+    controller and their Services. `netlab up -f MANIFESTS` builds this, then applies."""
     c = Cluster(name=name, flannel_mode="seed")
     c.nodes = [Node("node1", NODE1, "172.30.76.0/24"), Node("node2", NODE2, "172.30.9.0/24")]
-    c.hosts = [Host("client", "192.168.0.100"),     # MariaDB, the shop's database (appendix A)
-               Host("db", "192.168.0.103", ["netlab-db", "--password-secret", "default/mysql/password"])]
-    for dep_name, ns, tmpl, labels, ports, pods in _DEPLOYMENTS:
-        spec = dict(container_ports=ports, command=COMMANDS.get(dep_name) or whoami(ports.values()),
-                    env=ENV.get(dep_name, {}), env_refs=ENV_REFS.get(dep_name, {}),
-                    volumes=VOLUMES.get(dep_name, []), run_as_user=0 if dep_name in RUN_AS_ROOT else None)
-        c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods), **_copy(spec)))
-        for suffix, ip, node in pods:
-            c.pods.append(Pod(f"{dep_name}-{tmpl}-{suffix}", ns, node, ip, dict(labels), owner=dep_name,
-                              created=now, **_copy(spec)))
+    c.hosts = [Host("client", "192.168.0.100")]
+    _deployments(c, PLATFORM, now)
     c.services = [
-        Service("business-manager", "default", cluster_ip="10.254.80.22",
-                ports=[ServicePort(80, "business-manager", "TCP", 8080)],
-                selector={"app": "business-manager"}, created=now),
-        Service("data-product", "default", cluster_ip="10.254.116.224",
-                ports=[ServicePort(50051, "data-product", "TCP", 50051)],
-                selector={"app": "data-product"}, created=now),
         Service("kubernetes", "default", cluster_ip="10.254.0.1",
                 ports=[ServicePort(443, "https", "TCP", 6443)], created=now),
         Service("kube-dns", "kube-system", cluster_ip="10.254.0.2",
@@ -76,9 +67,29 @@ def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
                        ServicePort(443, "https", "TCP", 443, 31522)],
                 selector={"app.kubernetes.io/name": "ingress-nginx",
                           "app.kubernetes.io/part-of": "ingress-nginx"}, created=now),
-        Service("mysql", "default", cluster_ip="10.254.84.209",
-                ports=[ServicePort(3306, "", "TCP", 3306)], created=now),
     ]
+    c.ingress_classes = [IngressClass("nginx", "k8s.io/ingress-nginx", default=True)]
+    return c
+
+
+def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
+    """The walk-through's cluster: the platform and the shop (figure 1, appendices A and C)."""
+    c = platform(name, now)
+    c.hosts.append(Host("db", "192.168.0.103",       # MariaDB, the shop's database (appendix A)
+                        ["netlab-db", "--password-secret", "default/mysql/password"]))
+    _deployments(c, {d[0] for d in _DEPLOYMENTS} - PLATFORM, now)
+    order = [d[0] for d in _DEPLOYMENTS]          # as the walk-through lists them
+    c.deployments.sort(key=lambda d: order.index(d.name))
+    c.pods.sort(key=lambda p: order.index(p.owner))
+    c.services[:0] = [
+        Service("business-manager", "default", cluster_ip="10.254.80.22",
+                ports=[ServicePort(80, "business-manager", "TCP", 8080)],
+                selector={"app": "business-manager"}, created=now),
+        Service("data-product", "default", cluster_ip="10.254.116.224",
+                ports=[ServicePort(50051, "data-product", "TCP", 50051)],
+                selector={"app": "data-product"}, created=now)]
+    c.services.append(Service("mysql", "default", cluster_ip="10.254.84.209",
+                              ports=[ServicePort(3306, "", "TCP", 3306)], created=now))
     # Appendix A: a selector-less service whose Endpoints are written by hand.
     c.endpoints = [Endpoints("mysql", "default", [EndpointAddress("192.168.0.103")],
                              [EndpointPort(3306)])]
@@ -86,13 +97,26 @@ def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
     c.secrets = [Secret("mysql", "default", data=encode({"password": random.token_urlsafe(12)}), created=now),
                  Secret("business-manager-tls", "default", "kubernetes.io/tls", encode(tls.self_signed([HOST])),
                         created=now)]
-    c.ingress_classes = [IngressClass("nginx", "k8s.io/ingress-nginx", default=True)]
     # Figure 1's way in: plain HTTP on 30799 as in the walk-through, and HTTPS on 31522.
     c.ingresses = [Ingress("business-manager", "default", "nginx",
                            {"nginx.ingress.kubernetes.io/ssl-redirect": "false"},
                            [IngressRule(HOST, [IngressPath("/", "Prefix", IngressBackend("business-manager", 80))])],
                            [IngressTLS([HOST], "business-manager-tls")], created=now)]
     return c
+
+
+def _deployments(c: Cluster, names: set[str], now: float) -> None:
+    """The seed's deployments of these names, with their pods as the walk-through lists them."""
+    for dep_name, ns, tmpl, labels, ports, pods in _DEPLOYMENTS:
+        if dep_name not in names:
+            continue
+        spec = dict(container_ports=ports, command=COMMANDS.get(dep_name) or whoami(ports.values()),
+                    env=ENV.get(dep_name, {}), env_refs=ENV_REFS.get(dep_name, {}),
+                    volumes=VOLUMES.get(dep_name, []), run_as_user=0 if dep_name in RUN_AS_ROOT else None)
+        c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods), **_copy(spec)))
+        for suffix, ip, node in pods:
+            c.pods.append(Pod(f"{dep_name}-{tmpl}-{suffix}", ns, node, ip, dict(labels), owner=dep_name,
+                              created=now, **_copy(spec)))
 
 
 def _copy(spec: dict) -> dict:

@@ -1,4 +1,5 @@
-"""Topology files: netlab's own YAML describing nodes, underlay, deployments and pods."""
+"""Topology files: netlab's own YAML describing nodes, underlay, deployments and pods,
+and Kubernetes manifests to apply on top (`manifests:`, paths relative to the file)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,7 @@ _SCHEMA = {
              "node": ("node", str, False), "ip": ("ip", str, False), "labels": ("labels", dict, False),
              "containers": ("containers", list, False)},
 }
-_TOP = {"cluster", "underlay", "nodes", "deployments", "pods"}
+_TOP = {"cluster", "underlay", "nodes", "deployments", "pods", "manifests"}
 
 
 def _fields(doc, section: str, where: str) -> dict:
@@ -92,10 +93,29 @@ def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
     return validate(c)
 
 
-def load(path: str | Path, name: str = "seed", now: float = 0.0) -> Cluster:
+def is_topology(path: str | Path) -> bool:
+    """A topology file, rather than Kubernetes manifests (a directory, or documents with a kind)?"""
+    path = Path(path)
+    if path.is_dir():
+        return False
+    docs = [d for d in yamlio.read(path, all_documents=True) if d is not None]
+    return not (docs and isinstance(docs[0], dict) and "kind" in docs[0] and "apiVersion" in docs[0])
+
+
+def load(path: str | Path, name: str = "seed", now: float = 0.0, warn=lambda line: None) -> Cluster:
     path = Path(path)
     doc = yamlio.read(path)
+    refs = doc.pop("manifests", None) if isinstance(doc, dict) else None
     try:
-        return parse(doc, name, now)
+        c = parse(doc, name, now)
+        if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, str) for r in refs)):
+            raise ModelError(f"manifests: {refs!r} must be a list of files or directories")
     except ModelError as e:
         raise ModelError(f"{path}: {e}") from None
+    for ref in refs or []:
+        items = manifests.load(path.parent / ref)
+        for m in items:
+            for w in m.warnings:
+                warn(w)
+        manifests.apply_to(c, items)
+    return c
