@@ -421,3 +421,50 @@ def test_up_ends_with_the_request_from_outside_and_its_path():
         assert "-> business-manager-666f454f7f-" in out and "-> data-product-6664c6dcb9-" in out
     finally:
         netlab("down", "--name", name, check=False)
+
+
+SECURE = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: secure, namespace: default}
+spec:
+  tls: [{hosts: [secure.test], secretName: secure-tls}]
+  rules:
+  - host: secure.test
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: secure, port: {number: 80}}}}]
+"""
+
+
+def test_a_created_certificate_serves_https_and_plain_http_is_redirected(seed_lab, tmp_path):
+    name = seed_lab.name
+    netlab("create", "secret", "tls", "secure-tls", "--self-signed", "secure.test", "--name", name)
+    f = tmp_path / "secure.yaml"
+    f.write_text(_whoami_app("secure") + SECURE)
+    netlab("apply", "-f", str(f), "--name", name)
+    try:
+        # ssl-redirect, as ingress-nginx does for a host with a certificate
+        r = sh(_client(seed_lab), "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+               "-H", "Host: secure.test", f"http://{NODES[0]}:30799/some/path?x=1")
+        assert r.stdout == "308 https://secure.test/some/path?x=1"
+        ca = tmp_path / "ca.crt"
+        ca.write_bytes(_secret(seed_lab, "secure-tls")["ca.crt"])
+        status, body = _curl(seed_lab, "secure.test", "https://secure.test:31522/", "--cacert", str(ca),
+                             "--resolve", f"secure.test:31522:{NODES[1]}")
+        assert status == 200 and body.startswith("secure-"), body
+    finally:
+        netlab("delete", "-f", str(f), "--name", name)
+        netlab("delete", "secret", "secure-tls", "--name", name)
+
+
+def test_up_from_a_directory_of_manifests(tmp_path):
+    name = unique("m")
+    (tmp_path / "app.yaml").write_text(_whoami_app("business-user", "ns-jo"))
+    (tmp_path / "ingress.yaml").write_text(WALKTHROUGH_INGRESS)
+    try:
+        r = netlab("up", "-f", str(tmp_path), "--name", name, timeout=120)
+        assert "business-user-" in r.stdout and "nginx-ingress-controller-" in r.stdout
+        r = sh(layout.host_ns(name, "client"), "curl", "-sS", "-H", "Host: business-user.ns-jo", f"http://{NODES[0]}:30799/")
+        assert r.stdout.startswith("business-user-")
+    finally:
+        netlab("down", "--name", name, check=False)
