@@ -23,5 +23,14 @@ echo "\$ netlab exec node1 -- ip neigh show dev flannel.1"
 echo "\$ netlab exec node1 -- bridge fdb show dev flannel.1"
 "$NETLAB" exec node1 -- bridge fdb show dev flannel.1
 echo
+echo "== figure 1 over HTTPS through node2, the certificate checked against the lab's own CA"
+ca=$(mktemp --suffix=.crt)
+"$NETLAB" get secret business-manager-tls -o json |
+  "$(dirname "$NETLAB")/python" -c 'import base64, json, sys; sys.stdout.buffer.write(base64.b64decode(json.load(sys.stdin)["items"][0]["data"]["ca.crt"]))' >"$ca"
+echo "\$ netlab exec client -- curl -s --cacert ca.crt --resolve business-manager.default:31522:192.168.0.22 https://business-manager.default:31522/api/v1/product/list"
+"$NETLAB" exec client -- curl -s --cacert "$ca" --resolve business-manager.default:31522:192.168.0.22 \
+  https://business-manager.default:31522/api/v1/product/list | head -c 400; echo
+rm -f "$ca"
+echo
 echo "The seed lab is running. Explore it with 'netlab get pods -A -o wide', 'netlab exec node1 -- bash',"
 echo "'netlab capture node1:eth0 -c 5 udp port 8472'; remove it with 'netlab down'."
