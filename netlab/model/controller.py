@@ -10,7 +10,7 @@ from collections import Counter
 
 from netlab.cni import ipam
 from netlab.model import names
-from netlab.model.objects import Cluster, Deployment, Pod
+from netlab.model.objects import SPEC_FIELDS, Cluster, Deployment, Pod
 
 
 def _place(cluster: Cluster, dep: Deployment) -> str:
@@ -39,9 +39,7 @@ def new_pod(cluster: Cluster, dep: Deployment, now: float) -> Pod:
 
 def template(dep: Deployment) -> dict:
     """The pod template's spec, as each new pod gets it."""
-    return {"container_ports": dep.container_ports, "command": dep.command, "env": dep.env,
-            "env_refs": dep.env_refs, "env_from": dep.env_from, "volumes": dep.volumes,
-            "run_as_user": dep.run_as_user}
+    return {f: getattr(dep, f) for f in SPEC_FIELDS}
 
 
 def scale(cluster: Cluster, now: float) -> tuple[list[Pod], list[Pod]]:

@@ -69,10 +69,13 @@ def _typed_spec(self) -> None:
     self.volumes = _typed(self.volumes, Volume)
 
 
+# What pods and pod templates share: the first container's, and the pod's user.
+SPEC_FIELDS = ("container_ports", "command", "env", "env_refs", "env_from", "volumes", "run_as_user")
+
+
 def _spec(self) -> tuple:
-    """What makes two pods the same workload (the first container's; a change means a new pod)."""
-    return (self.command, self.container_ports, self.env, self.env_refs, self.env_from, self.volumes,
-            self.run_as_user)
+    """What makes two pods the same workload (a change means a new pod)."""
+    return tuple(getattr(self, f) for f in SPEC_FIELDS)
 
 
 @dataclass
