@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,37 +78,57 @@ def make_scratch(scratch: Path, overlays: list[str]) -> None:
 
 
 def private_dir(path: Path, uid: int) -> Path:
-    """A directory only the pod's user may enter (0700)."""
+    """A directory only the pod's user may use (0700, its own): where it writes (nginx's)."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chown(path, uid, uid)
     os.chmod(path, 0o700)
     return path
 
 
+def _readable_dir(path: Path, uid: int) -> None:
+    """root's, readable by the pod's group alone (0750): the pod cannot plant a link
+    in it for root to follow, nor can any other pod look in."""
+    if path.is_symlink() or path.exists() and not path.is_dir():
+        path.unlink()
+    path.mkdir(mode=0o750, exist_ok=True)
+    os.chown(path, os.geteuid(), uid)      # (root: the lab runs as root)
+    os.chmod(path, 0o750)
+
+
 def write_files(directory: Path, files: dict[str, bytes], uid: int) -> bool:
-    """Make `directory` hold exactly `files` (0600, the pod's user), each replaced
-    atomically so a reader sees the old or the new value, never half. True if changed."""
-    private_dir(directory, uid)
+    """Make `directory` hold exactly `files` (0600, the pod's user, in directories only
+    its group may read), each replaced atomically so a reader sees the old or the new
+    value, never half. True if anything changed."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    _readable_dir(directory, uid)
     changed = False
-    for rel, content in files.items():
-        path = directory / rel
-        if path.is_file() and path.read_bytes() == content:
+    for rel, content in sorted(files.items()):
+        path = directory
+        for part in Path(rel).parts[:-1]:
+            path = path / part
+            _readable_dir(path, uid)
+        path = path / Path(rel).name
+        if path.is_file() and not path.is_symlink() and path.read_bytes() == content:
             continue
-        private_dir(path.parent, uid)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)          # a directory before, a file now
         tmp = path.with_name(f".{path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(content)
         os.chown(tmp, uid, uid)
         os.replace(tmp, path)
         changed = True
-    for path in sorted(directory.rglob("*"), reverse=True):
-        rel = str(path.relative_to(directory))
-        if path.is_file() and rel not in files:
+    wanted = set(files) | {str(parent) for rel in files for parent in Path(rel).parents if str(parent) != "."}
+    for path in sorted(directory.rglob("*"), key=lambda x: len(x.parts), reverse=True):
+        if str(path.relative_to(directory)) in wanted:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
             path.unlink()
-            changed = True
-        elif path.is_dir() and not any(path.iterdir()) and not any(f.startswith(rel + "/") for f in files):
-            path.rmdir()
+        changed = True
     return changed
 
 

@@ -379,7 +379,7 @@ class Lab:
         os.chmod(home, 0o711)
         command = _resolve(p.command)
         if ingress.is_controller(p):
-            command = ingress.prepare(c, p, home / "nginx", uid)
+            command = ingress.prepare(c, p, home, uid)
         mounts = []
         for v in p.volumes:
             if v.name in files:
@@ -410,7 +410,7 @@ class Lab:
                         container.write_files(home / "volumes" / v.name, files[v.name], self._uid(c, p))
             rec = state["procs"].get(f"pod/{p.namespace}/{p.name}")
             if ingress.is_controller(p) and rec and (home / "nginx").is_dir():
-                if ingress.write(c, p, home / "nginx", self._uid(c, p)):
+                if ingress.write(c, p, home, self._uid(c, p)):
                     ingress.reload(rec["pid"], p.name)
 
     def kubelet_report(self, node: str, restart: list[tuple[str, str]], ready: dict) -> None:

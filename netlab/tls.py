@@ -50,14 +50,20 @@ def self_signed(hosts: list[str], days: int = DAYS, issuer: str = "netlab CA") -
         raise NetlabError("a certificate needs at least one host name")
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])
+    # key identifiers (RFC 5280): strict verifiers require them, and they tell one lab's
+    # CA from another's of the same name in a client's trust store
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     ca = _cert(issuer, ca_name, ca_key, ca_key,
                [(x509.BasicConstraints(ca=True, path_length=0), True),
-                (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True)], days)
+                (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
+                (ca_ski, False)], days)
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = _cert(hosts[0], ca_name, key, ca_key,
                  [(x509.SubjectAlternativeName([_san(h) for h in hosts]), False),
                   (x509.BasicConstraints(ca=False, path_length=None), True),
-                  (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)], days)
+                  (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+                  (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+                  (x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), False)], days)
     pem = serialization.Encoding.PEM
     return {"ca.crt": ca.public_bytes(pem), "tls.crt": leaf.public_bytes(pem), "tls.key": _pem_key(key)}
 

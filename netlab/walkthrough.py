@@ -74,4 +74,5 @@ def path(c: Cluster, node_ip: str, answer: dict) -> str:
         hops.append(f"mysql {svc['mysql'].cluster_ip}:3306 (Service, Endpoints by hand) -> db {db.ip}")
     names = ", ".join(p["name"] for p in answer["products"])
     return "\n".join(["  " + hops[0]] + [f"    -> {h}" for h in hops[1:]]
-                     + [f"  answer: {len(answer['products'])} products ({names})"])
+                     + [f"  answer: {len(answer['products'])} product{'' if len(answer['products']) == 1 else 's'}"
+                        f" ({names})"])

@@ -5,7 +5,8 @@ Files, for a controller pod P of lab L:
   /etc/netns/<P's namespace>/nginx/nginx.conf   /etc/nginx/nginx.conf inside the pod
                                                 (`ip netns exec` mounts it there); no secrets in it
   /run/netlab/L/pods/<ns>_<P>/nginx/            nginx's prefix: pid, temp files (the pod's user, 0700)
-  /run/netlab/L/pods/<ns>_<P>/nginx/ssl/        certificates and keys (0600)
+  /run/netlab/L/pods/<ns>_<P>/ssl/              certificates and keys (0600; the directory is root's,
+                                                so nginx's user cannot swap it for a link)
 """
 from __future__ import annotations
 
@@ -36,18 +37,24 @@ def nginx_argv(prefix: Path) -> list[str]:
     return ["nginx", "-c", CONF, "-p", f"{prefix}/", "-e", "stderr"]
 
 
-def prepare(c: Cluster, pod: Pod, prefix: Path, uid: int) -> list[str]:
-    """Before the pod starts: its files in place; returns nginx's command line."""
+def _paths(home: Path) -> config.Paths:
+    ssl = home / "ssl"
+    return config.Paths(str(home / "nginx"), str(ssl), str(ssl / "default-fake-certificate.pem"))
+
+
+def prepare(c: Cluster, pod: Pod, home: Path, uid: int) -> list[str]:
+    """Before the pod starts: its files in place under the pod's directory `home`;
+    returns nginx's command line."""
     if not os.path.isdir("/etc/nginx"):
         raise NetlabError("nginx is not installed (apt-get install nginx): the ingress controller runs it")
-    container.private_dir(prefix, uid)
-    write(c, pod, prefix, uid)
-    return nginx_argv(prefix)
+    container.private_dir(home / "nginx", uid)
+    write(c, pod, home, uid)
+    return nginx_argv(home / "nginx")
 
 
-def write(c: Cluster, pod: Pod, prefix: Path, uid: int) -> bool:
+def write(c: Cluster, pod: Pod, home: Path, uid: int) -> bool:
     """Render and write the configuration and certificates; True if anything changed."""
-    paths = config.Paths.under(str(prefix))
+    paths = _paths(home)
     default = Path(paths.default_cert)
     pems = config.pem_files(c)
     if default.exists():

@@ -118,4 +118,6 @@ def load(path: str | Path, name: str = "seed", now: float = 0.0, warn=lambda lin
             for w in m.warnings:
                 warn(w)
         manifests.apply_to(c, items)
+    if refs:
+        validate(c, str(path))
     return c

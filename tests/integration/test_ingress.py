@@ -341,6 +341,10 @@ def test_a_pods_password_file_is_not_readable_by_another_pods_user(seed_lab):
     # another pod's user does not
     theirs = cat(bm.name, bm_uid, path)
     assert theirs.returncode != 0 and "Permission denied" in theirs.stderr
+    # and its own user cannot change what the lab writes there (no link for root to follow)
+    planted = netlab("exec", "--name", seed_lab.name, dp.name, "--", "setpriv", f"--reuid={dp_uid}",
+                     f"--regid={dp_uid}", "--clear-groups", "ln", "-s", "/etc", path + "-link", check=False)
+    assert planted.returncode != 0 and "Permission denied" in planted.stderr
 
 
 def test_secret_values_stay_out_of_logs_and_world_readable_files(seed_lab):

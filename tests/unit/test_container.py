@@ -1,0 +1,373 @@
+"""What netlab does as a pod's container runtime: netlab.container (no root needed)."""
+import os
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from netlab import container
+from netlab.container import Mount
+from netlab.errors import NetlabError
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# ---------------------------------------------------------------- overlay_points
+
+def _exists(*paths):
+    """A fake file system holding these directories (and /)."""
+    there = {"/", *paths}
+    return lambda p: p in there
+
+
+def test_overlay_points_none_when_every_target_exists():
+    fs = _exists("/etc", "/etc/db")
+    assert container.overlay_points([Mount("/src", "/etc/db")], exists=fs) == []
+
+
+def test_overlay_point_is_the_nearest_existing_ancestor():
+    fs = _exists("/etc", "/etc/app")
+    assert container.overlay_points([Mount("/src", "/etc/app/conf/d")], exists=fs) == ["/etc/app"]
+
+
+def test_overlay_points_are_deduplicated_and_parents_first():
+    fs = _exists("/etc", "/var", "/var/lib", "/var/lib/app", "/run")
+    mounts = [Mount("/s1", "/var/lib/app/x"), Mount("/s2", "/etc/a"), Mount("/s3", "/etc/b/c"),
+              Mount("/s4", "/run/secrets/db"), Mount("/s5", "/var/new")]
+    assert container.overlay_points(mounts, exists=fs) == ["/etc", "/run", "/var", "/var/lib/app"]
+
+
+def test_overlay_points_ignore_existing_targets_among_missing_ones():
+    fs = _exists("/etc", "/etc/ssl")
+    mounts = [Mount("/s1", "/etc/ssl"), Mount("/s2", "/etc/new")]
+    assert container.overlay_points(mounts, exists=fs) == ["/etc"]
+
+
+@pytest.mark.parametrize("target", ["/secrets", "/secrets/db/password"])
+def test_mount_that_would_need_an_overlay_on_root_is_refused(target):
+    with pytest.raises(NetlabError) as e:
+        container.overlay_points([Mount("/src", target)], exists=_exists("/etc"))
+    msg = str(e.value)
+    assert target in msg and "other than /" in msg
+
+
+def test_overlay_points_default_uses_the_real_file_system(tmp_path):
+    (tmp_path / "have").mkdir()
+    points = container.overlay_points([Mount("/src", str(tmp_path / "have" / "new" / "deeper"))])
+    assert points == [str(tmp_path / "have")]
+
+
+# ---------------------------------------------------------------- argv
+
+def test_argv_without_mounts_as_root():
+    assert container.argv("ns1", ["netlab-whoami", "--port", "80"], 0) == [
+        "ip", "netns", "exec", "ns1", "netlab-whoami", "--port", "80"]
+
+
+def test_argv_without_mounts_as_a_pod_user():
+    assert container.argv("ns1", ["app"], 2001) == [
+        "ip", "netns", "exec", "ns1",
+        "setpriv", "--reuid=2001", "--regid=2001", "--clear-groups", "--", "app"]
+
+
+def test_argv_with_mounts_and_overlays():
+    mounts = [Mount("/lab/pod/volumes/db", "/etc/db/secret"), Mount("/lab/pod/volumes/cfg", "/run/app")]
+    out = container.argv("ns1", ["app", "-v"], 2001, mounts, ["/etc", "/run"], "/lab/pod/layers")
+    assert out[:8] == ["unshare", "--mount", "--propagation", "slave", "sh", "-c", out[6], "netlab-pod"]
+    assert out[8:] == ["ip", "netns", "exec", "ns1",
+                       "setpriv", "--reuid=2001", "--regid=2001", "--clear-groups", "--", "app", "-v"]
+    assert out[6].split("\n") == [
+        "set -e",
+        "mount -t overlay netlab-pod -o lowerdir=/etc,upperdir=/lab/pod/layers/0/upper,"
+        "workdir=/lab/pod/layers/0/work /etc",
+        "mount -t overlay netlab-pod -o lowerdir=/run,upperdir=/lab/pod/layers/1/upper,"
+        "workdir=/lab/pod/layers/1/work /run",
+        "mkdir -p /etc/db/secret",
+        "mount --bind -o ro /lab/pod/volumes/db /etc/db/secret",
+        "mkdir -p /run/app",
+        "mount --bind -o ro /lab/pod/volumes/cfg /run/app",
+        'exec "$@"',
+    ]
+
+
+def test_argv_with_mounts_as_root_has_no_setpriv():
+    out = container.argv("ns1", ["app"], 0, [Mount("/v", "/etc/x")], [], "/l")
+    assert out[7:] == ["netlab-pod", "ip", "netns", "exec", "ns1", "app"]
+    assert "mount -t overlay" not in out[6]
+
+
+ODD = [
+    "/etc/with space",
+    "/etc/it's",
+    '/etc/"double"',
+    "/etc/x; touch /tmp/netlab-pwned; y",
+    "/etc/$(id)`id`$HOME",
+    "/etc/new\nline",
+]
+
+
+def _fake_script(script: str) -> str:
+    """The script with mount and mkdir as shell functions printing their arguments."""
+    return ("mount() { printf '[%s]' mount \"$@\"; echo; }\n"
+            "mkdir() { printf '[%s]' mkdir \"$@\"; echo; }\n" + script)
+
+
+def _args(line: str) -> list[str]:
+    assert line.startswith("[") and line.endswith("]")
+    return line[1:-1].split("][")
+
+
+def test_argv_script_parses_with_sh():
+    mounts = [Mount(f"/src/{i}{p}", p) for i, p in enumerate(ODD)]
+    script = container.argv("ns", ["app"], 0, mounts, ["/etc", "/it's here"], "/scratch dir")[6]
+    r = subprocess.run(["sh", "-n", "-c", script], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("odd", ODD)
+def test_odd_paths_reach_mount_as_one_argument_each(tmp_path, odd):
+    point = "/srv/a b'c"
+    out = container.argv("ns", ["app"], 0, [Mount("/vol" + odd, odd)], [point], "/scr atch")
+    # run the script with fake mount/mkdir; "$@" runs a harmless command instead of ip netns
+    r = subprocess.run(["sh", "-c", _fake_script(out[6]), "netlab-pod", "echo", "[exec]"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    # a path with a line break prints across lines: split on the fake commands' newline-then-[
+    lines = r.stdout.rstrip("\n").split("\n[")
+    lines = [lines[0]] + ["[" + x for x in lines[1:]]
+    assert [_args(x) for x in lines] == [
+        ["mount", "-t", "overlay", "netlab-pod", "-o",
+         f"lowerdir={point},upperdir=/scr atch/0/upper,workdir=/scr atch/0/work", point],
+        ["mkdir", "-p", odd],
+        ["mount", "--bind", "-o", "ro", "/vol" + odd, odd],
+        ["exec"],
+    ]
+    assert not os.path.exists("/tmp/netlab-pwned")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_argv_script_execs_the_pod_command_with_its_arguments(tmp_path):
+    out = container.argv("ns", ["app"], 0, [Mount("/v", "/etc/x")], [], "/l")
+    r = subprocess.run(["sh", "-c", _fake_script(out[6]), "netlab-pod", "printf", "<%s>", "a b", "$HOME"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("<a b><$HOME>")
+
+
+def test_argv_script_stops_at_the_first_failure():
+    out = container.argv("ns", ["app"], 0, [Mount("/v", "/etc/x")], [], "/l")
+    script = "mount() { return 3; }\nmkdir() { :; }\n" + out[6]
+    r = subprocess.run(["sh", "-c", script, "netlab-pod", "echo", "started"], capture_output=True, text=True)
+    assert r.returncode == 3 and "started" not in r.stdout
+
+
+# ---------------------------------------------------------------- private_dir / write_files
+
+def test_private_dir_makes_parents_and_is_0700(tmp_path):
+    d = tmp_path / "a" / "b"
+    assert container.private_dir(d, os.getuid()) == d
+    assert d.is_dir() and _mode(d) == 0o700
+
+
+def test_private_dir_tightens_an_existing_directory(tmp_path):
+    d = tmp_path / "open"
+    d.mkdir(mode=0o755)
+    os.chmod(d, 0o755)
+    container.private_dir(d, os.getuid())
+    assert _mode(d) == 0o700
+
+
+def _tree(d: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(d)): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+
+
+def test_write_files_writes_private_files_and_dirs(tmp_path):
+    d = tmp_path / "vol"
+    assert container.write_files(d, {"password": b"pw", "sub/file": b"\x00x"}, os.getuid()) is True
+    assert _tree(d) == {"password": b"pw", "sub/file": b"\x00x"}
+    assert _mode(d) == 0o750 and _mode(d / "sub") == 0o750
+    assert _mode(d / "password") == 0o600 and _mode(d / "sub" / "file") == 0o600
+    assert os.stat(d / "password").st_uid == os.getuid()
+
+
+def test_write_files_deep_item_path_dirs_are_all_private(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"a/b/file": b"x"}, os.getuid())
+    assert _mode(d / "a") == 0o750 and _mode(d / "a" / "b") == 0o750
+
+
+def test_write_files_unchanged_is_false_and_does_not_rewrite(tmp_path):
+    d = tmp_path / "vol"
+    files = {"a": b"1", "sub/b": b"2"}
+    container.write_files(d, files, os.getuid())
+    past = 1_000_000_000
+    os.utime(d / "a", (past, past))
+    os.utime(d / "sub" / "b", (past, past))
+    before = {k: os.stat(d / k) for k in files}
+    assert container.write_files(d, dict(files), os.getuid()) is False
+    after = {k: os.stat(d / k) for k in files}
+    assert {k: (s.st_ino, s.st_mtime) for k, s in after.items()} == \
+           {k: (s.st_ino, s.st_mtime) for k, s in before.items()}
+
+
+def test_write_files_replaces_changed_content_with_a_new_file(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"a": b"old", "b": b"same"}, os.getuid())
+    ino_a, ino_b = os.stat(d / "a").st_ino, os.stat(d / "b").st_ino
+    with open(d / "a", "rb") as reader:         # a reader of the old file keeps reading the old value
+        assert container.write_files(d, {"a": b"new value", "b": b"same"}, os.getuid()) is True
+        assert reader.read() == b"old"
+    assert (d / "a").read_bytes() == b"new value"
+    assert os.stat(d / "a").st_ino != ino_a and os.stat(d / "b").st_ino == ino_b
+    assert _mode(d / "a") == 0o600
+    assert sorted(p.name for p in d.iterdir()) == ["a", "b"]          # no temporary file left
+
+
+def test_write_files_removes_keys_and_prunes_empty_dirs(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"keep": b"k", "gone": b"g", "x/y/z": b"1", "x/w": b"2", "q/r": b"3"}, os.getuid())
+    assert container.write_files(d, {"keep": b"k", "x/w": b"2"}, os.getuid()) is True
+    assert _tree(d) == {"keep": b"k", "x/w": b"2"}
+    assert sorted(str(p.relative_to(d)) for p in d.rglob("*")) == ["keep", "x", "x/w"]
+
+
+def test_write_files_removing_only_is_a_change(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"a": b"1", "b": b"2"}, os.getuid())
+    assert container.write_files(d, {"a": b"1"}, os.getuid()) is True
+    assert container.write_files(d, {"a": b"1"}, os.getuid()) is False
+
+
+def test_write_files_removes_strays_such_as_an_old_temporary_file(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"a": b"1"}, os.getuid())
+    (d / ".a.tmp").write_bytes(b"half")
+    assert container.write_files(d, {"a": b"1"}, os.getuid()) is True
+    assert sorted(p.name for p in d.iterdir()) == ["a"]
+
+
+def test_write_files_empty_makes_an_empty_private_dir(tmp_path):
+    d = tmp_path / "vol"
+    assert container.write_files(d, {}, os.getuid()) is False
+    assert d.is_dir() and list(d.iterdir()) == [] and _mode(d) == 0o750
+
+
+def test_write_files_file_becomes_directory(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"a": b"1"}, os.getuid())
+    container.write_files(d, {"a/b": b"2"}, os.getuid())
+    assert _tree(d) == {"a/b": b"2"}
+
+
+def test_write_files_directory_becomes_file(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"a/b": b"1"}, os.getuid())
+    container.write_files(d, {"a": b"2"}, os.getuid())
+    assert _tree(d) == {"a": b"2"}
+
+
+def test_write_files_does_not_follow_a_planted_symlink(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"sub/file": b"1"}, os.getuid())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.chmod(outside, 0o755)
+    (d / "sub" / "file").unlink()
+    (d / "sub").rmdir()
+    (d / "sub").symlink_to(outside)              # if the pod's user could write in `d` (it cannot: root's, 0750)
+    try:
+        container.write_files(d, {"sub/file": b"2"}, os.getuid())
+    except OSError:
+        pass                                      # refusing is fine; touching `outside` is not
+    assert _mode(outside) == 0o755 and list(outside.iterdir()) == []
+
+
+def test_write_files_removes_a_stray_symlink_to_a_directory(tmp_path):
+    d = tmp_path / "vol"
+    container.write_files(d, {"a": b"1"}, os.getuid())
+    (tmp_path / "empty").mkdir()
+    (d / "link").symlink_to(tmp_path / "empty")
+    container.write_files(d, {"a": b"1"}, os.getuid())
+    assert sorted(p.name for p in d.iterdir()) == ["a"] and (tmp_path / "empty").is_dir()
+
+
+# ---------------------------------------------------------------- reachable_by_others
+
+@pytest.fixture
+def open_tmp():
+    """A directory under the system's temporary directory that every user may enter."""
+    d = Path(tempfile.mkdtemp())
+    os.chmod(d, 0o711)
+    for p in [d, *d.parents]:
+        if not os.stat(p).st_mode & stat.S_IXOTH:
+            pytest.skip(f"{p} is not enterable by others on this machine")
+    yield d
+    for p in sorted(d.rglob("*"), reverse=True):
+        if p.is_dir() and not p.is_symlink():
+            os.chmod(p, 0o700)
+            p.rmdir()
+        else:
+            p.unlink()
+    d.rmdir()
+
+
+def test_reachable_when_every_directory_can_be_entered(open_tmp):
+    (open_tmp / "a").mkdir(mode=0o711)
+    os.chmod(open_tmp / "a", 0o711)
+    (open_tmp / "a" / "prog").write_text("")
+    assert container.reachable_by_others([str(open_tmp), str(open_tmp / "a")]) is None
+
+
+def test_closed_directory_is_named(open_tmp):
+    closed = open_tmp / "closed"
+    closed.mkdir()
+    os.chmod(closed, 0o700)
+    (closed / "inner").mkdir()
+    os.chmod(closed / "inner", 0o755)
+    assert container.reachable_by_others([str(open_tmp), str(closed / "inner")]) == str(closed)
+
+
+def test_closed_directory_behind_a_symlink_is_found(open_tmp):
+    closed = open_tmp / "closed"
+    closed.mkdir()
+    os.chmod(closed, 0o700)
+    (closed / "lib").mkdir(mode=0o755)
+    (open_tmp / "link").symlink_to(closed / "lib")
+    assert container.reachable_by_others([str(open_tmp / "link")]) == str(closed)
+
+
+# ---------------------------------------------------------------- make_scratch
+
+def test_make_scratch_upper_takes_the_covered_directorys_mode(tmp_path):
+    first, second = tmp_path / "etc", tmp_path / "run"
+    first.mkdir()
+    second.mkdir()
+    os.chmod(first, 0o750)
+    os.chmod(second, 0o755)
+    scratch = tmp_path / "layers"
+    container.make_scratch(scratch, [str(first), str(second)])
+    assert _mode(scratch / "0" / "upper") == 0o750 and _mode(scratch / "1" / "upper") == 0o755
+    assert _mode(scratch / "0" / "work") == 0o700 and _mode(scratch / "1" / "work") == 0o700
+    st, up = os.stat(first), os.stat(scratch / "0" / "upper")
+    assert (up.st_uid, up.st_gid) == (st.st_uid, st.st_gid)
+    assert sorted(p.name for p in scratch.iterdir()) == ["0", "1"]
+
+
+def test_make_scratch_again_is_harmless(tmp_path):
+    point = tmp_path / "etc"
+    point.mkdir()
+    os.chmod(point, 0o750)
+    container.make_scratch(tmp_path / "layers", [str(point)])
+    (tmp_path / "layers" / "0" / "upper" / "kept").write_text("x")
+    container.make_scratch(tmp_path / "layers", [str(point)])
+    assert (tmp_path / "layers" / "0" / "upper" / "kept").read_text() == "x"
+    assert _mode(tmp_path / "layers" / "0" / "upper") == 0o750
+
+
+def test_make_scratch_without_overlays_makes_nothing(tmp_path):
+    container.make_scratch(tmp_path / "layers", [])
+    assert not (tmp_path / "layers").exists()
