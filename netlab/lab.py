@@ -480,7 +480,7 @@ class Lab:
         eps = {(e.namespace, e.name): sorted(a.ip for a in e.addresses if a.ready) for e in c.endpoints}
         now = {s.cluster_ip: eps.get((s.namespace, s.name), []) for s in c.services
                if s.cluster_ip and s.cluster_ip != "None" and any(p.protocol == "UDP" for p in s.ports)}
-        stale = sorted(ip for ip, addrs in now.items() if before.get(ip) != addrs)
+        stale = {ip: set(addrs) for ip, addrs in now.items() if before.get(ip) != addrs}
         if stale:
             for n in c.nodes:
                 conntrack.forget_udp_to(layout.node_ns(c.name, n.name), stale)

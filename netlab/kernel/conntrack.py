@@ -6,10 +6,13 @@ import socket
 from netlab.kernel import netns
 
 
-def forget_udp_to(ns: str, ips: list[str]) -> int:
-    """Delete UDP conntrack entries to these (service) addresses: as kube-proxy does when a
-    UDP service gets endpoints, else a client's entry made while there were none (no NAT)
-    keeps its packets going nowhere (a DNS client retries on the same socket for seconds)."""
+def forget_udp_to(ns: str, keep: dict[str, set[str]]) -> int:
+    """Delete UDP conntrack entries to these (service) addresses unless they lead to one of
+    the addresses kept for it (its ready endpoints), as kube-proxy does when a UDP
+    service's endpoints change: an entry made while there were none (no NAT), or to an
+    endpoint that is gone, keeps a client's packets going nowhere (a DNS client retries on
+    the same socket for seconds). Entries to current endpoints stay: one made between the
+    rules' update and this call is a query in flight whose answer must find its way back."""
     def work():
         from pyroute2 import Conntrack
         from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
@@ -17,8 +20,10 @@ def forget_udp_to(ns: str, ips: list[str]) -> int:
         deleted = 0
         ct = Conntrack()
         try:
-            for ip in ips:
+            for ip, endpoints in keep.items():
                 for entry in list(ct.dump_entries(tuple_orig=NFCTAttrTuple(proto=socket.IPPROTO_UDP, daddr=ip))):
+                    if entry.tuple_reply.saddr in endpoints:
+                        continue
                     ct.delete(entry)
                     deleted += 1
         finally:
