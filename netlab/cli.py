@@ -79,9 +79,9 @@ def _figure1(lab: Lab) -> int:
          f"{walkthrough.command(node_ip)}")
     try:
         answer = walkthrough.request(c, node_ip)
-    except NetlabError as e:
-        print(f"netlab: {e} (netlab logs, netlab get pods -A)", file=sys.stderr)
-        return 1
+    except NetlabError as e:     # the lab is up all the same: say what failed, and where to look
+        _warn(f"{e} (netlab get pods -A; netlab logs POD)")
+        return 0
     _say(walkthrough.path(c, node_ip, answer))
     return 0
 
@@ -126,11 +126,13 @@ def cmd_status(args) -> int:
 
 def _pod_status(lab: Lab):
     from netlab.kernel import netns
+    waiting = lab.state().get("waiting", {})
 
     def status(pod):
         if not netns.exists(layout.pod_ns(lab.name, pod)):
             return ("Unknown", "0/1", 0)
-        return ("Running", "1/1" if pod.ready else "0/1", pod.restarts)
+        reason = waiting.get(f"pod/{pod.namespace}/{pod.name}")     # kept from starting, as kubectl shows
+        return (reason or "Running", "1/1" if pod.ready else "0/1", pod.restarts)
     return status
 
 
@@ -182,7 +184,9 @@ def cmd_get(args) -> int:
         pods = _in_ns(c.pods, args)
         if structured:
             status = _pod_status(lab)
-            items = [output.pod_object(c, p, status(p)[0], status(p)[1] == "1/1", status(p)[2]) for p in pods]
+            phase = {"Running": "Running", "Unknown": "Unknown"}       # else a waiting reason: Pending
+            items = [output.pod_object(c, p, phase.get(status(p)[0], "Pending"), status(p)[1] == "1/1", status(p)[2])
+                     for p in pods]
             _say(output.as_list(items, fmt))
         elif not pods:
             _say(f"No resources found in {args.namespace or 'default'} namespace.")

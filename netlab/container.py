@@ -26,9 +26,11 @@ class Mount:
     target: str          # mountPath inside the pod
 
 
-def overlay_points(mounts: list[Mount], exists=os.path.exists) -> list[str]:
+def overlay_points(mounts: list[Mount], exists=os.path.exists, keep: tuple[str, ...] = ()) -> list[str]:
     """Directories to cover with a private writable layer so that missing mount
-    points can be made: the nearest existing ancestor of each, parents first."""
+    points can be made: the nearest existing ancestor of each, parents first. A layer
+    must not cover `keep` (where the namespaces, the pods' /etc/netns files and the
+    volumes themselves live): the pod would no longer see them change."""
     points = set()
     for m in mounts:
         if exists(m.target):
@@ -36,9 +38,12 @@ def overlay_points(mounts: list[Mount], exists=os.path.exists) -> list[str]:
         parent = os.path.dirname(m.target)
         while not exists(parent):
             parent = os.path.dirname(parent)
-        if parent == "/":
+        hidden = [k for k in keep if k == parent or k.startswith(parent.rstrip("/") + "/")]
+        if parent == "/" or hidden:
+            what = "the whole file system" if parent == "/" else hidden[0]
             raise NetlabError(f"volume mountPath {m.target}: netlab pods share the host's file system and "
-                              f"can mount only under an existing directory other than / (e.g. /etc, /run, /var)")
+                              f"{m.target} does not exist, so netlab would cover {parent}, hiding {what}; "
+                              f"mount under an existing directory such as /etc, /opt, /srv or /mnt")
         points.add(parent)
     return sorted(points, key=lambda p: (p.count("/"), p))
 
@@ -47,8 +52,9 @@ def argv(netns: str, command: list[str], uid: int, mounts: list[Mount] = (), ove
          scratch: str = "") -> list[str]:
     """The command line that starts a pod's process (pure)."""
     run = ["ip", "netns", "exec", netns]
-    if uid:
-        run += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    if uid:     # no way back to root: no capabilities, no set-uid programs
+        run += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+                "--inh-caps=-all", "--bounding-set=-all", "--"]
     run += list(command)
     if not mounts:
         return run
@@ -58,7 +64,7 @@ def argv(netns: str, command: list[str], uid: int, mounts: list[Mount] = (), ove
         layer = f"{scratch}/{i}"
         script.append(f"mount -t overlay netlab-pod -o lowerdir={q(point)},upperdir={q(layer + '/upper')},"
                       f"workdir={q(layer + '/work')} {q(point)}")
-    for m in mounts:
+    for m in sorted(mounts, key=lambda m: m.target.count("/")):     # /a before /a/b, as the kubelet
         script += [f"mkdir -p {q(m.target)}", f"mount --bind -o ro {q(m.source)} {q(m.target)}"]
     script.append('exec "$@"')
     # slave: the host's unmounts (of other labs' namespaces) still reach this mount namespace
@@ -67,7 +73,8 @@ def argv(netns: str, command: list[str], uid: int, mounts: list[Mount] = (), ove
 
 def make_scratch(scratch: Path, overlays: list[str]) -> None:
     """Each overlay's upper and work directories; the upper one takes the covered
-    directory's owner and mode, which the overlay's top shows."""
+    directory's owner and mode, which the overlay's top shows. Fresh for each start."""
+    shutil.rmtree(scratch, ignore_errors=True)
     for i, point in enumerate(overlays):
         for d in ("upper", "work"):
             (scratch / str(i) / d).mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -130,7 +130,10 @@ def run(lab_name: str, node: str) -> None:
         for key in pods:
             rec = state["procs"].get(f"pod/{key[0]}/{key[1]}")
             proc = process.Proc(**rec) if rec else None
-            alive[key] = None if proc is None else process.alive(proc)
+            if proc is None:     # not started yet, or kept from starting (a missing Secret): tried again
+                alive[key] = False if f"pod/{key[0]}/{key[1]}" in state.get("waiting", {}) else None
+                continue
+            alive[key] = process.alive(proc)
             if alive[key] and now - proc.start_seconds() > BACKOFF_RESET:
                 backoff.delay.pop(key, None)        # running well for a while: back-off forgotten
         probed = {}
@@ -143,8 +146,10 @@ def run(lab_name: str, node: str) -> None:
         if restart or ready:
             try:
                 lab.kubelet_report(node, restart, ready)
-            except NetlabError:
-                return
+            except NetlabError as e:
+                if not lab.dir.exists():
+                    return                  # the lab is gone
+                print(f"kubelet: {e}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ from netlab.model import controller, secrets, services
 from netlab.model.endpoints import derive_endpoints
 from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.validate import validate
-from netlab.state import LabDir, labs, marked_gone
+from netlab.state import RUN_DIR, LabDir, labs, marked_gone
 
 # The walk-through's cluster is IPv4 only; without IPv6 no link-local chatter (router
 # solicitations, MLD) shows up in the lab's captures.
@@ -363,18 +363,28 @@ class Lab:
 
     def _start_pod(self, c: Cluster, p: Pod, state: dict) -> None:
         """Start the pod's process as its own user, with its Secrets and ConfigMaps as
-        variables and files; a missing one keeps it from starting, as in Kubernetes."""
+        variables and files. What keeps it from starting (a missing Secret) goes to its
+        log and its STATUS, and the kubelet tries again later, as in Kubernetes."""
         name = f"pod/{p.namespace}/{p.name}"
-        ns = layout.pod_ns(c.name, p)
+        waiting = state.setdefault("waiting", {})
+        try:
+            argv, env, uid = self._pod_process(c, p)
+        except (NetlabError, OSError) as e:
+            reason = "CreateContainerConfigError" if isinstance(e, secrets.MissingRef) else "CreateContainerError"
+            with open(self.dir.logs / (name.replace("/", "_") + ".log"), "a") as log:
+                log.write(f"{reason}: {e}\n")
+            waiting[name] = reason
+            state["procs"].pop(name, None)
+            return
+        waiting.pop(name, None)
+        self._spawn(state, name, argv, layout.pod_ns(c.name, p), env, uid)
+
+    def _pod_process(self, c: Cluster, p: Pod) -> tuple[list[str], dict, int]:
+        """The pod's files in place; its command line, environment and user."""
         uid = self._uid(c, p)
         home = self.dir.pod_dir(p.namespace, p.name)
-        try:
-            variables = secrets.environment(c, p)
-            files = secrets.volume_files(c, p)
-        except secrets.MissingRef as e:
-            with open(self.dir.logs / (name.replace("/", "_") + ".log"), "a") as log:
-                log.write(f"CreateContainerConfigError: {e}\n")
-            return
+        variables = secrets.environment(c, p)
+        files = secrets.volume_files(c, p)
         container.private_dir(home, 0)
         os.chmod(home, 0o711)
         command = _resolve(p.command)
@@ -385,33 +395,49 @@ class Lab:
             if v.name in files:
                 container.write_files(home / "volumes" / v.name, files[v.name], uid)
                 mounts.append(container.Mount(str(home / "volumes" / v.name), v.mount_path))
-        overlays = container.overlay_points(mounts)
+        overlays = container.overlay_points(mounts, keep=_KEEP_VISIBLE)
         container.make_scratch(home / "layers", overlays)
-        env = {**os.environ, **variables, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
-               "NODE_NAME": p.node}
+        # a container's environment: its own variables, not the caller's (root's)
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+        env.update({"HOME": "/", **variables, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
+                    "NODE_NAME": p.node})
         if uid == 0:       # only root may read the lab's store (kube-dns serves from it)
             env["NETLAB_STATE"] = str(self.dir.state_file)
-        self._spawn(state, name, container.argv(ns, command, uid, mounts, overlays, str(home / "layers")), ns, env,
-                    uid)
+        return container.argv(layout.pod_ns(c.name, p), command, uid, mounts, overlays, str(home / "layers")), \
+            env, uid
 
-    def _refresh_pods(self, c: Cluster, pods: list[Pod], state: dict) -> None:
+    def _refresh_pods(self, c: Cluster, pods: list[Pod], state: dict, out=_quiet) -> None:
         """What the kubelet keeps in step for running pods: Secret and ConfigMap volumes
         (a rotated Secret reaches the pod's file) and the ingress controller's
-        configuration (reloaded without dropping connections in flight)."""
+        configuration (reloaded without dropping connections in flight). A failure is
+        the pod's, not the change's: it is reported and the rest goes on."""
         for p in pods:
             home = self.dir.pod_dir(p.namespace, p.name)
-            if p.volumes:
-                try:
-                    files = secrets.volume_files(c, p)
-                except secrets.MissingRef:
-                    files = {}          # gone: the pod keeps what it had, as the kubelet does
-                for v in p.volumes:
-                    if v.name in files and (home / "volumes" / v.name).is_dir():
-                        container.write_files(home / "volumes" / v.name, files[v.name], self._uid(c, p))
-            rec = state["procs"].get(f"pod/{p.namespace}/{p.name}")
-            if ingress.is_controller(p) and rec and (home / "nginx").is_dir():
-                if ingress.write(c, p, home, self._uid(c, p)):
-                    ingress.reload(rec["pid"], p.name)
+            if f"pod/{p.namespace}/{p.name}" in state.get("waiting", {}):
+                self._start_pod(c, p, state)      # what it was waiting for may be there now
+                continue
+            try:
+                if p.volumes:
+                    try:
+                        files = secrets.volume_files(c, p)
+                    except secrets.MissingRef:
+                        files = {}          # gone: the pod keeps what it had, as the kubelet does
+                    for v in p.volumes:
+                        if v.name in files and (home / "volumes" / v.name).is_dir():
+                            container.write_files(home / "volumes" / v.name, files[v.name], self._uid(c, p))
+                rec = state["procs"].get(f"pod/{p.namespace}/{p.name}")
+                if ingress.is_controller(p) and rec and (home / "nginx").is_dir():
+                    if ingress.write(c, p, home, self._uid(c, p)) and process.alive(process.Proc(**rec)):
+                        ingress.reload(rec["pid"], p.name)
+            except (NetlabError, OSError) as e:
+                out(f"netlab: warning: pod {p.namespace}/{p.name}: {e}")
+
+    def _preflight(self, c: Cluster, pods: list[Pod]) -> None:
+        """What would fail only once the kernel is half changed is checked before."""
+        for p in pods:
+            container.overlay_points([container.Mount("", v.mount_path) for v in p.volumes], keep=_KEEP_VISIBLE)
+        if any(ingress.is_controller(p) for p in c.pods):
+            ingress.check(c)
 
     def kubelet_report(self, node: str, restart: list[tuple[str, str]], ready: dict) -> None:
         """A node's kubelet reports: restart these pods' dead processes; readiness changed
@@ -432,8 +458,10 @@ class Lab:
             rec = state["procs"].get(f"pod/{key[0]}/{key[1]}")
             if p is None or not p.command or (rec and process.alive(process.Proc(**rec))):
                 continue     # deleted meanwhile, or already running
+            was_running = rec is not None
             self._start_pod(c, p, state)
-            p.restarts += 1
+            if was_running and f"pod/{key[0]}/{key[1]}" in state["procs"]:
+                p.restarts += 1
             p.ready = False
         for key, (seen, found) in ready.items():
             pod = pods.get(tuple(key))
@@ -560,6 +588,7 @@ class Lab:
             removed = [p for p in old.pods if _pod_key(p) not in same]
             for p in added:
                 p.ready = not (p.command and p.container_ports)      # until its ports answer
+            self._preflight(new, added)
             new.endpoints = derive_endpoints(new)
             # Endpoints first lose the pods about to go, so no new connection is sent to them.
             if removed:
@@ -574,8 +603,9 @@ class Lab:
                 self._start_workloads(new, added, [], state)
                 self._wait_ready(new, added)
             self._sync_services(new)
-            self._refresh_pods(new, [p for p in new.pods if _pod_key(p) in same], state)
             self._save(state, new)
+            self._refresh_pods(new, [p for p in new.pods if _pod_key(p) in same], state, out)
+            self._save(state)
             return added, removed
 
     def add_node(self, node: Node, pods: int = 0, out=_quiet) -> list[Pod]:
@@ -648,13 +678,17 @@ class Lab:
             self._save(state, c)
 
 
+# What a pod's private layers must not cover (the lab changes it while the pod runs).
+_KEEP_VISIBLE = ("/run/netns", str(RUN_DIR))
+
+
 @functools.cache
 def _pods_as_root() -> bool:
     """Pods run as their own users only if those can run netlab's Python and reach
     their own directory under the labs' run directory."""
     import netlab
-    from netlab.state import RUN_DIR
-    closed = container.reachable_by_others([sys.prefix, os.path.dirname(netlab.__file__), str(RUN_DIR)])
+    closed = container.reachable_by_others([sys.prefix, sys.base_prefix, os.path.realpath(sys.executable),
+                                            os.path.dirname(netlab.__file__), str(RUN_DIR)])
     if closed:
         print(f"netlab: warning: {closed} is closed to other users, so pods run as root and can read "
               f"each other's Secrets (install netlab, and NETLAB_RUN_DIR, outside /root)", file=sys.stderr)

@@ -48,6 +48,10 @@ def self_signed(hosts: list[str], days: int = DAYS, issuer: str = "netlab CA") -
     """{"ca.crt", "tls.crt", "tls.key"} in PEM: a CA and a certificate for `hosts` it signed."""
     if not hosts:
         raise NetlabError("a certificate needs at least one host name")
+    for h in hosts:
+        if not h.isascii() or len(h) > 253 or any(len(label) > 63 for label in h.split(".")):
+            raise NetlabError(f"{h!r} cannot be a certificate's host name (ASCII, labels of at most 63 "
+                              f"characters, 253 in all)")
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])
     # key identifiers (RFC 5280): strict verifiers require them, and they tell one lab's
@@ -58,7 +62,7 @@ def self_signed(hosts: list[str], days: int = DAYS, issuer: str = "netlab CA") -
                 (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
                 (ca_ski, False)], days)
     key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _cert(hosts[0], ca_name, key, ca_key,
+    leaf = _cert(hosts[0][:64], ca_name, key, ca_key,      # (a common name holds 64 characters)
                  [(x509.SubjectAlternativeName([_san(h) for h in hosts]), False),
                   (x509.BasicConstraints(ca=False, path_length=None), True),
                   (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),

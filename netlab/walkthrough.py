@@ -45,9 +45,11 @@ def request(c: Cluster, node_ip: str) -> dict:
     """Send the request from the client host (inside its namespace) and return the answer."""
     try:
         status, body = netns.run_in(layout.host_ns(c.name, "client"), _get, node_ip)
-    except OSError as e:
+    except (OSError, http.client.HTTPException) as e:
         raise NetlabError(f"the request from client to {node_ip}:{NODE_PORT} failed: {e}") from None
-    if status != 200 or "products" not in body:
+    if not isinstance(body, dict):
+        body = {"error": repr(body)[:200]}
+    if status != 200 or not {"products", "business_manager", "data_product"} <= set(body):
         raise NetlabError(f"the request from client to {node_ip}:{NODE_PORT} answered {status}: "
                           f"{body.get('error', body)}")
     return body

@@ -13,11 +13,17 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 echo "== apt packages"
 # nginx and MariaDB run only inside labs: a package that was not here before must not
-# start (or start at boot) as a service on the host
+# start (or start at boot) as a service on the host. policy-rc.d tells the packages'
+# scripts not to start anything during the install (Debian's own mechanism).
 services=()
-for unit in nginx mariadb; do
-  systemctl cat "$unit.service" >/dev/null 2>&1 || services+=("$unit")
+for package_unit in nginx:nginx mariadb-server:mariadb; do
+  dpkg -s "${package_unit%%:*}" >/dev/null 2>&1 || services+=("${package_unit#*:}")
 done
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\n# netlab install.sh: no services start during the install\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-dev gcc libc6-dev \
@@ -25,7 +31,7 @@ apt-get install -y -q --no-install-recommends \
   dnsperf mariadb-server mariadb-client nginx wrk \
   >/dev/null
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-  for unit in "${services[@]}"; do
+  for unit in "${services[@]}"; do            # nor at the next boot
     systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
   done
 fi

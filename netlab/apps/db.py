@@ -80,7 +80,7 @@ def secret_value(state: str, ref: str) -> str:
     ns, name, key = ref.split("/", 2)
     for s in json.loads(Path(state).read_text())["cluster"]["secrets"]:
         if (s["namespace"], s["name"]) == (ns, name) and key in s["data"]:
-            return base64.b64decode(s["data"][key]).decode()
+            return base64.b64decode(s["data"][key]).decode().strip()   # as data-product reads it
     raise SystemExit(f"netlab-db: secret {ns}/{name} has no key {key!r}")
 
 
@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         print("netlab-db: NETLAB_STATE is not set (the lab starts this program)", file=sys.stderr)
         return 1
     home = Path(state).parent / "db"
+    # root's alone: the socket lets root in without a password, the data holds the accounts
+    home.mkdir(mode=0o700, exist_ok=True)
+    home.chmod(0o700)
     if not (home / "data").exists():
         shutil.copytree(ensure_template(), home / "data", symlinks=True)
     extra = []

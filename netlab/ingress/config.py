@@ -13,6 +13,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from netlab import tls
+from netlab.errors import NetlabError
 from netlab.model.objects import Cluster, Ingress, IngressBackend
 
 CLASS = "nginx"
@@ -173,8 +175,11 @@ def _pem(c: Cluster, namespace: str, name: str) -> bytes | None:
         key = base64.b64decode(s.data["tls.key"], validate=True)
     except (binascii.Error, ValueError):
         return None
-    # A file nginx cannot load would stop every host, so a Secret without PEM blocks is skipped.
-    if b"-----BEGIN CERTIFICATE-----" not in crt or b"PRIVATE KEY-----" not in key:
+    # A file nginx cannot load would stop the reload for every host, so a Secret whose
+    # certificate and key do not parse or do not belong together is skipped (ingress-nginx too).
+    try:
+        tls.check_pair(crt, key, f"secret {namespace}/{name}")
+    except NetlabError:
         return None
     return crt + (b"" if crt.endswith(b"\n") else b"\n") + key
 
@@ -334,7 +339,7 @@ def render(c: Cluster, paths: Paths) -> str:
         "# Find an Ingress's host between '## start server HOST' and '## end server HOST'.",
         "daemon off;                     # the lab supervises the master process",
         "worker_processes 1;",
-        "worker_shutdown_timeout 10s;    # a reload lets in-flight requests finish",
+        "worker_shutdown_timeout 240s;    # a reload lets in-flight requests finish",
         f"pid {run}/nginx.pid;",
         "error_log stderr notice;",
         "",

@@ -78,6 +78,14 @@ def write(c: Cluster, pod: Pod, home: Path, uid: int) -> bool:
     return changed
 
 
+def check(c: Cluster) -> None:
+    """The configuration renders (before a change reaches the kernel)."""
+    try:
+        config.render(c, _paths(Path("/nonexistent")))
+    except ValueError as e:
+        raise NetlabError(f"ingress: {e}") from None
+
+
 def _workers(master: int) -> dict[int, int]:
     """nginx's worker processes: pid -> start time."""
     out = {}
@@ -105,11 +113,13 @@ def reload(master: int, name: str) -> None:
     """SIGHUP: nginx re-reads its configuration, starts new workers and lets the old ones
     finish the requests they hold. Returns once only new workers accept connections, so
     the change is live for every request that follows."""
-    before = set(_workers(master))
     try:
-        os.kill(master, signal.SIGHUP)
-    except ProcessLookupError:
+        if Path(f"/proc/{master}/comm").read_text().strip() != "nginx":
+            return                       # still starting (ip, setpriv): it will read the new file
+    except FileNotFoundError:
         return                           # not running: it reads the new file when the kubelet restarts it
+    before = set(_workers(master))
+    os.kill(master, signal.SIGHUP)
     deadline = time.monotonic() + RELOAD_TIMEOUT
     while time.monotonic() < deadline:
         if set(_workers(master)) - before and not any(_accepting(pid) for pid in before):

@@ -362,6 +362,13 @@ def _volume_items(d: _Doc, src: dict, path: str) -> dict[str, str]:
             d.fail(f"{ipath}.path", f"{to!r} must be a relative path")
         if ".." in to.split("/"):
             d.fail(f"{ipath}.path", f"{to!r} must not contain '..'")
+        if "\0" in to or posixpath.normpath(to) != to or to == ".":
+            d.fail(f"{ipath}.path", f"{to!r} must be a normalised relative file path (no '.', '//' or trailing '/')")
+        clash = next((other for other in out.values()
+                      if other == to or other.startswith(to + "/") or to.startswith(other + "/")), None)
+        if clash is not None:
+            d.fail(f"{ipath}.path", f"{to!r} clashes with the path {clash!r} of another item (a file cannot be "
+                                    f"a directory too)")
         if key in out:
             d.fail(f"{ipath}.key", f"{key!r} is already given by {seen[key]} (netlab writes each key once)")
         out[key], seen[key] = to, ipath
@@ -413,7 +420,7 @@ def _mounts(d: _Doc, c: dict, cpath: str, vols: dict[str, _Vol], path: str, firs
             d.fail(where, f"{mount!r} must be an absolute path")
         if mount == "/" or posixpath.normpath(mount) == "/":
             d.fail(where, f"{mount!r} must not be '/'")
-        if posixpath.normpath(mount) != mount:
+        if posixpath.normpath(mount) != mount or "\0" in mount or "//" in mount:
             d.fail(where, f"{mount!r} must be a normalised path (no '.', '..', '//' or trailing '/')")
         if mount in seen:
             d.fail(where, f"{mount!r} is already used by {seen[mount]}")

@@ -315,6 +315,24 @@ def test_a_secret_reaches_env_and_files_and_a_rotation_reaches_the_file(seed_lab
                                                                     "--name", name).stdout
     finally:
         netlab("delete", "pod", "rot-reader", "--name", name)
+        netlab("delete", "secret", "rot", "--name", name)
+
+
+def test_a_pod_waiting_for_its_secret_starts_once_the_secret_is_there(seed_lab, tmp_path):
+    name = seed_lab.name
+    apply(name, tmp_path, READER)
+    try:
+        r = netlab("get", "pod", "rot-reader", "--name", name)
+        assert "CreateContainerConfigError" in r.stdout and "0/1" in r.stdout
+        assert "secret default/rot not found" in netlab("logs", "rot-reader", "--name", name).stdout
+        netlab("create", "secret", "generic", "rot", "--from-literal", "password=p1", "--from-literal", "user=u",
+               "--name", name)
+        r = netlab("get", "pod", "rot-reader", "--name", name)
+        assert "Running" in r.stdout
+        assert netlab("exec", "--name", name, "rot-reader", "--", "cat", "/etc/rot/password").stdout == "p1"
+    finally:
+        netlab("delete", "pod", "rot-reader", "--name", name)
+        netlab("delete", "secret", "rot", "--name", name, check=False)
 
 
 def _uid(pid):
@@ -397,7 +415,10 @@ def test_invalid_manifests_change_nothing(seed_lab, tmp_path):
     bad_ingress = _whoami_app("half") + PATHS.replace("pathType: Exact", "pathType: Bogus")
     bad_service = _whoami_app("half2") + "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n" \
         "spec: {clusterIP: 10.99.0.1, ports: [{port: 80}]}\n"
-    for i, text in enumerate((bad_ingress, bad_service)):
+    # valid for the API server, but its mount would hide the lab's namespaces under /run
+    bad_mount = _whoami_app("half3") + SECRET.format(value="x") + "---\n" + \
+        READER.replace("mountPath: /etc/rot", "mountPath: /run/rot/creds")
+    for i, text in enumerate((bad_ingress, bad_service, bad_mount)):
         f = tmp_path / f"bad{i}.yaml"
         f.write_text(text)
         r = netlab("apply", "-f", str(f), "--name", seed_lab.name, check=False)
@@ -405,8 +426,10 @@ def test_invalid_manifests_change_nothing(seed_lab, tmp_path):
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
         if i == 0:
             assert f"{f}: document 3: spec.rules[0].http.paths[0].pathType" in r.stderr
-        else:
+        elif i == 1:
             assert "10.99.0.1" in r.stderr
+        else:
+            assert "mountPath /run/rot/creds" in r.stderr and "/run/netns" in r.stderr
     after = _snapshot(seed_lab)
     for key in before:
         if key.endswith("rules"):

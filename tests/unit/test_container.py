@@ -52,7 +52,7 @@ def test_mount_that_would_need_an_overlay_on_root_is_refused(target):
     with pytest.raises(NetlabError) as e:
         container.overlay_points([Mount("/src", target)], exists=_exists("/etc"))
     msg = str(e.value)
-    assert target in msg and "other than /" in msg
+    assert target in msg and "would cover /, hiding the whole file system" in msg
 
 
 def test_overlay_points_default_uses_the_real_file_system(tmp_path):
@@ -71,7 +71,8 @@ def test_argv_without_mounts_as_root():
 def test_argv_without_mounts_as_a_pod_user():
     assert container.argv("ns1", ["app"], 2001) == [
         "ip", "netns", "exec", "ns1",
-        "setpriv", "--reuid=2001", "--regid=2001", "--clear-groups", "--", "app"]
+        "setpriv", "--reuid=2001", "--regid=2001", "--clear-groups", "--no-new-privs",
+        "--inh-caps=-all", "--bounding-set=-all", "--", "app"]
 
 
 def test_argv_with_mounts_and_overlays():
@@ -79,17 +80,18 @@ def test_argv_with_mounts_and_overlays():
     out = container.argv("ns1", ["app", "-v"], 2001, mounts, ["/etc", "/run"], "/lab/pod/layers")
     assert out[:8] == ["unshare", "--mount", "--propagation", "slave", "sh", "-c", out[6], "netlab-pod"]
     assert out[8:] == ["ip", "netns", "exec", "ns1",
-                       "setpriv", "--reuid=2001", "--regid=2001", "--clear-groups", "--", "app", "-v"]
+                       "setpriv", "--reuid=2001", "--regid=2001", "--clear-groups",
+                       "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--", "app", "-v"]
     assert out[6].split("\n") == [
         "set -e",
         "mount -t overlay netlab-pod -o lowerdir=/etc,upperdir=/lab/pod/layers/0/upper,"
         "workdir=/lab/pod/layers/0/work /etc",
         "mount -t overlay netlab-pod -o lowerdir=/run,upperdir=/lab/pod/layers/1/upper,"
         "workdir=/lab/pod/layers/1/work /run",
+        "mkdir -p /run/app",                      # shallower mount points first
+        "mount --bind -o ro /lab/pod/volumes/cfg /run/app",
         "mkdir -p /etc/db/secret",
         "mount --bind -o ro /lab/pod/volumes/db /etc/db/secret",
-        "mkdir -p /run/app",
-        "mount --bind -o ro /lab/pod/volumes/cfg /run/app",
         'exec "$@"',
     ]
 
@@ -357,15 +359,26 @@ def test_make_scratch_upper_takes_the_covered_directorys_mode(tmp_path):
     assert sorted(p.name for p in scratch.iterdir()) == ["0", "1"]
 
 
-def test_make_scratch_again_is_harmless(tmp_path):
+def test_make_scratch_starts_each_layer_afresh(tmp_path):
+    """A restarted pod gets clean layers, also when its overlay points changed."""
     point = tmp_path / "etc"
     point.mkdir()
     os.chmod(point, 0o750)
+    container.make_scratch(tmp_path / "layers", [str(point), str(tmp_path)])
+    (tmp_path / "layers" / "0" / "upper" / "left-over").write_text("x")
     container.make_scratch(tmp_path / "layers", [str(point)])
-    (tmp_path / "layers" / "0" / "upper" / "kept").write_text("x")
-    container.make_scratch(tmp_path / "layers", [str(point)])
-    assert (tmp_path / "layers" / "0" / "upper" / "kept").read_text() == "x"
+    assert list((tmp_path / "layers" / "0" / "upper").iterdir()) == []
+    assert not (tmp_path / "layers" / "1").exists()
     assert _mode(tmp_path / "layers" / "0" / "upper") == 0o750
+
+
+def test_a_layer_must_not_hide_what_the_lab_keeps_changing():
+    existing = {"/", "/run", "/run/netns", "/etc", "/etc/netns"}
+    with pytest.raises(NetlabError, match=r"mountPath /run/secrets/db: .* would cover /run, hiding /run/netns"):
+        container.overlay_points([container.Mount("/src", "/run/secrets/db")], existing.__contains__,
+                                 keep=("/run/netns", "/etc/netns"))
+    assert container.overlay_points([container.Mount("/src", "/etc/db")], existing.__contains__,
+                                    keep=("/run/netns", "/run/netlab")) == ["/etc"]
 
 
 def test_make_scratch_without_overlays_makes_nothing(tmp_path):

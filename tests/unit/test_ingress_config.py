@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from netlab.tls import self_signed
+
 from netlab.ingress import Paths, match, ours, pem_files, render, servers
 from netlab.model.objects import (
     Cluster, Ingress, IngressBackend, IngressClass, IngressPath, IngressRule, IngressTLS, Secret,
@@ -22,8 +24,9 @@ from netlab.model.seed import seed_cluster
 
 GOLDEN = Path(__file__).parent / "golden" / "ingress"
 PATHS = Paths.under("/run/netlab/ingress")
-FAKE_CRT = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-FAKE_KEY = b"-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n"
+# a real pair: a certificate and key that do not belong together are skipped, as nginx would refuse them
+_PAIR = self_signed(["shop.test", "*.apps.test"])
+FAKE_CRT, FAKE_KEY = _PAIR["tls.crt"], _PAIR["tls.key"]
 
 
 def b64(data: bytes) -> str:
@@ -436,6 +439,13 @@ def test_pem_files():
     assert sorted(pem_files(c)) == ["default-shop-tls.pem"]
 
 
+def test_a_certificate_nginx_would_refuse_is_skipped_for_the_default_one():
+    other_key = self_signed(["x.test"])["tls.key"]
+    c = tls_cluster(key=other_key)                       # the key of another certificate
+    assert {s.host: s.cert for s in servers(c)}["shop.test"] is None
+    assert pem_files(c) == {}
+
+
 def test_oldest_ingress_certificate_wins_a_host():
     c = tls_cluster()
     c.secrets.append(tls_secret("young-tls"))
@@ -490,7 +500,7 @@ def test_required_directives():
     conf = render(Cluster(), PATHS)
     run = PATHS.run_dir
     for line in ("daemon off;", f"pid {run}/nginx.pid;", "error_log stderr notice;", "worker_processes 1;",
-                 "worker_shutdown_timeout 10s;", "access_log /dev/stdout ingress;",
+                 "worker_shutdown_timeout 240s;", "access_log /dev/stdout ingress;",
                  f"client_body_temp_path {run}/client_body;", f"proxy_temp_path {run}/proxy;",
                  f"fastcgi_temp_path {run}/fastcgi;", f"uwsgi_temp_path {run}/uwsgi;",
                  f"scgi_temp_path {run}/scgi;", "server_names_hash_bucket_size 128;"):

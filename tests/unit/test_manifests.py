@@ -678,3 +678,22 @@ def test_topology_containers_give_env_refs_and_user():
         manifests.containers({"containers": [{"securityContext": {"privileged": True}}]}, "pods[0]")
     with pytest.raises(ModelError, match=r"^pods\[0\]\.volumes\[0\]\.emptyDir is not a field netlab knows$"):
         manifests.containers({"volumes": [{"name": "v", "emptyDir": {}}], "containers": []}, "pods[0]")
+
+
+@pytest.mark.parametrize("items, mount, message", [
+    ([{"key": "a", "path": "."}], "/etc/v", "spec.volumes[0].secret.items[0].path: '.' must be a normalised relative"),
+    ([{"key": "a", "path": "x/./y"}], "/etc/v", "spec.volumes[0].secret.items[0].path: 'x/./y' must be a normalised"),
+    ([{"key": "a", "path": "x\0y"}], "/etc/v", "spec.volumes[0].secret.items[0].path: 'x\\x00y' must be a normalised"),
+    ([{"key": "a", "path": "x"}, {"key": "b", "path": "x/y"}], "/etc/v",
+     "spec.volumes[0].secret.items[1].path: 'x/y' clashes with the path 'x' of another item"),
+    ([], "//etc/v", "spec.containers[0].volumeMounts[0].mountPath: '//etc/v' must be a normalised path"),
+    ([], "/etc/v\0", "spec.containers[0].volumeMounts[0].mountPath: '/etc/v\\x00' must be a normalised path"),
+])
+def test_volume_paths_that_would_break_the_files_or_the_mount_are_refused(items, mount, message):
+    secret = {"secretName": "s", **({"items": items} if items else {})}
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": "c", "volumeMounts": [{"name": "v", "mountPath": mount}]}],
+                    "volumes": [{"name": "v", "secret": secret}]}}
+    with pytest.raises(ModelError) as e:
+        manifests.parse_document(doc, "f.yaml: document 1")
+    assert str(e.value).startswith(f"f.yaml: document 1: {message}")
