@@ -375,6 +375,7 @@ class Lab:
                 log.write(f"{reason}: {e}\n")
             waiting[name] = reason
             state["procs"].pop(name, None)
+            p.ready = False
             return
         waiting.pop(name, None)
         self._spawn(state, name, argv, layout.pod_ns(c.name, p), env, uid)
@@ -415,6 +416,7 @@ class Lab:
             home = self.dir.pod_dir(p.namespace, p.name)
             if f"pod/{p.namespace}/{p.name}" in state.get("waiting", {}):
                 self._start_pod(c, p, state)      # what it was waiting for may be there now
+                p.ready = False                   # until the kubelet's probe finds it ready
                 continue
             try:
                 if p.volumes:
@@ -605,7 +607,7 @@ class Lab:
             self._sync_services(new)
             self._save(state, new)
             self._refresh_pods(new, [p for p in new.pods if _pod_key(p) in same], state, out)
-            self._save(state)
+            self._save(state, new)
             return added, removed
 
     def add_node(self, node: Node, pods: int = 0, out=_quiet) -> list[Pod]:
