@@ -189,13 +189,13 @@ def _certs(c: Cluster, ings: list[Ingress]) -> tuple[dict[str, str], dict[str, b
     hosts: dict[str, str] = {}
     files: dict[str, bytes] = {}
     for ing in ings:
-        for tls in ing.tls:
-            pem = _pem(c, ing.namespace, tls.secret)
+        for entry in ing.tls:
+            pem = _pem(c, ing.namespace, entry.secret)
             if pem is None:
                 continue
-            fname = f"{ing.namespace}-{tls.secret}.pem"      # ingress-nginx's naming
+            fname = f"{ing.namespace}-{entry.secret}.pem"      # ingress-nginx's naming
             files[fname] = pem
-            for host in tls.hosts:
+            for host in entry.hosts:
                 hosts.setdefault(host, fname)
     return hosts, files
 

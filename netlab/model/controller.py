@@ -10,7 +10,7 @@ from collections import Counter
 
 from netlab.cni import ipam
 from netlab.model import names
-from netlab.model.objects import SPEC_FIELDS, Cluster, Deployment, Pod
+from netlab.model.objects import Cluster, Deployment, Pod
 
 
 def _place(cluster: Cluster, dep: Deployment) -> str:
@@ -34,12 +34,7 @@ def new_pod(cluster: Cluster, dep: Deployment, now: float) -> Pod:
     used = {p.ip for p in cluster.pods_on(node.name)}
     return Pod(name=name, namespace=dep.namespace, node=node.name,
                ip=ipam.allocate(node.pod_cidr, used), labels=dict(dep.labels),
-               owner=dep.name, created=now, **copy.deepcopy(template(dep)))
-
-
-def template(dep: Deployment) -> dict:
-    """The pod template's spec, as each new pod gets it."""
-    return {f: getattr(dep, f) for f in SPEC_FIELDS}
+               owner=dep.name, created=now, **copy.deepcopy(dep.template()))
 
 
 def scale(cluster: Cluster, now: float) -> tuple[list[Pod], list[Pod]]:

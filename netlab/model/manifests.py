@@ -17,13 +17,14 @@ import base64
 import binascii
 import posixpath
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
 from netlab.errors import ModelError
 from netlab.model import names, yamlio
 from netlab.model.objects import (
+    PodSpec,
     ConfigMap, Deployment, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, EnvFrom, Ingress,
     IngressBackend, IngressClass, IngressPath, IngressRule, IngressTLS, KeyRef, Pod, Secret, Service,
     ServicePort, Volume,
@@ -116,22 +117,6 @@ class Manifest:
     def key(self) -> tuple[str, str, str]:
         ns = getattr(self.obj, "namespace", "")
         return (self.kind, ns, getattr(self.obj, "name", self.obj))
-
-
-@dataclass
-class PodSpec:
-    """What a pod spec (or a topology file's pod) gives a Pod or a Deployment's template."""
-    container_ports: dict[str, int] = field(default_factory=dict)
-    command: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    env_refs: dict[str, KeyRef] = field(default_factory=dict)
-    env_from: list[EnvFrom] = field(default_factory=list)
-    volumes: list[Volume] = field(default_factory=list)
-    run_as_user: int | None = None
-
-    def fields(self) -> dict:
-        """Keyword arguments for Pod(...) and Deployment(...)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _join(path: str, key: str) -> str:
@@ -560,7 +545,7 @@ def _deployment(d: _Doc) -> Deployment:
     replicas = d.get(spec, "replicas", "spec", int, 1)
     if replicas < 0:
         d.fail("spec.replicas", f"{replicas} must be >= 0")
-    return Deployment(name, ns, replicas, labels or {"app": name}, **ps.fields())
+    return Deployment(name, ns, replicas, labels or {"app": name}, **ps.template())
 
 
 def _pod(d: _Doc) -> Pod:
@@ -568,7 +553,7 @@ def _pod(d: _Doc) -> Pod:
     spec = d.get(d.doc, "spec", "", dict, {})
     d.known(spec, "Pod.spec", "spec")
     ps = _pod_spec(d, spec, "spec")
-    return Pod(name, ns, d.get(spec, "nodeName", "spec", str, ""), "", _labels(d, meta, "metadata"), **ps.fields())
+    return Pod(name, ns, d.get(spec, "nodeName", "spec", str, ""), "", _labels(d, meta, "metadata"), **ps.template())
 
 
 def _data_map(d: _Doc, key: str) -> dict:

@@ -62,24 +62,34 @@ def _typed(items: list, kind) -> list:
     return [x if isinstance(x, kind) else kind(**x) for x in items]
 
 
-def _typed_spec(self) -> None:
-    """Pods and pod templates read back from JSON get their nested objects back."""
-    self.env_refs = {k: v if isinstance(v, KeyRef) else KeyRef(**v) for k, v in self.env_refs.items()}
-    self.env_from = _typed(self.env_from, EnvFrom)
-    self.volumes = _typed(self.volumes, Volume)
+@dataclass(kw_only=True)
+class PodSpec:
+    """What pods and pod templates share: the first container's command, ports, env and
+    volumes, and the pod's user (keyword arguments, after the object's own fields)."""
+    container_ports: dict[str, int] = field(default_factory=dict)   # name -> number ("" if unnamed)
+    command: list[str] = field(default_factory=list)                # run inside the pod, if any
+    env: dict[str, str] = field(default_factory=dict)               # literal values
+    env_refs: dict[str, KeyRef] = field(default_factory=dict)       # name -> valueFrom
+    env_from: list[EnvFrom] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)
+    run_as_user: int | None = None    # None: the pod's own user (netlab gives each pod one)
 
+    def __post_init__(self):          # read back from JSON: the nested objects again
+        self.env_refs = {k: v if isinstance(v, KeyRef) else KeyRef(**v) for k, v in self.env_refs.items()}
+        self.env_from = _typed(self.env_from, EnvFrom)
+        self.volumes = _typed(self.volumes, Volume)
 
-# What pods and pod templates share: the first container's, and the pod's user.
-SPEC_FIELDS = ("container_ports", "command", "env", "env_refs", "env_from", "volumes", "run_as_user")
+    def template(self) -> dict:
+        """The spec alone, as keyword arguments (a Deployment's for each new pod)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(PodSpec)}
 
-
-def _spec(self) -> tuple:
-    """What makes two pods the same workload (a change means a new pod)."""
-    return tuple(getattr(self, f) for f in SPEC_FIELDS)
+    def spec(self) -> tuple:
+        """What makes two pods the same workload (a change means a new pod)."""
+        return tuple(self.template().values())
 
 
 @dataclass
-class Pod:
+class Pod(PodSpec):
     name: str
     namespace: str
     node: str
@@ -87,38 +97,18 @@ class Pod:
     labels: dict[str, str] = field(default_factory=dict)
     owner: str | None = None          # deployment name
     created: float = 0.0              # unix time, for AGE
-    container_ports: dict[str, int] = field(default_factory=dict)   # name -> number ("" if unnamed)
-    command: list[str] = field(default_factory=list)                # run inside the pod, if any
     ready: bool = True
     restarts: int = 0
-    env: dict[str, str] = field(default_factory=dict)
-    env_refs: dict[str, KeyRef] = field(default_factory=dict)
-    env_from: list[EnvFrom] = field(default_factory=list)
-    volumes: list[Volume] = field(default_factory=list)
-    run_as_user: int | None = None   # None: the pod's own user (netlab gives each pod one)
-
-    __post_init__ = _typed_spec
-    spec = _spec
 
 
 @dataclass
-class Deployment:
+class Deployment(PodSpec):
     name: str
     namespace: str
     replicas: int
     labels: dict[str, str]            # selector == pod template labels
     template_hash: str = ""           # the 10 hex characters in pod names
     next_ordinal: int = 0             # seeds the next generated pod name
-    container_ports: dict[str, int] = field(default_factory=dict)   # the pod template's
-    command: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    env_refs: dict[str, KeyRef] = field(default_factory=dict)
-    env_from: list[EnvFrom] = field(default_factory=list)
-    volumes: list[Volume] = field(default_factory=list)
-    run_as_user: int | None = None
-
-    __post_init__ = _typed_spec
-    spec = _spec
 
 
 @dataclass

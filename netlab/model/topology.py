@@ -80,13 +80,13 @@ def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
         labels = f.get("labels") or {"app": f["name"]}
         spec = manifests.containers(f, f"deployments[{i}]")
         c.deployments.append(Deployment(f["name"], f.get("namespace", "default"), f.get("replicas", 1),
-                                        {str(k): str(v) for k, v in labels.items()}, **spec.fields()))
+                                        {str(k): str(v) for k, v in labels.items()}, **spec.template()))
     for i, p in enumerate(_list(doc, "pods", "pods")):
         f = _fields(p, "pods", f"pods[{i}]")
         spec = manifests.containers(f, f"pods[{i}]")
         c.pods.append(Pod(f["name"], f.get("namespace", "default"), f.get("node", ""), f.get("ip", ""),
                           {str(k): str(v) for k, v in (f.get("labels") or {}).items()}, created=now,
-                          **spec.fields()))
+                          **spec.template()))
     validate(c)
     controller.schedule(c)
     controller.scale(c, now)

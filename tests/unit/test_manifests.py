@@ -668,7 +668,7 @@ def test_topology_containers_give_env_refs_and_user():
         "name": "c", "command": ["x"], "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
         "envFrom": [{"configMapRef": {"name": "m"}}], "securityContext": {"runAsUser": 1000}}]}
     spec = manifests.containers(pod, "pods[0]")
-    assert spec.fields() == {"container_ports": {}, "command": ["x"], "env": {},
+    assert spec.template() == {"container_ports": {}, "command": ["x"], "env": {},
                              "env_refs": {"P": KeyRef("Secret", "s", "k")}, "env_from": [EnvFrom("ConfigMap", "m")],
                              "volumes": [], "run_as_user": 1000}
     c = topology.parse({"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}], "pods": [pod]})
