@@ -302,7 +302,7 @@ def cmd_create(args) -> int:
         if any((s.namespace, s.name) == (ns, secret.name) for s in c.secrets):
             raise NetlabError(f'secrets "{secret.name}" already exists in namespace {ns!r}')
         c.secrets.append(secret)
-    lab.update(change)
+    lab.update(change, warn=_warn)
     _say(f"secret/{secret.name} created")
     return 0
 
@@ -363,7 +363,7 @@ def cmd_apply(args) -> int:
     from netlab.model import manifests
     lab = _lab(args)
     items = _manifests(args.file)
-    added, removed = lab.update(lambda c: manifests.apply_to(c, items))
+    added, removed = lab.update(lambda c: manifests.apply_to(c, items), warn=_warn)
     for m in items:
         _say(f"{m.kind.lower()}/{m.key[2]} configured")
     _report(added, removed)
@@ -376,7 +376,7 @@ def cmd_delete(args) -> int:
     if args.file:
         items = manifests.load(args.file)
         missing = []
-        added, removed = lab.update(lambda c: missing.extend(manifests.delete_from(c, items)))
+        added, removed = lab.update(lambda c: missing.extend(manifests.delete_from(c, items)), warn=_warn)
         for m in items:
             if f"{m.kind} {m.key[1]}/{m.key[2]}" not in missing:
                 _say(f"{m.kind.lower()}/{m.key[2]} deleted")
@@ -400,7 +400,7 @@ def cmd_delete(args) -> int:
             c.pods = [p for p in c.pods if not (p.owner == args.resource and p.namespace == ns)]
         if kind == "services":      # as the endpoints controller does, the Endpoints go too
             c.endpoints = [e for e in c.endpoints if not (e.name == args.resource and e.namespace == ns)]
-    added, removed = lab.update(change)
+    added, removed = lab.update(change, warn=_warn)
     _say(f"{kind[:-1]}/{args.resource} deleted")
     _report(added, [p for p in removed if p.name != args.resource])
     return 0
@@ -424,7 +424,7 @@ def cmd_scale(args) -> int:
         if dep is None:
             raise NetlabError(f'deployments "{target}" not found in namespace {ns!r}')
         dep.replicas = args.replicas
-    added, removed = lab.update(change)
+    added, removed = lab.update(change, warn=_warn)
     _say(f"deployment.apps/{target} scaled")
     _report(added, removed)
     return 0

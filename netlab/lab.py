@@ -407,7 +407,7 @@ class Lab:
         return container.argv(layout.pod_ns(c.name, p), command, uid, mounts, overlays, str(home / "layers")), \
             env, uid
 
-    def _refresh_pods(self, c: Cluster, pods: list[Pod], state: dict, out=_quiet) -> None:
+    def _refresh_pods(self, c: Cluster, pods: list[Pod], state: dict, warn=_quiet) -> None:
         """What the kubelet keeps in step for running pods: Secret and ConfigMap volumes
         (a rotated Secret reaches the pod's file) and the ingress controller's
         configuration (reloaded without dropping connections in flight). A failure is
@@ -432,7 +432,7 @@ class Lab:
                     if ingress.write(c, p, home, self._uid(c, p)) and process.alive(process.Proc(**rec)):
                         ingress.reload(rec["pid"], p.name)
             except (NetlabError, OSError) as e:
-                out(f"netlab: warning: pod {p.namespace}/{p.name}: {e}")
+                warn(f"pod {p.namespace}/{p.name}: {e}")
 
     def _preflight(self, c: Cluster, pods: list[Pod]) -> None:
         """What would fail only once the kernel is half changed is checked before."""
@@ -569,7 +569,7 @@ class Lab:
         self.dir.remove()
 
     # changes to a running lab -------------------------------------------------------
-    def update(self, change, out=_quiet) -> tuple[list[Pod], list[Pod]]:
+    def update(self, change, out=_quiet, warn=_quiet) -> tuple[list[Pod], list[Pod]]:
         """Apply `change(cluster)` to the running lab the way the control plane would:
         controllers make or remove pods, the pod network follows, then Endpoints and
         every node's kube-proxy rules. Nothing reaches the kernel if the change is invalid."""
@@ -606,7 +606,7 @@ class Lab:
                 self._wait_ready(new, added)
             self._sync_services(new)
             self._save(state, new)
-            self._refresh_pods(new, [p for p in new.pods if _pod_key(p) in same], state, out)
+            self._refresh_pods(new, [p for p in new.pods if _pod_key(p) in same], state, warn)
             self._save(state, new)
             return added, removed
 
