@@ -331,15 +331,16 @@ class Lab:
         state["namespaces"] = [n for n in state["namespaces"] if n not in set(names)]
 
     def _start_workloads(self, c: Cluster, pods: list[Pod], hosts, state: dict) -> None:
-        """The processes pods and outside hosts run, with the downward API's variables."""
-        for p in pods:
-            if p.command:
-                self._start_pod(c, p, state)
+        """The processes outside hosts and pods run. Hosts first: their servers (MariaDB)
+        take longest to start, and the pods that need them wait for them."""
         for h in hosts:
             if h.command:    # a host's server is kept running by its own supervisor (its systemd)
                 self._spawn(state, f"host/{h.name}", _resolve(["netlab-supervise", "--"] + _resolve(h.command)),
                             layout.host_ns(c.name, h.name),
                             {**os.environ, "POD_NAME": h.name, "NETLAB_STATE": str(self.dir.state_file)})
+        for p in pods:
+            if p.command:
+                self._start_pod(c, p, state)
         self._save(state)
 
     def _wait_ready(self, c: Cluster, pods: list[Pod]) -> None:
