@@ -11,7 +11,7 @@ from cryptography import x509
 from netlab import layout
 from netlab.model.secrets import decode
 
-from helpers import apply, eventually, netlab, sh, unique
+from helpers import apply, connect, eventually, netlab, sh, unique
 
 HOST = "business-manager.default"
 NODES = ("192.168.0.21", "192.168.0.22")
@@ -495,3 +495,63 @@ def test_up_from_a_directory_of_manifests(tmp_path):
         assert r.stdout.startswith("business-user-")
     finally:
         netlab("down", "--name", name, check=False)
+
+
+CONFIG_AND_SLICE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: shop-config, namespace: default}
+data: {greeting: hello, app.conf: "listen 8080\\n"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: config-reader, namespace: default}
+spec:
+  containers:
+  - name: reader
+    command: [sleep, "3600"]
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: shop-config, key: greeting}}
+    volumeMounts: [{name: conf, mountPath: /etc/shop}]
+  volumes:
+  - name: conf
+    configMap: {name: shop-config, items: [{key: app.conf, path: conf/app.conf}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db-slice, namespace: default}
+spec:
+  ports: [{port: 3306, name: mysql}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: db-slice-1
+  namespace: default
+  labels: {kubernetes.io/service-name: db-slice}
+addressType: IPv4
+endpoints: [{addresses: [192.168.0.103]}]
+ports: [{name: mysql, port: 3306, protocol: TCP}]
+"""
+
+
+def test_configmaps_and_endpointslices_from_manifests(seed_lab, tmp_path):
+    name = seed_lab.name
+    f = tmp_path / "cs.yaml"
+    f.write_text(CONFIG_AND_SLICE)
+    netlab("apply", "-f", str(f), "--name", name)
+    try:
+        pid = seed_lab.state()["procs"]["pod/default/config-reader"]["pid"]
+        assert _environ(pid)[b"GREETING"] == b"hello"
+        r = netlab("exec", "--name", name, "config-reader", "--", "cat", "/etc/shop/conf/app.conf")
+        assert r.stdout == "listen 8080\n"
+        # the selector-less Service gets its Endpoints from the slice: it reaches the db host's MariaDB
+        svc = next(s for s in seed_lab.cluster().services if s.name == "db-slice")
+        ep = next(e for e in seed_lab.cluster().endpoints if e.name == "db-slice")
+        assert [a.ip for a in ep.addresses] == ["192.168.0.103"] and [p.port for p in ep.ports] == [3306]
+        pod = next(p for p in seed_lab.cluster().pods if p.name.startswith("business-manager-"))
+        r = connect(layout.pod_ns(name, pod), f"{svc.cluster_ip}:3306", "--count", "3")
+        assert r["ok"] == 3 and r["by"] == {"mysql": 3}, r
+    finally:
+        netlab("delete", "-f", str(f), "--name", name)
