@@ -41,7 +41,11 @@ from netlab.state import RUN_DIR, LabDir, labs, marked_gone
 NO_IPV6 = {"net/ipv6/conf/all/disable_ipv6": 1, "net/ipv6/conf/default/disable_ipv6": 1}
 NODE_SYSCTLS = {"net/ipv4/ip_forward": 1,
                 # per namespace on current kernels: bridged pod traffic meets kube-proxy's rules
-                "net/bridge/bridge-nf-call-iptables": 1}
+                "net/bridge/bridge-nf-call-iptables": 1,
+                # kube-proxy's REJECT (a service without endpoints) answers every packet: with the
+                # kernel's default of one ICMP error a second per destination, a pod's second DNS
+                # query within the second is dropped in silence and waits out its resolver (5 s)
+                "net/ipv4/icmp_ratelimit": 0}
 AGENT_READY_TIMEOUT = 10.0
 WORKERS = 1    # measured: a second thread only adds GIL contention to netlink requests
 

@@ -49,7 +49,7 @@ def products(_request=None) -> dict:
 
 
 def db_answers(pool: ThreadPoolExecutor) -> bool:
-    """One attempt, given a second: a name lookup whose first packet is lost would
+    """One attempt, given a second: a name lookup left unanswered would
     otherwise wait for the resolver's 5 s time-out."""
     try:
         pool.submit(lambda: connect().close()).result(timeout=1.0)

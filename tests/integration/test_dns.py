@@ -141,3 +141,16 @@ def test_an_upstream_is_asked_only_when_configured(make_lab):
     finally:
         server.kill()
         server.wait()
+
+
+def test_every_query_to_a_service_without_endpoints_is_refused_at_once(make_lab):
+    """kube-proxy's REJECT answers each packet: the kernel's default limit of one ICMP error
+    a second per destination would leave the second query in silence (a client waits out
+    its resolver's 5 s; the lab's own start-up did, one time in three)."""
+    lab = make_lab(seed_cluster)
+    pod = pod_ns(lab.cluster(), BM)
+    netlab("scale", "deployment", "kube-dns", "-n", "kube-system", "--replicas", "0", "--name", lab.name)
+    ask = ["dig", "+tries=1", "+time=1", "data-product.default.svc.cluster.local"]
+    # (the kernel lets a burst of 6 errors through before it limits them)
+    answers = [sh(pod, *ask, check=False).stdout for _ in range(10)]
+    assert all("connection refused" in a for a in answers), [a for a in answers if "connection refused" not in a]
