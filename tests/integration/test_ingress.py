@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from cryptography import x509
 
@@ -128,39 +129,20 @@ def _whoami_app(name, ns="default"):
     """)
 
 
-WALKTHROUGH_INGRESS = """\
-apiVersion: extensions/v1beta1
-kind: Ingress
-metadata:
-  name: business-user
-  namespace: ns-jo
-  annotations:
-    kubernetes.io/ingress.class: "nginx"
-spec:
-  rules:
-  - host: business-user.ns-jo
-    http:
-      paths:
-      - path: /
-        backend:
-          serviceName: business-user
-          servicePort: 80
-"""
+# the walk-through's Ingress as SEED.md has it, with the application it routes to
+WALKTHROUGH = str(Path(__file__).parents[2] / "examples" / "walkthrough")
 
 
-def test_the_walkthroughs_ingress_applies_verbatim_and_routes(seed_lab, tmp_path):
-    text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns-jo}\n---\n" + _whoami_app("business-user", "ns-jo") \
-        + WALKTHROUGH_INGRESS
-    f = tmp_path / "jo.yaml"
-    f.write_text(text)
-    netlab("apply", "-f", str(f), "--name", seed_lab.name)
+def test_the_walkthroughs_ingress_applies_verbatim_and_routes(seed_lab):
+    f = WALKTHROUGH
+    netlab("apply", "-f", f, "--name", seed_lab.name)
     try:
         status, body = _curl(seed_lab, "business-user.ns-jo", f"http://{NODES[1]}:30799/")
         assert status == 200 and body.startswith("business-user-"), body
         r = netlab("get", "ingress", "-n", "ns-jo", "--name", seed_lab.name)
         assert "business-user" in r.stdout and "business-user.ns-jo" in r.stdout
     finally:
-        netlab("delete", "-f", str(f), "--name", seed_lab.name)
+        netlab("delete", "-f", f, "--name", seed_lab.name)
     status, _ = _curl(seed_lab, "business-user.ns-jo", f"http://{NODES[1]}:30799/")
     assert status == 404
 
@@ -484,12 +466,10 @@ def test_a_created_certificate_serves_https_and_plain_http_is_redirected(seed_la
         netlab("delete", "secret", "secure-tls", "--name", name)
 
 
-def test_up_from_a_directory_of_manifests(tmp_path):
+def test_up_from_a_directory_of_manifests():
     name = unique("m")
-    (tmp_path / "app.yaml").write_text(_whoami_app("business-user", "ns-jo"))
-    (tmp_path / "ingress.yaml").write_text(WALKTHROUGH_INGRESS)
     try:
-        r = netlab("up", "-f", str(tmp_path), "--name", name, timeout=120)
+        r = netlab("up", "-f", WALKTHROUGH, "--name", name, timeout=120)
         assert "business-user-" in r.stdout and "nginx-ingress-controller-" in r.stdout
         r = sh(layout.host_ns(name, "client"), "curl", "-sS", "-H", "Host: business-user.ns-jo", f"http://{NODES[0]}:30799/")
         assert r.stdout.startswith("business-user-")

@@ -177,30 +177,11 @@ def test_golden_cases_cover_every_kind_and_version():
 
 
 # SEED.md section 5, verbatim.
-WALKTHROUGH_INGRESS = """\
-apiVersion: extensions/v1beta1
-kind: Ingress
-metadata:
-  name: business-user
-  namespace: ns-jo
-  annotations:
-    kubernetes.io/ingress.class: "nginx"
-spec:
-  rules:
-  - host: business-user.ns-jo
-    http:
-      paths:
-      - path: /
-        backend:
-          serviceName: business-user
-          servicePort: 80
-"""
+WALKTHROUGH_INGRESS = Path(__file__).parents[2] / "examples" / "walkthrough" / "ingress.yaml"
 
 
-def test_the_walkthroughs_ingress_parses_as_written(tmp_path):
-    f = tmp_path / "ingress.yaml"
-    f.write_text(WALKTHROUGH_INGRESS)
-    [m] = manifests.load(f)
+def test_the_walkthroughs_ingress_parses_as_written():
+    [m] = manifests.load(WALKTHROUGH_INGRESS)
     assert (m.kind, m.key, m.warnings) == ("Ingress", ("Ingress", "ns-jo", "business-user"), [])
     assert m.obj == Ingress("business-user", "ns-jo", "nginx", {"kubernetes.io/ingress.class": "nginx"},
                             [IngressRule("business-user.ns-jo",
@@ -484,7 +465,7 @@ def test_new_validation_errors_are_one_exact_line(tmp_path, text, error):
 
 def test_a_file_with_one_invalid_document_gives_nothing(tmp_path, monkeypatch):
     f = tmp_path / "all.yaml"
-    f.write_text(WALKTHROUGH_INGRESS + "---\n" + _doc("v1 ConfigMap", "metadata: {name: ok}\n") + "---\n"
+    f.write_text(WALKTHROUGH_INGRESS.read_text() + "---\n" + _doc("v1 ConfigMap", "metadata: {name: ok}\n") + "---\n"
                  + _doc("v1 Secret", "metadata: {name: bad}\ndata: {k: '***'}\n"))
     (tmp_path / "z.yaml").write_text(_doc("v1 ConfigMap", "metadata: {name: later}\n"))
     parsed = []
