@@ -8,14 +8,19 @@ import subprocess
 import sys
 import time
 
+from typing import TYPE_CHECKING
+
 from netlab import layout, output
 from netlab.errors import NetlabError
-from netlab.lab import Lab, clean, default_name
-from netlab.model import topology
 from netlab.model.objects import Cluster, Node
-from netlab.model.seed import seed_cluster
-from netlab.model.validate import lab_name
-from netlab.state import labs
+from netlab.state import LabRecord, labs
+from netlab.teardown import default_name
+
+if TYPE_CHECKING:
+    from netlab.lab import Lab
+
+# Commands import what they use when they run: reading a lab (get, down) must not pay
+# for netlink, packets and certificates (pyroute2, scapy, cryptography).
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,8 +35,18 @@ def _say(line: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _lab(args) -> Lab:
-    lab = Lab(default_name(args.name))
+def _lab(args) -> "Lab":
+    """The lab a command changes."""
+    from netlab.lab import Lab
+    return _existing(Lab(default_name(args.name)))
+
+
+def _record(args) -> LabRecord:
+    """The lab a command reads."""
+    return _existing(LabRecord(default_name(args.name)))
+
+
+def _existing(lab):
     if not lab.dir.exists():
         raise NetlabError(f"lab {lab.name!r} is not running (netlab up --name {lab.name})")
     return lab
@@ -40,6 +55,10 @@ def _lab(args) -> Lab:
 # ---- commands ---------------------------------------------------------------------
 
 def cmd_up(args) -> int:
+    from netlab.lab import Lab
+    from netlab.model import topology
+    from netlab.model.seed import seed_cluster
+    from netlab.model.validate import lab_name
     name = lab_name(args.name or "seed")
     now = time.time()
     if not args.file:
@@ -67,7 +86,7 @@ def cmd_up(args) -> int:
     return _figure1(lab)
 
 
-def _figure1(lab: Lab) -> int:
+def _figure1(lab: LabRecord) -> int:
     """The walk-through's request from outside, when the lab has its pieces (the seed does)."""
     from netlab import walkthrough
     c = lab.cluster()
@@ -87,14 +106,16 @@ def _figure1(lab: Lab) -> int:
 
 
 def cmd_down(args) -> int:
-    lab = _lab(args)
+    from netlab import teardown
+    lab = _record(args)
     t = time.monotonic()
-    lab.down()
+    teardown.down(lab.name)
     _say(f"netlab: lab {lab.name!r} removed in {time.monotonic() - t:.2f}s")
     return 0
 
 
 def cmd_clean(args) -> int:
+    from netlab.lab import clean
     removed = clean(out=_say)
     _say(f"netlab: removed {len(removed)} lab(s)" if removed else "netlab: nothing to clean")
     return 0
@@ -107,7 +128,7 @@ def cmd_status(args) -> int:
         return 0
     rows = []
     for name in names:
-        lab = Lab(name)
+        lab = LabRecord(name)
         try:
             state = lab.state()
         except (NetlabError, ValueError):
@@ -124,7 +145,7 @@ def cmd_status(args) -> int:
     return 0
 
 
-def _pod_status(lab: Lab):
+def _pod_status(lab: LabRecord):
     from netlab.kernel import netns
     waiting = lab.state().get("waiting", {})
 
@@ -136,7 +157,7 @@ def _pod_status(lab: Lab):
     return status
 
 
-def _print_pods(lab: Lab, c: Cluster, pods, wide: bool, all_ns: bool) -> None:
+def _print_pods(lab: LabRecord, c: Cluster, pods, wide: bool, all_ns: bool) -> None:
     _say(output.pod_rows(c, pods, wide, all_ns, _pod_status(lab), time.time()))
 
 
@@ -175,7 +196,7 @@ def _in_ns(items, args):
 
 
 def cmd_get(args) -> int:
-    lab = _lab(args)
+    lab = _record(args)
     state = lab.state()
     c = Cluster.from_dict(state["cluster"])
     kind, now, fmt = _kind(args.kind), time.time(), args.output
@@ -241,7 +262,7 @@ def cmd_get(args) -> int:
 
 
 def cmd_describe(args) -> int:
-    lab = _lab(args)
+    lab = _record(args)
     c = lab.cluster()
     kind = _kind(args.kind)
     if kind not in ("services", "ingresses", "secrets", "configmaps"):
@@ -316,7 +337,7 @@ def _read(path: str) -> bytes:
 
 
 def cmd_logs(args) -> int:
-    lab = _lab(args)
+    lab = _record(args)
     c = lab.cluster()
     ns = resolve_target(c, args.pod, args.namespace)
     pod = next((p for p in c.pods if layout.pod_ns(c.name, p) == ns), None)
@@ -453,7 +474,7 @@ def resolve_target(c: Cluster, target: str, namespace: str | None) -> str:
 
 
 def cmd_exec(args) -> int:
-    lab = _lab(args)
+    lab = _record(args)
     if not args.command:
         raise NetlabError("exec: no command given (netlab exec TARGET -- CMD...)")
     c = lab.cluster()
@@ -508,7 +529,7 @@ def _next_subnet(c: Cluster) -> str:
 
 def cmd_capture(args) -> int:
     from netlab.probe.cli import capture_command
-    lab = _lab(args)
+    lab = _record(args)
     target, sep, iface = args.where.rpartition(":")
     if not sep or not target or not iface:
         raise NetlabError(f"capture: {args.where!r} is not TARGET:IFACE (e.g. node1:eth0)")

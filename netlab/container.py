@@ -2,22 +2,23 @@
 command line. netlab's pods share the host's file system, so a volume's mount point
 that does not exist is made in a copy-on-write layer (overlayfs) private to the pod.
 
-    unshare --mount  (the pod's own mounts)
-      sh: overlays, then each volume bind-mounted read-only at its mountPath
-        ip netns exec <pod ns>   (the pod's network and /etc/netns/<ns>/* over /etc)
-          setpriv --reuid U ...  (the pod's user)
-            the pod's command
+    fork: the pod's network namespace, a mount namespace of its own with
+      /etc/netns/<ns>/* over /etc (as `ip netns exec`), the overlays, then each
+      volume bound read-only at its mountPath; the pod's user, no capabilities
+        the pod's command (exec, or one of netlab's programs run in place)
+
+The system calls are netlab.kernel.sandbox's; this module decides what they get.
 """
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from netlab.errors import NetlabError
+from netlab.kernel.process import Sandbox
 
 
 @dataclass(frozen=True)
@@ -48,27 +49,12 @@ def overlay_points(mounts: list[Mount], exists=os.path.exists, keep: tuple[str, 
     return sorted(points, key=lambda p: (p.count("/"), p))
 
 
-def argv(netns: str, command: list[str], uid: int, mounts: list[Mount] = (), overlays: list[str] = (),
-         scratch: str = "") -> list[str]:
-    """The command line that starts a pod's process (pure)."""
-    run = ["ip", "netns", "exec", netns]
-    if uid:     # no way back to root: no capabilities, no set-uid programs
-        run += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
-                "--inh-caps=-all", "--bounding-set=-all", "--"]
-    run += list(command)
-    if not mounts:
-        return run
-    q = shlex.quote
-    script = ["set -e"]
-    for i, point in enumerate(overlays):
-        layer = f"{scratch}/{i}"
-        script.append(f"mount -t overlay netlab-pod -o lowerdir={q(point)},upperdir={q(layer + '/upper')},"
-                      f"workdir={q(layer + '/work')} {q(point)}")
-    for m in sorted(mounts, key=lambda m: m.target.count("/")):     # /a before /a/b, as the kubelet
-        script += [f"mkdir -p {q(m.target)}", f"mount --bind -o ro {q(m.source)} {q(m.target)}"]
-    script.append('exec "$@"')
-    # slave: the host's unmounts (of other labs' namespaces) still reach this mount namespace
-    return ["unshare", "--mount", "--propagation", "slave", "sh", "-c", "\n".join(script), "netlab-pod", *run]
+def sandbox(netns: str, uid: int, mounts: list[Mount] = (), overlays: list[str] = (),
+            scratch: str = "") -> Sandbox:
+    """Where the pod's process runs (pure): its namespace and user, a writable layer
+    over each overlay point (layer i of `scratch`), each volume read-only at its path."""
+    return Sandbox(netns, uid, tuple((point, f"{scratch}/{i}") for i, point in enumerate(overlays)),
+                   tuple((m.source, m.target) for m in mounts))
 
 
 def make_scratch(scratch: Path, overlays: list[str]) -> None:

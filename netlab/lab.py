@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from netlab import cloud, container, kubelet, layout, underlay
@@ -34,7 +35,8 @@ from netlab.model import controller, secrets, services
 from netlab.model.endpoints import derive_endpoints
 from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.validate import validate
-from netlab.state import RUN_DIR, LabDir, labs, marked_gone
+from netlab import teardown
+from netlab.state import RUN_DIR, LabDir, LabRecord, labs, marked_gone
 
 # The walk-through's cluster is IPv4 only; without IPv6 no link-local chatter (router
 # solicitations, MLD) shows up in the lab's captures.
@@ -116,6 +118,10 @@ def _sync_held_ips(have: set[str], want: set[str]) -> None:
         for ip in sorted(have - want):
             with contextlib.suppress(NetlinkError):
                 ipr.addr("del", index=eth0, address=ip, prefixlen=32)
+
+
+def _sync_held_ips_in(ns: str, have: set[str], want: set[str]) -> None:
+    netns.run_in(ns, _sync_held_ips, have, want)
 
 
 def _setup_eth0(ipr, m: underlay.Member) -> int:
@@ -226,20 +232,8 @@ def _resolve(argv: list[str]) -> list[str]:
     return [own, *argv[1:]] if argv and os.path.exists(own) else list(argv)
 
 
-class Lab:
-    def __init__(self, name: str):
-        self.name = name
-        self.dir = LabDir(name)
-
-    # state -------------------------------------------------------------------------
-    def state(self) -> dict:
-        return self.dir.read()
-
-    def cluster(self) -> Cluster:
-        return Cluster.from_dict(self.state()["cluster"])
-
-    def procs(self) -> list[process.Proc]:
-        return [process.Proc(**p) for p in self.state().get("procs", {}).values()]
+class Lab(LabRecord):
+    """A lab that netlab builds and changes (LabRecord reads it)."""
 
     def _save(self, state: dict, cluster: Cluster | None = None) -> None:
         if cluster is not None:
@@ -293,11 +287,15 @@ class Lab:
                 store.put(lease)
             agents = self._start_agents(c, c.nodes, state)
         self._add_pods(c, c.pods, progress)
-        with progress.step("kube-proxy rules, load balancer"):
-            self._sync_services(c)          # pods join their Services' Endpoints once ready
-        with progress.step("flanneld, kubelets, pods' processes until ready"):
+        with progress.step("kube-proxy rules, pods' processes"):
+            # outside hosts' servers first: MariaDB starts on the other core meanwhile
+            self._start_workloads(c, [], c.hosts, state)
+            # pods join their Services' Endpoints once ready; before any rule exists, a
+            # pod's DNS query would go unanswered (and its resolver wait for seconds)
+            self._sync_services(c)
+            self._start_workloads(c, c.pods, [], state)
+        with progress.step("flanneld, kubelets, pods ready"):
             self._agents_ready(agents)
-            self._start_workloads(c, c.pods, c.hosts, state)
             self._wait_ready(c, c.pods)
             self._start_kubelets(c, c.nodes, state)
             self._save(state, c)
@@ -331,20 +329,21 @@ class Lab:
         jobs = [(layout.node_ns(c.name, node.name), _unplug_pods, ([p for p in nets if p.node == node.name],), {})
                 for node in c.nodes if any(p.node == node.name for p in nets)]
         netns.run_many(jobs, WORKERS)
-        _drop_namespaces(names)
+        teardown.drop_namespaces(names)
         state["namespaces"] = [n for n in state["namespaces"] if n not in set(names)]
 
     def _start_workloads(self, c: Cluster, pods: list[Pod], hosts, state: dict) -> None:
-        """The processes outside hosts and pods run. Hosts first: their servers (MariaDB)
-        take longest to start, and the pods that need them wait for them."""
-        for h in hosts:
-            if h.command:    # a host's server is kept running by its own supervisor (its systemd)
-                self._spawn(state, f"host/{h.name}", _resolve(["netlab-supervise", "--"] + _resolve(h.command)),
-                            layout.host_ns(c.name, h.name),
+        """The processes outside hosts and pods run, all started side by side. Hosts
+        first: their servers (MariaDB) take longest, and the pods that need them wait."""
+        specs = [self._spec(f"host/{h.name}", _resolve(["netlab-supervise", "--"] + _resolve(h.command)),
+                            _agent_box(layout.host_ns(c.name, h.name)),
                             {**os.environ, "POD_NAME": h.name, "NETLAB_STATE": str(self.dir.state_file)})
-        for p in pods:
-            if p.command:
-                self._start_pod(c, p, state)
+                 for h in hosts if h.command]    # a host's server is kept running by its own supervisor
+        for proc in process.start_many(specs):
+            if isinstance(proc, OSError):
+                raise proc
+            state["procs"][proc.name] = proc.to_dict()
+        self._start_pods(c, [p for p in pods if p.command], state)
         self._save(state)
 
     def _wait_ready(self, c: Cluster, pods: list[Pod]) -> None:
@@ -367,26 +366,36 @@ class Lab:
         return 0 if _pods_as_root() else layout.pod_uid(c.name, p)
 
     def _start_pod(self, c: Cluster, p: Pod, state: dict) -> None:
-        """Start the pod's process as its own user, with its Secrets and ConfigMaps as
-        variables and files. What keeps it from starting (a missing Secret) goes to its
+        self._start_pods(c, [p], state)
+
+    def _start_pods(self, c: Cluster, pods: list[Pod], state: dict) -> None:
+        """Start each pod's process as its own user, with its Secrets and ConfigMaps as
+        variables and files. What keeps one from starting (a missing Secret) goes to its
         log and its STATUS, and the kubelet tries again later, as in Kubernetes."""
-        name = f"pod/{p.namespace}/{p.name}"
         waiting = state.setdefault("waiting", {})
-        try:
-            argv, env, uid = self._pod_process(c, p)
-        except (NetlabError, OSError) as e:
+        specs, failed = [], {}
+        for p in pods:
+            name = f"pod/{p.namespace}/{p.name}"
+            try:
+                specs.append((p, self._spec(name, *self._pod_process(c, p))))
+            except (NetlabError, OSError) as e:
+                failed[name] = (p, e)
+        for (p, spec), proc in zip(specs, process.start_many([s for _, s in specs])):
+            if isinstance(proc, OSError):
+                failed[spec.name] = (p, proc)
+            else:
+                waiting.pop(spec.name, None)
+                state["procs"][spec.name] = proc.to_dict()
+        for name, (p, e) in failed.items():
             reason = "CreateContainerConfigError" if isinstance(e, secrets.MissingRef) else "CreateContainerError"
             with open(self.dir.logs / (name.replace("/", "_") + ".log"), "a") as log:
                 log.write(f"{reason}: {e}\n")
             waiting[name] = reason
             state["procs"].pop(name, None)
             p.ready = False
-            return
-        waiting.pop(name, None)
-        self._spawn(state, name, argv, layout.pod_ns(c.name, p), env, uid)
 
-    def _pod_process(self, c: Cluster, p: Pod) -> tuple[list[str], dict, int]:
-        """The pod's files in place; its command line, environment and user."""
+    def _pod_process(self, c: Cluster, p: Pod) -> tuple[list[str], process.Sandbox, dict]:
+        """The pod's files in place; its command line, sandbox and environment."""
         uid = self._uid(c, p)
         home = self.dir.pod_dir(p.namespace, p.name)
         variables = secrets.environment(c, p)
@@ -409,8 +418,8 @@ class Lab:
                     "NODE_NAME": p.node})
         if uid == 0:       # only root may read the lab's store (kube-dns serves from it)
             env["NETLAB_STATE"] = str(self.dir.state_file)
-        return container.argv(layout.pod_ns(c.name, p), command, uid, mounts, overlays, str(home / "layers")), \
-            env, uid
+        return command, container.sandbox(layout.pod_ns(c.name, p), uid, mounts, overlays,
+                                          str(home / "layers")), env
 
     def _refresh_pods(self, c: Cluster, pods: list[Pod], state: dict, warn=_quiet) -> None:
         """What the kubelet keeps in step for running pods: Secret and ConfigMap volumes
@@ -480,33 +489,55 @@ class Lab:
         if c.endpoints != before:
             self._sync_services(c)
 
-    def _spawn(self, state: dict, name: str, argv: list[str], ns: str, env: dict, uid: int = 0) -> process.Proc:
+    def _spec(self, name: str, argv: list[str], box: process.Sandbox, env: dict) -> process.Spec:
         log = self.dir.logs / (name.replace("/", "_") + ".log")
-        if uid:     # its own user may reopen it (nginx's /dev/stdout), in a directory it cannot enter
+        if box.uid:     # its own user may reopen it (nginx's /dev/stdout), in a directory it cannot enter
             log.touch(mode=0o600)
-            os.chown(log, uid, uid)
-        proc = process.spawn(name, argv, ns, str(log), env)
+            os.chown(log, box.uid, box.uid)
+        return process.Spec(name, argv, box, str(log), env)
+
+    def _spawn(self, state: dict, name: str, argv: list[str], box: process.Sandbox, env: dict) -> process.Proc:
+        proc = process.start(self._spec(name, argv, box, env))
         state["procs"][name] = proc.to_dict()
         return proc
 
     def _sync_services(self, c: Cluster) -> dict[str, int]:
-        """kube-proxy on every node, the cloud's load balancer, the router: in step with c."""
-        changed = {}
-        for n in c.nodes:
+        """kube-proxy on every node, the cloud's load balancer, the router: in step with c.
+        The nodes' rules are written side by side (each is an iptables-restore of its own);
+        what did not change since the last time is not written again."""
+        def node(n: Node) -> int:
             want = proxy_rules(c, n.name, precision=c.probability_decimals, endpoints=c.endpoints)
-            changed[n.name] = proxier.sync(layout.node_ns(c.name, n.name), want,
-                                           self.dir.path / f"kube-proxy-{n.name}.json")
+            changed = proxier.sync(layout.node_ns(c.name, n.name), want,
+                                   self.dir.path / f"kube-proxy-{n.name}.json")
             record = self.dir.path / f"announced-{n.name}.json"
             have = set(json.loads(record.read_text())) if record.exists() else set()
             if have != cloud.announced(c, n.name):
-                netns.run_in(layout.node_ns(c.name, n.name), _sync_held_ips, have, cloud.announced(c, n.name))
+                _sync_held_ips_in(layout.node_ns(c.name, n.name), have, cloud.announced(c, n.name))
                 record.write_text(json.dumps(sorted(cloud.announced(c, n.name))))
+            return changed
+        with ThreadPoolExecutor(max(1, len(c.nodes))) as pool:
+            changed = dict(zip((n.name for n in c.nodes), pool.map(node, c.nodes)))
         self._forget_stale_udp(c)
-        lb = layout.host_ns(c.name, layout.LB)
-        iptables.restore(lb, cloud.lb_rules(c), noflush=False)
-        netns.run_in(lb, _sync_addresses, "eth0", cloud.lb_addresses(c))
-        netns.run_in(layout.host_ns(c.name, layout.ROUTER), _sync_routes, "eth0", cloud.router_routes(c))
+        lb, router = layout.host_ns(c.name, layout.LB), layout.host_ns(c.name, layout.ROUTER)
+        rules, addresses = cloud.lb_rules(c), cloud.lb_addresses(c)
+        routes = cloud.router_routes(c)
+        if self._differs("lb-rules", rules):
+            iptables.restore(lb, rules, noflush=False)
+        if self._differs("lb-addresses", sorted(addresses)):
+            netns.run_in(lb, _sync_addresses, "eth0", addresses)
+        if self._differs("router-routes", [[r.dst, r.dev, r.gateway, r.onlink] for r in sorted(routes)]):
+            netns.run_in(router, _sync_routes, "eth0", routes)
         return changed
+
+    def _differs(self, record: str, value) -> bool:
+        """Is `value` other than what was last applied under this record's name? (It is
+        recorded as applied: call it right before applying.)"""
+        path = self.dir.path / f"{record}.json"
+        text = json.dumps(value, sort_keys=True)
+        if path.exists() and path.read_text() == text:
+            return False
+        path.write_text(text)
+        return True
 
     def _forget_stale_udp(self, c: Cluster) -> None:
         """UDP services whose ready endpoints changed lose their conntrack entries on every node."""
@@ -525,8 +556,9 @@ class Lab:
         """The kubelet per node: restarts pods' processes, probes their readiness. Started
         once the pods are up: on two cores, its start-up would only slow theirs."""
         for n in nodes:
-            argv = [sys.executable, "-m", "netlab.kubelet", "--lab", self.name, "--node", n.name]
-            self._spawn(state, f"kubelet-{n.name}", argv, layout.node_ns(c.name, n.name), dict(os.environ))
+            argv = _resolve(["netlab-kubelet", "--lab", self.name, "--node", n.name])
+            self._spawn(state, f"kubelet-{n.name}", argv, _agent_box(layout.node_ns(c.name, n.name)),
+                        dict(os.environ))
         self._save(state)
 
     def _start_agents(self, c: Cluster, nodes: list[Node], state: dict) -> list:
@@ -534,11 +566,10 @@ class Lab:
         started = []
         for n in nodes:
             ready = self.dir.path / f"flanneld-{n.name}.ready"
-            argv = [sys.executable, "-m", "netlab.flannel.agent", "--leases", str(self.dir.leases),
-                    "--subnet", n.pod_cidr, "--mode", c.flannel_mode, "--cluster-cidr", c.cluster_cidr,
-                    "--ready", str(ready)]
-            started.append((self._spawn(state, f"flanneld-{n.name}", argv, layout.node_ns(c.name, n.name),
-                                        dict(os.environ)), ready))
+            argv = _resolve(["netlab-flanneld", "--leases", str(self.dir.leases), "--subnet", n.pod_cidr,
+                             "--mode", c.flannel_mode, "--cluster-cidr", c.cluster_cidr, "--ready", str(ready)])
+            started.append((self._spawn(state, f"flanneld-{n.name}", argv,
+                                        _agent_box(layout.node_ns(c.name, n.name)), dict(os.environ)), ready))
         self._save(state)
         return started
 
@@ -553,25 +584,10 @@ class Lab:
                 time.sleep(0.005)
 
     def down(self) -> None:
-        if not self.dir.exists():
-            raise NetlabError(f"lab {self.name!r} is not running")
-        with self.dir.lock():
-            self._teardown()
+        teardown.down(self.name)
 
     def _teardown(self) -> None:
-        """Remove everything on record, even when the record is half written."""
-        try:
-            state = self.dir.read()
-        except (NetlabError, ValueError):
-            state = {}
-        names = state.get("namespaces", [])
-        procs = [process.Proc(**p) for p in state.get("procs", {}).values()]
-        # kubelets first, so that none restarts what is being stopped
-        process.stop([p for p in procs if p.name.startswith("kubelet-")], timeout=0)
-        process.stop(procs, timeout=0)          # the whole lab goes: no grace needed
-        process.kill(process.in_namespaces(names), timeout=0)
-        _drop_namespaces(names)
-        self.dir.remove()
+        teardown.teardown(self.dir)
 
     # changes to a running lab -------------------------------------------------------
     def update(self, change, out=_quiet, warn=_quiet) -> tuple[list[Pod], list[Pod]]:
@@ -663,7 +679,7 @@ class Lab:
                 state["procs"].pop(f"pod/{p.namespace}/{p.name}", None)
             ns_gone = [layout.node_ns(c.name, name)] + [layout.pod_ns(c.name, p) for p in gone]
             process.kill(process.in_namespaces(ns_gone))
-            _drop_namespaces(ns_gone)
+            teardown.drop_namespaces(ns_gone)
             for p in gone:
                 shutil.rmtree(self.dir.pod_dir(p.namespace, p.name), ignore_errors=True)
             for record in (f"kube-proxy-{name}.json", f"announced-{name}.json", f"flanneld-{name}.ready"):
@@ -702,11 +718,9 @@ def _pods_as_root() -> bool:
     return bool(closed)
 
 
-def _drop_namespaces(names: list[str]) -> None:
-    """Unmount and unlink namespaces, with their /etc/netns files (resolv.conf)."""
-    for n in names:
-        netns.remove(n)
-        shutil.rmtree(f"/etc/netns/{n}", ignore_errors=True)
+def _agent_box(ns: str) -> process.Sandbox:
+    """A node's agent or an outside host's server: the namespace's network, the host's files."""
+    return process.Sandbox(ns, pod=False)
 
 
 def _without(c: Cluster, pods: list[Pod]) -> Cluster:
@@ -732,14 +746,6 @@ def _unplug_segment(port: str) -> None:
             pass
 
 
-def default_name(given: str | None) -> str:
-    """--name, else the one lab that is running, else seed (the contract)."""
-    if given:
-        return given
-    names = labs()
-    return names[0] if len(names) == 1 else "seed"
-
-
 def clean(out=_quiet) -> list[str]:
     """Remove every lab on record, whatever state it was left in; after a reboot, what
     is left of them in /etc/netns."""
@@ -755,7 +761,7 @@ def clean(out=_quiet) -> list[str]:
         etc = [d for d in (os.listdir("/etc/netns") if os.path.isdir("/etc/netns") else [])
                if d.startswith(f"{name}-") and not netns.exists(d)
                and set(os.listdir(f"/etc/netns/{d}")) <= {"resolv.conf", "nginx"}]
-        _drop_namespaces(etc)
+        teardown.drop_namespaces(etc)
         LabDir(name).remove()
         removed.append(name)
         out(f"removed what lab {name} left in /etc/netns ({len(etc)} directories)")

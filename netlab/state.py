@@ -96,6 +96,26 @@ class LabDir:
         (MARK_DIR / self.name).unlink(missing_ok=True)
 
 
+class LabRecord:
+    """A lab as its record tells it: what every command reads (netlab.lab.Lab, which
+    changes labs, builds on it; this stays light, so reading a lab is quick)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.dir = LabDir(name)
+
+    def state(self) -> dict:
+        return self.dir.read()
+
+    def cluster(self):
+        from netlab.model.objects import Cluster
+        return Cluster.from_dict(self.state()["cluster"])
+
+    def procs(self) -> list:
+        from netlab.kernel.process import Proc
+        return [Proc(**p) for p in self.state().get("procs", {}).values()]
+
+
 def marked_gone() -> list[str]:
     """Labs marked as made whose run state is gone (a reboot)."""
     try:

@@ -1,7 +1,6 @@
 """What netlab does as a pod's container runtime: netlab.container (no root needed)."""
 import os
 import stat
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from netlab import container
 from netlab.container import Mount
 from netlab.errors import NetlabError
+from netlab.kernel.process import Sandbox
 
 
 def _mode(path) -> int:
@@ -61,110 +61,27 @@ def test_overlay_points_default_uses_the_real_file_system(tmp_path):
     assert points == [str(tmp_path / "have")]
 
 
-# ---------------------------------------------------------------- argv
+# ---------------------------------------------------------------- sandbox
 
-def test_argv_without_mounts_as_root():
-    assert container.argv("ns1", ["netlab-whoami", "--port", "80"], 0) == [
-        "ip", "netns", "exec", "ns1", "netlab-whoami", "--port", "80"]
-
-
-def test_argv_without_mounts_as_a_pod_user():
-    assert container.argv("ns1", ["app"], 2001) == [
-        "ip", "netns", "exec", "ns1",
-        "setpriv", "--reuid=2001", "--regid=2001", "--clear-groups", "--no-new-privs",
-        "--inh-caps=-all", "--bounding-set=-all", "--", "app"]
+def test_sandbox_without_mounts():
+    assert container.sandbox("ns1", 0) == Sandbox("ns1", 0, (), ())
+    assert container.sandbox("ns1", 2001).uid == 2001
 
 
-def test_argv_with_mounts_and_overlays():
+def test_sandbox_layers_are_numbered_in_the_scratch_directory():
     mounts = [Mount("/lab/pod/volumes/db", "/etc/db/secret"), Mount("/lab/pod/volumes/cfg", "/run/app")]
-    out = container.argv("ns1", ["app", "-v"], 2001, mounts, ["/etc", "/run"], "/lab/pod/layers")
-    assert out[:8] == ["unshare", "--mount", "--propagation", "slave", "sh", "-c", out[6], "netlab-pod"]
-    assert out[8:] == ["ip", "netns", "exec", "ns1",
-                       "setpriv", "--reuid=2001", "--regid=2001", "--clear-groups",
-                       "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--", "app", "-v"]
-    assert out[6].split("\n") == [
-        "set -e",
-        "mount -t overlay netlab-pod -o lowerdir=/etc,upperdir=/lab/pod/layers/0/upper,"
-        "workdir=/lab/pod/layers/0/work /etc",
-        "mount -t overlay netlab-pod -o lowerdir=/run,upperdir=/lab/pod/layers/1/upper,"
-        "workdir=/lab/pod/layers/1/work /run",
-        "mkdir -p /run/app",                      # shallower mount points first
-        "mount --bind -o ro /lab/pod/volumes/cfg /run/app",
-        "mkdir -p /etc/db/secret",
-        "mount --bind -o ro /lab/pod/volumes/db /etc/db/secret",
-        'exec "$@"',
-    ]
+    box = container.sandbox("ns1", 2001, mounts, ["/etc", "/run"], "/lab/pod/layers")
+    assert box.overlays == (("/etc", "/lab/pod/layers/0"), ("/run", "/lab/pod/layers/1"))
+    assert box.binds == (("/lab/pod/volumes/db", "/etc/db/secret"), ("/lab/pod/volumes/cfg", "/run/app"))
 
 
-def test_argv_with_mounts_as_root_has_no_setpriv():
-    out = container.argv("ns1", ["app"], 0, [Mount("/v", "/etc/x")], [], "/l")
-    assert out[7:] == ["netlab-pod", "ip", "netns", "exec", "ns1", "app"]
-    assert "mount -t overlay" not in out[6]
-
-
-ODD = [
-    "/etc/with space",
-    "/etc/it's",
-    '/etc/"double"',
-    "/etc/x; touch /tmp/netlab-pwned; y",
-    "/etc/$(id)`id`$HOME",
-    "/etc/new\nline",
-]
-
-
-def _fake_script(script: str) -> str:
-    """The script with mount and mkdir as shell functions printing their arguments."""
-    return ("mount() { printf '[%s]' mount \"$@\"; echo; }\n"
-            "mkdir() { printf '[%s]' mkdir \"$@\"; echo; }\n" + script)
-
-
-def _args(line: str) -> list[str]:
-    assert line.startswith("[") and line.endswith("]")
-    return line[1:-1].split("][")
-
-
-def test_argv_script_parses_with_sh():
-    mounts = [Mount(f"/src/{i}{p}", p) for i, p in enumerate(ODD)]
-    script = container.argv("ns", ["app"], 0, mounts, ["/etc", "/it's here"], "/scratch dir")[6]
-    r = subprocess.run(["sh", "-n", "-c", script], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-
-
-@pytest.mark.parametrize("odd", ODD)
-def test_odd_paths_reach_mount_as_one_argument_each(tmp_path, odd):
-    point = "/srv/a b'c"
-    out = container.argv("ns", ["app"], 0, [Mount("/vol" + odd, odd)], [point], "/scr atch")
-    # run the script with fake mount/mkdir; "$@" runs a harmless command instead of ip netns
-    r = subprocess.run(["sh", "-c", _fake_script(out[6]), "netlab-pod", "echo", "[exec]"],
-                       capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    # a path with a line break prints across lines: split on the fake commands' newline-then-[
-    lines = r.stdout.rstrip("\n").split("\n[")
-    lines = [lines[0]] + ["[" + x for x in lines[1:]]
-    assert [_args(x) for x in lines] == [
-        ["mount", "-t", "overlay", "netlab-pod", "-o",
-         f"lowerdir={point},upperdir=/scr atch/0/upper,workdir=/scr atch/0/work", point],
-        ["mkdir", "-p", odd],
-        ["mount", "--bind", "-o", "ro", "/vol" + odd, odd],
-        ["exec"],
-    ]
-    assert not os.path.exists("/tmp/netlab-pwned")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_argv_script_execs_the_pod_command_with_its_arguments(tmp_path):
-    out = container.argv("ns", ["app"], 0, [Mount("/v", "/etc/x")], [], "/l")
-    r = subprocess.run(["sh", "-c", _fake_script(out[6]), "netlab-pod", "printf", "<%s>", "a b", "$HOME"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.endswith("<a b><$HOME>")
-
-
-def test_argv_script_stops_at_the_first_failure():
-    out = container.argv("ns", ["app"], 0, [Mount("/v", "/etc/x")], [], "/l")
-    script = "mount() { return 3; }\nmkdir() { :; }\n" + out[6]
-    r = subprocess.run(["sh", "-c", script, "netlab-pod", "echo", "started"], capture_output=True, text=True)
-    assert r.returncode == 3 and "started" not in r.stdout
+@pytest.mark.parametrize("odd", ["/etc/with space", "/etc/it's", "/etc/x; touch /tmp/netlab-pwned; y",
+                                 "/etc/$(id)`id`$HOME", "/etc/new\nline"])
+def test_odd_paths_reach_the_mount_calls_unchanged(odd):
+    """No shell between netlab and mount(2): a path is one argument whatever it holds."""
+    box = container.sandbox("ns", 0, [Mount("/vol" + odd, odd)], [odd.rsplit("/", 1)[0]], "/scr atch")
+    assert box.binds == (("/vol" + odd, odd),)
+    assert box.overlays == ((odd.rsplit("/", 1)[0], "/scr atch/0"),)
 
 
 # ---------------------------------------------------------------- private_dir / write_files

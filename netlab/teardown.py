@@ -1,0 +1,48 @@
+"""Removing a lab: everything on its record, whatever state it was left in. Kept
+apart from netlab.lab (which builds labs) so that `down` needs little to start."""
+from __future__ import annotations
+
+import shutil
+
+from netlab.errors import NetlabError
+from netlab.kernel import netns, process
+from netlab.state import LabDir, labs
+
+
+def drop_namespaces(names: list[str]) -> None:
+    """Unmount and unlink namespaces, with their /etc/netns files (resolv.conf)."""
+    for n in names:
+        netns.remove(n)
+        shutil.rmtree(f"/etc/netns/{n}", ignore_errors=True)
+
+
+def teardown(lab_dir: LabDir) -> None:
+    """Remove everything on record, even when the record is half written (hold the lock)."""
+    try:
+        state = lab_dir.read()
+    except (NetlabError, ValueError):
+        state = {}
+    names = state.get("namespaces", [])
+    procs = [process.Proc(**p) for p in state.get("procs", {}).values()]
+    # kubelets first, so that none restarts what is being stopped
+    process.stop([p for p in procs if p.name.startswith("kubelet-")], timeout=0)
+    process.stop(procs, timeout=0)          # the whole lab goes: no grace needed
+    process.kill(process.in_namespaces(names), timeout=0)
+    drop_namespaces(names)
+    lab_dir.remove()
+
+
+def down(name: str) -> None:
+    lab_dir = LabDir(name)
+    if not lab_dir.exists():
+        raise NetlabError(f"lab {name!r} is not running")
+    with lab_dir.lock():
+        teardown(lab_dir)
+
+
+def default_name(given: str | None) -> str:
+    """--name, else the one lab that is running, else seed (the contract)."""
+    if given:
+        return given
+    names = labs()
+    return names[0] if len(names) == 1 else "seed"

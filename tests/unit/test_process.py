@@ -1,0 +1,63 @@
+"""netlab's processes as ps shows them, and the table of its own programs (no root needed)."""
+import os
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+from netlab.apps import PROGRAMS
+from netlab.kernel import process, sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_program_started_in_place_is_a_command_of_the_package():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {name: scripts.get(name) for name in PROGRAMS} == PROGRAMS
+
+
+def test_only_our_own_installed_programs_run_in_place():
+    here = os.path.join(os.path.dirname(sys.executable), "netlab-whoami")
+    assert process.program([here, "--port", "80"]) == "netlab.apps.whoami:main"
+    assert process.program(["/usr/bin/netlab-whoami"]) is None      # another one of that name
+    assert process.program(["nginx", "-g", "daemon off;"]) is None
+    assert process.program([]) is None
+
+
+def _retitled(argv, env):
+    """A forked child's /proc files after retitle (it sleeps until read)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        sandbox.retitle(argv, env)
+        os.write(w, b"x")
+        time.sleep(5)
+        os._exit(0)
+    os.close(w)
+    try:
+        os.read(r, 1)
+        read = {f: Path(f"/proc/{pid}/{f}").read_bytes() for f in ("cmdline", "environ", "comm")}
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    return read
+
+
+def test_retitle_shows_the_program_and_its_environment():
+    got = _retitled(["/opt/venv/bin/netlab-whoami", "--name", "p"], {"PATH": "/usr/bin", "NETLAB_NETNS": "lab-p"})
+    assert got["cmdline"].rstrip(b"\0").replace(b"\0", b" ") == b"/opt/venv/bin/netlab-whoami --name p"
+    assert got["comm"] == b"netlab-whoami\n"
+    # the lab's mark comes first, so that whatever the area holds, it holds that
+    assert got["environ"].split(b"\0")[:2] in ([b"NETLAB_NETNS=lab-p", b"PATH=/usr/bin"],
+                                              [b"", b"NETLAB_NETNS=lab-p"])
+    assert b"NETLAB_NETNS=lab-p\0PATH=/usr/bin\0" in got["environ"]
+
+
+def test_retitle_of_a_long_command_line_spills_into_the_environment_area():
+    argv = ["netlab-whoami", "--name", "x" * 300]
+    arg_start, arg_end, _, env_end = sandbox._memory_areas()     # the child's are the same
+    assert arg_end - arg_start < 300 < env_end - arg_start - 100, "this test needs a longer environment"
+    got = _retitled(argv, {"NETLAB_NETNS": "lab-q"})
+    assert got["cmdline"].split(b"\0")[0] == " ".join(argv).encode()
+    assert b"NETLAB_NETNS=lab-q\0" in got["environ"]
