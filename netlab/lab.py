@@ -505,10 +505,14 @@ class Lab(LabRecord):
         """kube-proxy on every node, the cloud's load balancer, the router: in step with c.
         The nodes' rules are written side by side (each is an iptables-restore of its own);
         what did not change since the last time is not written again."""
+        stale = self._stale_udp(c)
+
         def node(n: Node) -> int:
             want = proxy_rules(c, n.name, precision=c.probability_decimals, endpoints=c.endpoints)
             changed = proxier.sync(layout.node_ns(c.name, n.name), want,
                                    self.dir.path / f"kube-proxy-{n.name}.json")
+            if stale:
+                conntrack.forget_udp_to(layout.node_ns(c.name, n.name), stale)
             record = self.dir.path / f"announced-{n.name}.json"
             have = set(json.loads(record.read_text())) if record.exists() else set()
             if have != cloud.announced(c, n.name):
@@ -517,7 +521,6 @@ class Lab(LabRecord):
             return changed
         with ThreadPoolExecutor(max(1, len(c.nodes))) as pool:
             changed = dict(zip((n.name for n in c.nodes), pool.map(node, c.nodes)))
-        self._forget_stale_udp(c)
         lb, router = layout.host_ns(c.name, layout.LB), layout.host_ns(c.name, layout.ROUTER)
         rules, addresses = cloud.lb_rules(c), cloud.lb_addresses(c)
         routes = cloud.router_routes(c)
@@ -539,18 +542,26 @@ class Lab(LabRecord):
         path.write_text(text)
         return True
 
-    def _forget_stale_udp(self, c: Cluster) -> None:
-        """UDP services whose ready endpoints changed lose their conntrack entries on every node."""
+    def _stale_udp(self, c: Cluster) -> dict[str, set[str]]:
+        """UDP services whose conntrack entries may lead nowhere since the last sync:
+        service IP -> the endpoints whose entries stay (the others' go, on every node).
+
+        That is a service that lost a ready endpoint, or a new one (traffic to its address
+        before it existed went out un-NATed). Not one that gains its first endpoints: while
+        it had none its packets met REJECT, whose connections are never confirmed, so none
+        is left. Nor anything at the lab's first sync, before any process ran (a dump of the
+        kernel's table costs about 10 ms a node, whatever it holds).
+        """
         record = self.dir.path / "udp-endpoints.json"
-        before = json.loads(record.read_text()) if record.exists() else {}
+        first = not record.exists()
+        before = {} if first else json.loads(record.read_text())
         eps = {(e.namespace, e.name): sorted(a.ip for a in e.addresses if a.ready) for e in c.endpoints}
         now = {s.cluster_ip: eps.get((s.namespace, s.name), []) for s in c.services
                if s.cluster_ip and s.cluster_ip != "None" and any(p.protocol == "UDP" for p in s.ports)}
-        stale = {ip: set(addrs) for ip, addrs in now.items() if before.get(ip) != addrs}
-        if stale:
-            for n in c.nodes:
-                conntrack.forget_udp_to(layout.node_ns(c.name, n.name), stale)
         record.write_text(json.dumps(now))
+        if first:
+            return {}
+        return {ip: set(addrs) for ip, addrs in now.items() if ip not in before or set(before[ip]) - set(addrs)}
 
     def _start_kubelets(self, c: Cluster, nodes: list[Node], state: dict) -> None:
         """The kubelet per node: restarts pods' processes, probes their readiness. Started

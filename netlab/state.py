@@ -85,8 +85,10 @@ class LabDir:
 
     def write(self, state: dict) -> None:
         tmp = self.path / ".state.json.tmp"
+        # one line, so that json's C encoder writes it (indenting takes the Python one: 5x slower)
+        text = json.dumps(state, sort_keys=True, separators=(",", ":"))
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-            json.dump(state, f, indent=1, sort_keys=True)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.state_file)

@@ -1,6 +1,7 @@
 """Connection tracking in a lab namespace, through pyroute2's netfilter netlink socket."""
 from __future__ import annotations
 
+import errno
 import socket
 
 from netlab.kernel import netns
@@ -15,6 +16,7 @@ def forget_udp_to(ns: str, keep: dict[str, set[str]]) -> int:
     rules' update and this call is a query in flight whose answer must find its way back."""
     def work():
         from pyroute2 import Conntrack
+        from pyroute2.netlink.exceptions import NetlinkError
         from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
         netns.guard_not_root()
         deleted = 0
@@ -24,7 +26,12 @@ def forget_udp_to(ns: str, keep: dict[str, set[str]]) -> int:
                 for entry in list(ct.dump_entries(tuple_orig=NFCTAttrTuple(proto=socket.IPPROTO_UDP, daddr=ip))):
                     if entry.tuple_reply.saddr in endpoints:
                         continue
-                    ct.delete(entry)
+                    try:
+                        ct.delete(entry)
+                    except NetlinkError as e:
+                        if e.code != errno.ENOENT:      # gone meanwhile (it timed out): as wanted
+                            raise
+                        continue
                     deleted += 1
         finally:
             ct.close()

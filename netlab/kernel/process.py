@@ -73,6 +73,7 @@ class Spec:
 
 
 _started: dict[str, int] = {}     # our programs' modules -> processes started with them
+SHARE_AFTER = 1
 
 
 def start(spec: Spec) -> Proc:
@@ -114,10 +115,10 @@ def _fork(spec: Spec) -> tuple[int, int]:
     target = program(spec.argv)
     if target:
         module = target.partition(":")[0]
-        # The first child imports the program itself (on another core, while we go on);
-        # from the second on, it is imported here once and its pages are shared.
+        # The first few children import the program themselves (on the other core, while
+        # we go on); from then on it is imported here, once, and its pages are shared.
         _started[module] = _started.get(module, 0) + 1
-        if _started[module] > 1:
+        if _started[module] > SHARE_AFTER:
             importlib.import_module(module)
     log = os.open(spec.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
