@@ -197,6 +197,11 @@ class _Builder:
         self.node = node_name
         self.precision = precision
         self.cidr = cluster_cidr
+        # kube-proxy v1.10 to v1.13 (the walk-through's) added a KUBE-SVC-*/KUBE-SEP-* rule's
+        # "-m comment" in a helper that appended to a copy of the rule's arguments and
+        # returned nothing, so those rules reached the kernel without it; once the helper
+        # returned the slice (v1.14), they had it again. Five decimals are that era's.
+        self.endpoint_comments = precision != 5
         self.tables = {t: Table(t, _jumps()[t], {c: [] for c in FIXED_CHAINS[t]}) for t in TABLES}
         for t, chains in _fixed_rules(cluster_cidr).items():
             self.tables[t].chains.update(chains)
@@ -274,18 +279,20 @@ class _Builder:
         affinity = p.svc.session_affinity == "ClientIP"
         timeout = p.svc.affinity_timeout
         seps = [names.endpoint_chain(p.spn, p.proto, e.text) for e in p.eps]
-        self.balance(p.svc_chain, p.spn, seps, [_comment(p.spn)] * len(seps), affinity, timeout)
+        comment = f" {_comment(p.spn)}" if self.endpoint_comments else ""
+        self.balance(p.svc_chain, p.spn, seps, [comment] * len(seps), affinity, timeout)
         for e, sep in zip(p.eps, seps):
             self.declare(sep)
-            self.nat(sep, f"-s {e.ip}/32 {_comment(p.spn)} -j KUBE-MARK-MASQ")   # a pod reaching itself
+            self.nat(sep, f"-s {e.ip}/32{comment} -j KUBE-MARK-MASQ")   # a pod reaching itself
             remember = f" -m recent --set --name {sep} --mask 255.255.255.255 --rsource" if affinity else ""
-            self.nat(sep, f"-p {p.proto} {_comment(p.spn)}{remember} -m {p.proto} -j DNAT --to-destination {e.text}")
+            self.nat(sep, f"-p {p.proto}{comment}{remember} -m {p.proto} -j DNAT --to-destination {e.text}")
         if p.local:
             self.local(p, [sep for e, sep in zip(p.eps, seps) if e.local], affinity, timeout)
 
     def balance(self, chain: str, spn: str, targets: list[str], comments: list[str],
                 affinity: bool, timeout: int) -> None:
-        """Sticky rules first; then rule i of n matches with probability 1/(n-i), the last always."""
+        """Sticky rules first; then rule i of n matches with probability 1/(n-i), the last always.
+        comments: each balancing rule's " -m comment ..." part, or "" for none."""
         if affinity:
             for t in targets:
                 self.nat(chain, f"{_comment(spn)} -m recent --rcheck --seconds {timeout} --reap "
@@ -294,7 +301,7 @@ class _Builder:
         for i, (t, comment) in enumerate(zip(targets, comments)):
             chance = (f" -m statistic --mode random --probability {probability(n - i, self.precision)}"
                       if i < n - 1 else "")
-            self.nat(chain, f"{comment}{chance} -j {t}")
+            self.add("nat", chain, f"-A {chain}{comment}{chance} -j {t}")
 
     def local(self, p: _Port, targets: list[str], affinity: bool, timeout: int) -> None:
         """externalTrafficPolicy=Local: pods go to the cluster IP; others to this node's endpoints, or drop."""
@@ -306,7 +313,7 @@ class _Builder:
             self.nat(p.xlb_chain, f"{_comment(f'{p.spn} has no local endpoints')} -j KUBE-MARK-DROP")
             return
         # Later fix: the affinity rules in KUBE-XLB too, else ClientIP does not stick for Local.
-        comments = [_comment(f"Balancing rule {i} for {p.spn}") for i in range(len(targets))]
+        comments = [" " + _comment(f"Balancing rule {i} for {p.spn}") for i in range(len(targets))]
         self.balance(p.xlb_chain, p.spn, targets, comments, affinity, timeout)
 
     def finish(self) -> dict[str, Table]:
