@@ -116,8 +116,9 @@ def cmd_down(args) -> int:
 
 def cmd_clean(args) -> int:
     from netlab.lab import clean
-    removed = clean(out=_say)
-    _say(f"netlab: removed {len(removed)} lab(s)" if removed else "netlab: nothing to clean")
+    removed = clean(out=_say, only=args.name)
+    nothing = f"nothing of lab {args.name!r} to clean" if args.name else "nothing to clean"
+    _say(f"netlab: removed {len(removed)} lab(s)" if removed else f"netlab: {nothing}")
     return 0
 
 
@@ -544,10 +545,10 @@ def parser() -> Parser:
                "objects: namespaces, bridges, VXLAN, iptables.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=Parser, metavar="COMMAND")
 
-    def cmd(name, fn, help):
+    def cmd(name, fn, help, name_help="the lab (default: the one running, else seed)"):
         sp = sub.add_parser(name, help=help, description=help)
         sp.set_defaults(fn=fn)
-        sp.add_argument("--name", help="the lab (default: the one running, else seed)")
+        sp.add_argument("--name", help=name_help)
         return sp
 
     up = cmd("up", cmd_up, "build a lab (default: the seed cluster) and show its pods")
@@ -560,7 +561,8 @@ def parser() -> Parser:
     up.add_argument("--dns-upstream", metavar="IP[:PORT]",
                     help="let the cluster DNS forward other names there (default: it forwards nothing)")
     cmd("down", cmd_down, "remove a lab and everything it made")
-    cmd("clean", cmd_clean, "remove every leftover of every lab, even after a crash")
+    cmd("clean", cmd_clean, "remove a lab's leftovers (every lab's without --name), even after a crash",
+        name_help="only this lab (default: every lab)")
     cmd("status", cmd_status, "list labs and their state")
 
     get = cmd("get", cmd_get, "show the lab's objects, as kubectl get does")

@@ -757,17 +757,19 @@ def _unplug_segment(port: str) -> None:
             pass
 
 
-def clean(out=_quiet) -> list[str]:
-    """Remove every lab on record, whatever state it was left in; after a reboot, what
-    is left of them in /etc/netns."""
+def clean(out=_quiet, only: str | None = None) -> list[str]:
+    """Remove every lab on record (or only the lab named `only`), whatever state it was
+    left in; after a reboot, what is left of them in /etc/netns."""
+    def chosen(names: list[str]) -> list[str]:
+        return [n for n in names if only is None or n == only]
     removed = []
-    for name in labs():
+    for name in chosen(labs()):
         lab = Lab(name)
         with lab.dir.lock():
             lab._teardown()
         removed.append(name)
         out(f"removed lab {name}")
-    for name in marked_gone():
+    for name in chosen(marked_gone()):
         # only directories holding netlab's resolv.conf alone, of namespaces that do not exist
         etc = [d for d in (os.listdir("/etc/netns") if os.path.isdir("/etc/netns") else [])
                if d.startswith(f"{name}-") and not netns.exists(d)

@@ -13,6 +13,15 @@ from netlab.model import names
 from netlab.model.objects import Cluster, Deployment, Pod
 
 
+# What a pod netlab makes without a spec of the user's runs (node add's pods, a topology
+# file's deployments and pods without `containers`): netlab-whoami, answering with its name.
+DEFAULT_PORT = 8080
+
+
+def default_spec() -> dict:
+    return {"command": ["netlab-whoami", "--port", str(DEFAULT_PORT)], "container_ports": {"http": DEFAULT_PORT}}
+
+
 def _place(cluster: Cluster, dep: Deployment) -> str:
     """Spread replicas: the node with fewest pods of this deployment, then fewest pods."""
     mine = Counter(p.node for p in cluster.pods if p.owner == dep.name and p.namespace == dep.namespace)
@@ -78,6 +87,6 @@ def bare_pod(cluster: Cluster, node: str, now: float, namespace: str = "default"
             break
     n = cluster.node(node)
     pod = Pod(name, namespace, node, ipam.allocate(n.pod_cidr, {p.ip for p in cluster.pods_on(node)}),
-              {"run": f"pod-{node}"}, created=now)
+              {"run": f"pod-{node}"}, created=now, **default_spec())
     cluster.pods.append(pod)
     return pod

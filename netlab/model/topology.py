@@ -6,7 +6,7 @@ from pathlib import Path
 
 from netlab.errors import ModelError
 from netlab.model import controller, manifests, yamlio
-from netlab.model.objects import Cluster, Deployment, Host, Node, Pod
+from netlab.model.objects import Cluster, Deployment, Host, Node, Pod, PodSpec
 from netlab.model.validate import validate
 
 _DEFAULT_HOSTS = [Host("client", "192.168.0.100"), Host("db", "192.168.0.103")]
@@ -29,6 +29,11 @@ _SCHEMA = {
              "containers": ("containers", list, False)},
 }
 _TOP = {"cluster", "underlay", "nodes", "deployments", "pods", "manifests"}
+
+
+def _spec(f: dict, where: str) -> PodSpec:
+    """A deployment's or pod's `containers`; without them, netlab's default (netlab-whoami)."""
+    return manifests.containers(f, where) if "containers" in f else PodSpec(**controller.default_spec())
 
 
 def _fields(doc, section: str, where: str) -> dict:
@@ -78,12 +83,12 @@ def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
     for i, d in enumerate(_list(doc, "deployments", "deployments")):
         f = _fields(d, "deployments", f"deployments[{i}]")
         labels = f.get("labels") or {"app": f["name"]}
-        spec = manifests.containers(f, f"deployments[{i}]")
+        spec = _spec(f, f"deployments[{i}]")
         c.deployments.append(Deployment(f["name"], f.get("namespace", "default"), f.get("replicas", 1),
                                         {str(k): str(v) for k, v in labels.items()}, **spec.template()))
     for i, p in enumerate(_list(doc, "pods", "pods")):
         f = _fields(p, "pods", f"pods[{i}]")
-        spec = manifests.containers(f, f"pods[{i}]")
+        spec = _spec(f, f"pods[{i}]")
         c.pods.append(Pod(f["name"], f.get("namespace", "default"), f.get("node", ""), f.get("ip", ""),
                           {str(k): str(v) for k, v in (f.get("labels") or {}).items()}, created=now,
                           **spec.template()))
