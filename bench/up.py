@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
-"""Lab build and removal times, next to the kernel floor for the same objects.
+"""Lab build and removal times, next to Mininet and the kernel floor, from the same run.
 
-    python bench/up.py [--runs 5] [--pods 250]
+    python bench/up.py [--runs 3] [--pods 60] [--nodes 3] [--no-mininet] [--floor-pods 250]
 
-Prints: the seed lab's `netlab up` / `netlab down` (the command a user types, and the
-library call without Python's start-up), median of --runs; a 2-node lab with --pods pods
-per node, up and down; and the floor: `ip -batch` creating the same namespaces, bridge,
-veths into it and pod addresses, run here. Run as root; it removes all it creates.
+Prints, median (min-max) of --runs:
+- the seed lab's `netlab up` and `netlab down` as a user times them (the whole command),
+  their sum, and next to it Mininet 2.3 starting and stopping 12 bare hosts on two Linux
+  bridges (`mn --topo linear,2,6 --switch lxbr --controller none --test none`; Debian's
+  mininet and bridge-utils are installed when missing);
+- the CLI's start-up: `netlab get pods` and `netlab --help` on the running seed lab;
+- a lab of --nodes x --pods pods from a topology file, without processes (the network
+  alone) and with a small Python server in every pod (netlab-whoami), up and down, and
+  the pods' processes' memory together (PSS: shared pages counted once);
+- the floor: `ip -batch` creating 2 nodes x --floor-pods pods' namespaces, bridge, veths
+  and addresses, next to netlab's up of the same lab (network only).
+Run as root; it removes all it creates.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,24 +35,60 @@ from netlab.cni import bridge as cni  # noqa: E402
 from netlab.kernel import netns  # noqa: E402
 from netlab.lab import Lab  # noqa: E402
 from netlab.model import topology  # noqa: E402
-from netlab.model.seed import seed_cluster  # noqa: E402
+
+NETLAB = [sys.executable, "-m", "netlab.cli"]
+MININET = ["mn", "--topo", "linear,2,6", "--switch", "lxbr", "--controller", "none", "--test", "none"]
 
 
-def timed(fn) -> float:
+def timed(argv: list[str]) -> float:
     t = time.perf_counter()
-    fn()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t
 
 
-def cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "netlab.cli", *args], check=True, stdout=subprocess.DEVNULL)
+def figure(values: list[float]) -> str:
+    return f"{statistics.median(values):6.3f} s ({min(values):.3f}-{max(values):.3f})"
 
 
-def big_cluster(name: str, pods_per_node: int):
-    doc = {"nodes": [{"name": "node1", "ip": "192.168.0.21", "podCIDR": "172.30.0.0/23"},
-                     {"name": "node2", "ip": "192.168.0.22", "podCIDR": "172.30.2.0/23"}],
-           "deployments": [{"name": "web", "replicas": 2 * pods_per_node}]}
-    return topology.parse(doc, name, time.time())
+def ensure_mininet() -> bool:
+    if shutil.which("mn") and shutil.which("brctl"):
+        return True
+    print("installing Debian's mininet and bridge-utils (apt) ...", flush=True)
+    r = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "mininet", "bridge-utils"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return r.returncode == 0 and bool(shutil.which("mn"))
+
+
+def topology_file(directory: str, nodes: int, pods: int, processes: bool) -> str:
+    doc = {"nodes": [{"name": f"node{i + 1}", "ip": f"192.168.0.{21 + i}", "podCIDR": f"172.30.{i}.0/24"}
+                     for i in range(nodes)],
+           "underlay": {"cidr": "192.168.0.0/24", "router": "192.168.0.1"},
+           "cluster": {"clusterCIDR": "172.30.0.0/16"},
+           "deployments": [{"name": "web", "replicas": nodes * pods}]}
+    if processes:
+        doc["deployments"][0]["containers"] = [{"name": "web", "command": ["netlab-whoami", "--port", "8080"],
+                                                "ports": [{"containerPort": 8080}]}]
+    path = os.path.join(directory, f"lab-{'procs' if processes else 'net'}.yaml")
+    with open(path, "w") as f:
+        json.dump(doc, f)          # JSON is YAML
+    return path
+
+
+def pss_kib(name: str) -> tuple[int, int]:
+    """(processes, PSS in KiB) of the lab's pods' processes (smaps_rollup)."""
+    state = Lab(name).state()
+    total, count = 0, 0
+    for key, proc in state["procs"].items():
+        if not key.startswith("pod/"):
+            continue
+        try:
+            with open(f"/proc/{proc['pid']}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+            count += 1
+        except (OSError, StopIteration):
+            continue
+    return count, total
 
 
 def ip_batch(ns: str | None, lines: list[str]) -> None:
@@ -52,9 +98,8 @@ def ip_batch(ns: str | None, lines: list[str]) -> None:
         subprocess.run(["ip", *(["-n", ns] if ns else []), "-batch", f.name], check=True)
 
 
-def floor(c) -> tuple[float, float]:
-    """ip -batch for the same namespaces, docker0s, veths (ports, hairpin) and pod addresses.
-    Returns (namespaces+veths+ports, pod-side addresses and routes)."""
+def floor(c) -> float:
+    """ip -batch for the same namespaces, docker0s, veths (ports, hairpin) and pod addresses."""
     nodes = [layout.node_ns(c.name, n.name) for n in c.nodes]
     pods = [cni.pod_net(c, p) for p in c.pods]
     t = time.perf_counter()
@@ -67,58 +112,84 @@ def floor(c) -> tuple[float, float]:
                 lines += [f"link add {p.veth} mtu {cni.MTU} type veth peer name eth0 mtu {cni.MTU} netns {p.netns}",
                           f"link set {p.veth} master docker0 up", f"link set {p.veth} type bridge_slave hairpin on"]
         ip_batch(ns, lines)
-    ports = time.perf_counter() - t
-    t = time.perf_counter()
     for p in pods:
         ip_batch(p.netns, ["link set lo up", f"addr add {p.address} dev eth0", "link set eth0 up",
                            f"route add default via {p.gateway} dev eth0"])
-    addresses = time.perf_counter() - t
+    total = time.perf_counter() - t
     for n in nodes + [p.netns for p in pods]:
         netns.remove(n)
-    return ports, addresses
+    return total
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--pods", type=int, default=250, help="pods per node in the large lab")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--nodes", type=int, default=3, help="nodes of the topology lab")
+    ap.add_argument("--pods", type=int, default=60, help="pods per node of the topology lab")
+    ap.add_argument("--floor-pods", type=int, default=250, help="pods per node for the ip -batch floor")
+    ap.add_argument("--no-mininet", action="store_true", help="skip Mininet")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("bench/up.py: must be run as root", file=sys.stderr)
         return 1
     name = f"bench{os.getpid() % 10000}"
+    mininet = not a.no_mininet and ensure_mininet()
 
-    cli_up, cli_down, lib_up, lib_down = [], [], [], []
-    for _ in range(a.runs):
-        cli_up.append(timed(lambda: cli("up", "--name", name)))
-        cli_down.append(timed(lambda: cli("down", "--name", name)))
-        lab = None
+    up, down, mn, get, helptime = [], [], [], [], []
+    for _ in range(a.runs):       # interleaved, so both see the same machine
+        up.append(timed(NETLAB + ["up", "--name", name]))
+        get.append(timed(NETLAB + ["get", "pods", "--name", name]))
+        helptime.append(timed(NETLAB + ["--help"]))
+        down.append(timed(NETLAB + ["down", "--name", name]))
+        if mininet:
+            mn.append(timed(MININET))
+    print(f"seed lab, median (min-max) of {a.runs}, as a user times the commands:")
+    print(f"  netlab up            {figure(up)}")
+    print(f"  netlab down          {figure(down)}")
+    total = [u + d for u, d in zip(up, down)]
+    print(f"  up + down            {figure(total)}")
+    if mn:
+        ratio = statistics.median(total) / statistics.median(mn)
+        print(f"  Mininet start+stop   {figure(mn)}   (12 hosts, 2 bridges)")
+        print(f"  ratio                {ratio:6.2f}x   target <= 1.0x")
+    print(f"  netlab get pods      {figure(get)}   target < 0.15 s")
+    print(f"  netlab --help        {figure(helptime)}")
 
-        def up():
-            nonlocal lab
-            lab = Lab.up(seed_cluster(name, time.time()))
-        lib_up.append(timed(up))
-        lib_down.append(timed(lab.down))
-    med = statistics.median
-    print(f"seed lab, median of {a.runs}:")
-    print(f"  netlab up    {med(cli_up):6.3f} s   (library call {med(lib_up):6.3f} s)   target <= 1.0 s")
-    print(f"  netlab down  {med(cli_down):6.3f} s   (library call {med(lib_down):6.3f} s)   target <= 0.5 s")
+    with tempfile.TemporaryDirectory() as d:
+        print(f"{a.nodes} nodes x {a.pods} pods (a topology file), median of {a.runs}:")
+        results = {}
+        for processes in (False, True):
+            path = topology_file(d, a.nodes, a.pods, processes)
+            ups, downs, mem = [], [], []
+            for _ in range(a.runs):
+                ups.append(timed(NETLAB + ["up", "-f", path, "--name", name]))
+                if processes:
+                    mem.append(pss_kib(name))
+                downs.append(timed(NETLAB + ["down", "--name", name]))
+            results[processes] = statistics.median(ups)
+            what = "with a process per pod" if processes else "network only         "
+            print(f"  {what}  up {figure(ups)}   down {figure(downs)}")
+            if processes:
+                count, kib = mem[-1]
+                print(f"  pods' processes: {count}, PSS together {kib / 1024:.0f} MiB "
+                      f"({kib / max(count, 1) / 1024:.2f} MiB each)   target < 512 MiB")
+        print(f"  up with processes / network only: {results[True] / results[False]:.2f}x   target <= 1.5x")
 
-    c = big_cluster(name, a.pods)
-    lab = None
-
-    def up_big():
-        nonlocal lab
-        lab = Lab.up(c)
-    t_up = timed(up_big)
-    t_down = timed(lab.down)
-    ports, addrs = floor(big_cluster(name, a.pods))
-    total = ports + addrs
-    print(f"2 nodes x {a.pods} pods ({2 * a.pods} pods), one run:")
-    print(f"  netlab up    {t_up:6.3f} s   ({t_up / total:.2f}x the floor; target <= 2x)")
-    print(f"  netlab down  {t_down:6.3f} s")
-    print(f"  floor (ip -batch) {total:6.3f} s = {ports:.3f} s namespaces+veths+ports "
-          f"+ {addrs:.3f} s pod addresses and routes (one ip -batch per pod)")
+    c = topology.parse({"nodes": [{"name": "node1", "ip": "192.168.0.21", "podCIDR": "172.30.0.0/23"},
+                                  {"name": "node2", "ip": "192.168.0.22", "podCIDR": "172.30.2.0/23"}],
+                        "deployments": [{"name": "web", "replicas": 2 * a.floor_pods}]}, name, time.time())
+    t = time.perf_counter()
+    lab = Lab.up(c)
+    t_up = time.perf_counter() - t
+    t = time.perf_counter()
+    lab.down()
+    t_down = time.perf_counter() - t
+    c = topology.parse({"nodes": [{"name": "node1", "ip": "192.168.0.21", "podCIDR": "172.30.0.0/23"},
+                                  {"name": "node2", "ip": "192.168.0.22", "podCIDR": "172.30.2.0/23"}],
+                        "deployments": [{"name": "web", "replicas": 2 * a.floor_pods}]}, name, time.time())
+    f = floor(c)
+    print(f"2 nodes x {a.floor_pods} pods, network only, one run (library call):")
+    print(f"  netlab up {t_up:6.3f} s, down {t_down:6.3f} s; ip -batch floor {f:6.3f} s ({t_up / f:.2f}x)")
     return 0
 
 
