@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from netlab import layout, output
+from netlab import prog
 from netlab.errors import NetlabError
 from netlab.model.objects import Cluster, Node
 from netlab.state import LabRecord, labs
@@ -30,7 +31,8 @@ class Parser(argparse.ArgumentParser):
 
 def _say(line: str) -> None:
     try:
-        print(line, flush=True)
+        # a message names the command as it was called; what `get` shows is left as it is
+        print(prog.named(line) if line.lstrip().startswith("netlab:") else line, flush=True)
     except BrokenPipeError:    # piped into head: the work goes on, the output stops
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
@@ -70,6 +72,9 @@ def cmd_up(args) -> int:
         from netlab.model.seed import platform
         cluster = platform(name, now)
         manifests.apply_to(cluster, _manifests(args.file))
+    if args.file:       # what the user's deployments and pods run (netlab's own have no image)
+        _warn_images([("Deployment", d) for d in cluster.deployments]
+                     + [("Pod", p) for p in cluster.pods if not p.owner])
     if args.flannel_mode:
         cluster.flannel_mode = args.flannel_mode
     if args.probability_decimals:
@@ -148,14 +153,28 @@ def cmd_status(args) -> int:
 
 def _pod_status(lab: LabRecord):
     from netlab.kernel import netns
+    from netlab.model import images
     waiting = lab.state().get("waiting", {})
 
     def status(pod):
         if not netns.exists(layout.pod_ns(lab.name, pod)):
             return ("Unknown", "0/1", 0)
-        reason = waiting.get(f"pod/{pod.namespace}/{pod.name}")     # kept from starting, as kubectl shows
+        # kept from starting, or nothing to run: the reason, as kubectl shows it
+        reason = waiting.get(f"pod/{pod.namespace}/{pod.name}") or images.waiting_reason(pod)
         return (reason or "Running", "1/1" if pod.ready else "0/1", pod.restarts)
     return status
+
+
+def _pod_phase(lab: LabRecord):
+    """A pod's phase, readiness, restarts and waiting reason (None if it runs), as -o json and describe say."""
+    status = _pod_status(lab)
+
+    def phase(pod):
+        shown, ready, restarts = status(pod)
+        if shown in ("Running", "Unknown"):
+            return shown, ready == "1/1", restarts, None
+        return "Pending", False, restarts, shown            # a waiting reason
+    return phase
 
 
 def _print_pods(lab: LabRecord, c: Cluster, pods, wide: bool, all_ns: bool) -> None:
@@ -205,10 +224,7 @@ def cmd_get(args) -> int:
     if kind == "pods":
         pods = _in_ns(c.pods, args)
         if structured:
-            status = _pod_status(lab)
-            phase = {"Running": "Running", "Unknown": "Unknown"}       # else a waiting reason: Pending
-            items = [output.pod_object(c, p, phase.get(status(p)[0], "Pending"), status(p)[1] == "1/1", status(p)[2])
-                     for p in pods]
+            items = [output.pod_object(c, p, *_pod_phase(lab)(p)) for p in pods]
             _say(output.as_list(items, fmt))
         elif not pods:
             _say(f"No resources found in {args.namespace or 'default'} namespace.")
@@ -266,13 +282,15 @@ def cmd_describe(args) -> int:
     lab = _record(args)
     c = lab.cluster()
     kind = _kind(args.kind)
-    if kind not in ("services", "ingresses", "secrets", "configmaps"):
-        raise NetlabError(f"describe: {args.kind!r} is not supported (known: svc, ingress, secret, configmap)")
+    if kind not in ("pods", "services", "ingresses", "secrets", "configmaps"):
+        raise NetlabError(f"describe: {args.kind!r} is not supported (known: pod, svc, ingress, secret, configmap)")
     ns = args.namespace or "default"
     obj = next((x for x in getattr(c, LISTS[kind]) if x.name == args.resource and x.namespace == ns), None)
     if obj is None:
         raise NetlabError(f'{kind} "{args.resource}" not found in namespace {ns!r}')
-    if kind == "services":
+    if kind == "pods":
+        _say(output.describe_pod(c, obj, *_pod_phase(lab)(obj)))
+    elif kind == "services":
         ep = next((e for e in c.endpoints if e.name == obj.name and e.namespace == ns), None)
         _say(output.describe_service(obj, ep))
     elif kind == "ingresses":
@@ -368,7 +386,20 @@ def _report(added, removed) -> None:
 
 
 def _warn(line: str) -> None:
-    print(f"netlab: warning: {line}", file=sys.stderr)
+    _err(f"netlab: warning: {line}")
+
+
+def _err(line: str) -> None:
+    """A line on stderr, naming the command as it was called (netlab or kube-netlab)."""
+    print(prog.named(line), file=sys.stderr)
+
+
+def _warn_images(objects: list) -> None:
+    """One warning: images are not pulled, and what each (kind, Pod or Deployment) runs instead."""
+    from netlab.model import images
+    line = images.warning([images.of(kind, obj) for kind, obj in objects])
+    if line:
+        _warn(line)
 
 
 def _manifests(path: str) -> list:
@@ -385,6 +416,7 @@ def cmd_apply(args) -> int:
     from netlab.model import manifests
     lab = _lab(args)
     items = _manifests(args.file)
+    _warn_images([(m.kind, m.obj) for m in items if m.kind in ("Pod", "Deployment")])
     added, removed = lab.update(lambda c: manifests.apply_to(c, items), warn=_warn)
     for m in items:
         _say(f"{m.kind.lower()}/{m.key[2]} configured")
@@ -403,7 +435,7 @@ def cmd_delete(args) -> int:
             if f"{m.kind} {m.key[1]}/{m.key[2]}" not in missing:
                 _say(f"{m.kind.lower()}/{m.key[2]} deleted")
         for what in missing:
-            print(f"netlab: {what} not found", file=sys.stderr)
+            _err(f"netlab: {what} not found")
         _report(added, [p for p in removed if p.owner])
         return 1 if missing else 0
     if not args.kind or not args.resource:
@@ -541,7 +573,7 @@ def cmd_capture(args) -> int:
 # ---- the parser -------------------------------------------------------------------
 
 def parser() -> Parser:
-    p = Parser(prog="netlab", description="A Kubernetes networking lab built from real Linux kernel "
+    p = Parser(prog=prog.name(), description="A Kubernetes networking lab built from real Linux kernel "
                "objects: namespaces, bridges, VXLAN, iptables.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=Parser, metavar="COMMAND")
 
@@ -574,7 +606,7 @@ def parser() -> Parser:
     get.add_argument("-o", "--output", choices=("wide", "json", "yaml"), help="output format")
 
     desc = cmd("describe", cmd_describe, "describe an object, as kubectl describe does (Secrets: sizes, never values)")
-    desc.add_argument("kind", help="svc | ingress | secret | configmap")
+    desc.add_argument("kind", help="pod | svc | ingress | secret | configmap")
     desc.add_argument("resource", metavar="NAME")
     desc.add_argument("-n", "--namespace", help="namespace (default: default)")
 
@@ -642,19 +674,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "exec" and args.command[:1] == ["--"]:
         args.command = args.command[1:]
     if os.geteuid() != 0:
-        print("netlab: must be run as root: it creates network namespaces, links and iptables rules "
-              "(try: sudo netlab ...)", file=sys.stderr)
+        _err("netlab: must be run as root: it creates network namespaces, links and iptables rules "
+             "(try: sudo netlab ...)")
         return 1
     try:
         return args.fn(args) or 0
     except NetlabError as e:
-        print(f"netlab: {e}", file=sys.stderr)
+        _err(f"netlab: {e}")
         return 1
     except (OSError, subprocess.SubprocessError) as e:     # the system said no: one line, not a trace
-        print(f"netlab: {e}", file=sys.stderr)
+        _err(f"netlab: {e}")
         return 1
     except KeyboardInterrupt:
-        print("netlab: interrupted", file=sys.stderr)
+        _err("netlab: interrupted")
         return 130
 
 

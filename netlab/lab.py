@@ -245,7 +245,7 @@ class Lab(LabRecord):
     def up(cls, cluster: Cluster, out=_quiet) -> "Lab":
         admit(cluster)
         for p in cluster.pods:
-            p.ready = not (p.command and p.container_ports)          # until its ports answer
+            p.ready = bool(p.command) and not p.container_ports      # until its ports answer; nothing to run: never
         cluster.endpoints = derive_endpoints(cluster)
         lab = cls(cluster.name)
         taken = [n for n in layout.all_namespaces(cluster) if netns.exists(n)]
@@ -621,7 +621,7 @@ class Lab(LabRecord):
             added = [p for p in new.pods if _pod_key(p) not in same]
             removed = [p for p in old.pods if _pod_key(p) not in same]
             for p in added:
-                p.ready = not (p.command and p.container_ports)      # until its ports answer
+                p.ready = bool(p.command) and not p.container_ports  # until its ports answer; nothing to run: never
             self._preflight(new, added)
             new.endpoints = derive_endpoints(new)
             # Endpoints first lose the pods about to go, so no new connection is sent to them.

@@ -8,6 +8,7 @@ from ipaddress import ip_address
 
 import yaml
 
+from netlab.model import images
 from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.secrets import redacted
 
@@ -63,21 +64,52 @@ def node_rows(c: Cluster, nodes: list[Node], wide: bool, created: float, now: fl
     return table(headers, rows)
 
 
-def pod_object(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int) -> dict:
+def pod_object(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiting: str | None = None) -> dict:
+    """A v1 Pod; `waiting`: the reason its container is not running (NoCommand, ...)."""
     meta = {"name": p.name, "namespace": p.namespace, "labels": dict(p.labels),
             "creationTimestamp": timestamp(p.created)}
     if p.owner:
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
                                     "name": p.name.rsplit("-", 1)[0], "controller": True}]
+    condition = {"type": "Ready", "status": "True" if ready else "False"}
+    container = {"name": p.owner or p.name, "ready": ready, "restartCount": restarts}
+    if waiting:
+        condition["reason"] = "ContainersNotReady"
+        container["state"] = {"waiting": {"reason": waiting, **({"message": m} if (m := images.message(waiting))
+                                                                 else {})}}
     return {
         "apiVersion": "v1", "kind": "Pod", "metadata": meta,
         "spec": {"nodeName": p.node, "containers": []},
         "status": {"phase": phase, "podIP": p.ip, "podIPs": [{"ip": p.ip}],
                    "hostIP": c.node(p.node).ip,
-                   "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-                   "containerStatuses": [{"name": p.owner or p.name, "ready": ready,
-                                          "restartCount": restarts}]},
+                   "conditions": [condition],
+                   "containerStatuses": [container]},
     }
+
+
+def describe_pod(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiting: str | None = None) -> str:
+    """kubectl describe pod, for the one container netlab runs: what it runs instead of
+    its image (never pulled), and why it waits, if it does."""
+    node = c.node(p.node)
+    out = [f"Name:\t{p.name}", f"Namespace:\t{p.namespace}", f"Node:\t{p.node}/{node.ip}",
+           *_multiline("Labels", p.labels), "Annotations:\t<none>", f"Status:\t{phase}", f"IP:\t{p.ip}"]
+    if p.owner:
+        out.append(f"Controlled By:\tReplicaSet/{p.name.rsplit('-', 1)[0]}")
+    out += ["Containers:", f"  {p.owner or p.name}:",
+            f"    Image:\t{p.image or '<none>'} (not pulled: it runs {images.runs(p.command)})"]
+    if p.command:
+        out += ["    Command:", *(f"      {arg}" for arg in p.command)]
+    ports = sorted(set(p.container_ports.values()))
+    out.append(f"    Port:\t{', '.join(f'{n}/TCP' for n in ports) or '<none>'}")
+    if waiting:
+        out += ["    State:\tWaiting", f"      Reason:\t{waiting}"]
+        if images.message(waiting):
+            out.append(f"      Message:\t{images.message(waiting)}")
+    else:
+        out.append(f"    State:\t{'Running' if phase == 'Running' else phase}")
+    out += [f"    Ready:\t{ready}", f"    Restart Count:\t{restarts}",
+            "Conditions:", "  Type\tStatus", f"  Ready \t{ready}", "Events:\t<none>"]
+    return _describe(out)
 
 
 def node_object(n: Node, created: float) -> dict:

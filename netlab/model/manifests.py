@@ -445,6 +445,7 @@ def _pod_spec(d: _Doc, spec: dict, path: str) -> PodSpec:
         mounts = _mounts(d, c, cpath, vols, path, first=i == 0)
         if i == 0:
             out.command = [str(x) for x in d.get(c, "command", cpath, list, []) + d.get(c, "args", cpath, list, [])]
+            out.image = d.get(c, "image", cpath, str, "")
             _env(d, c, cpath, out)
             out.volumes = mounts
             csc = d.get(c, "securityContext", cpath, dict, {})

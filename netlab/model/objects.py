@@ -68,6 +68,7 @@ class PodSpec:
     volumes, and the pod's user (keyword arguments, after the object's own fields)."""
     container_ports: dict[str, int] = field(default_factory=dict)   # name -> number ("" if unnamed)
     command: list[str] = field(default_factory=list)                # run inside the pod, if any
+    image: str = ""                   # the first container's image: named, never pulled
     env: dict[str, str] = field(default_factory=dict)               # literal values
     env_refs: dict[str, KeyRef] = field(default_factory=dict)       # name -> valueFrom
     env_from: list[EnvFrom] = field(default_factory=list)

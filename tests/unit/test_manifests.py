@@ -649,11 +649,11 @@ def test_topology_containers_give_env_refs_and_user():
         "name": "c", "command": ["x"], "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
         "envFrom": [{"configMapRef": {"name": "m"}}], "securityContext": {"runAsUser": 1000}}]}
     spec = manifests.containers(pod, "pods[0]")
-    assert spec.template() == {"container_ports": {}, "command": ["x"], "env": {},
+    assert spec.template() == {"container_ports": {}, "command": ["x"], "image": "", "env": {},
                              "env_refs": {"P": KeyRef("Secret", "s", "k")}, "env_from": [EnvFrom("ConfigMap", "m")],
                              "volumes": [], "run_as_user": 1000}
     c = topology.parse({"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}], "pods": [pod]})
-    assert c.pods[0].spec() == ({}, ["x"], {}, {"P": KeyRef("Secret", "s", "k")}, [EnvFrom("ConfigMap", "m")], [], 1000)
+    assert c.pods[0].spec() == ({}, ["x"], "", {}, {"P": KeyRef("Secret", "s", "k")}, [EnvFrom("ConfigMap", "m")], [], 1000)
     with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.securityContext\.privileged is not a "
                                          r"field netlab knows$"):
         manifests.containers({"containers": [{"securityContext": {"privileged": True}}]}, "pods[0]")

@@ -11,7 +11,7 @@ from netlab import output
 from netlab.model.endpoints import derive_endpoints
 from netlab.model.objects import (
     ConfigMap, EndpointAddress, EndpointPort, Endpoints, Ingress, IngressBackend, IngressClass, IngressPath,
-    IngressRule, IngressTLS, Secret, Service, ServicePort,
+    IngressRule, IngressTLS, Pod, Secret, Service, ServicePort,
 )
 from netlab.model.secrets import decode, encode
 from netlab.model.seed import seed_cluster
@@ -138,7 +138,32 @@ def golden_texts() -> dict[str, str]:
         "configmap-get-all-namespaces": output.configmap_rows(maps, True, NOW),
         "configmap-describe": output.describe_configmap(maps[0]),
         "configmap-describe-empty": output.describe_configmap(maps[1]),
+        "pod-describe-seed": output.describe_pod(c, c.pods[0], "Running", True, 2),
+        "pod-describe-no-command": output.describe_pod(c, no_command(c), "Pending", False, 0, "NoCommand"),
+        "pod-get-no-command": output.pod_rows(c, [c.pods[0], no_command(c)], True, False, _status, NOW),
     }
+
+
+def no_command(c):
+    """A pod from a manifest that names an image and no command (netlab pulls no image)."""
+    return Pod("web-5d9c8f7b6-x2x9q", "default", "node1", "172.30.76.30", {"app": "web"}, owner="web",
+               created=NOW - 60, image="nginx:1.25", container_ports={"http": 80}, ready=False)
+
+
+def _status(p):
+    return ("NoCommand", "0/1", 0) if not p.command else ("Running", "1/1", 0)
+
+
+def test_pod_objects_of_a_pod_with_nothing_to_run_say_why():
+    c = seed_cluster(now=0.0)
+    obj = output.pod_object(c, no_command(c), "Pending", False, 0, "NoCommand")
+    assert obj["status"]["phase"] == "Pending"
+    assert obj["status"]["conditions"] == [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]
+    [cs] = obj["status"]["containerStatuses"]
+    assert cs["ready"] is False and cs["state"]["waiting"]["reason"] == "NoCommand"
+    assert "images are not pulled" in cs["state"]["waiting"]["message"]
+    running = output.pod_object(c, c.pods[0], "Running", True, 0)
+    assert "state" not in running["status"]["containerStatuses"][0]
 
 
 @pytest.mark.parametrize("name", sorted(golden_texts()))
