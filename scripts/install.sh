@@ -56,9 +56,7 @@ echo "== Python packages in $VENV"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[test]"
 
-ln -sfn "$VENV/bin/netlab" /usr/local/bin/netlab
-ln -sfn "$VENV/bin/kube-netlab" /usr/local/bin/kube-netlab
-# the small programs pods run, for `netlab exec POD -- netlab-connect ...`
-ln -sfn "$VENV/bin/netlab-connect" /usr/local/bin/netlab-connect
-ln -sfn "$VENV/bin/netlab-whoami" /usr/local/bin/netlab-whoami
+# netlab, kube-netlab, and the small programs pods run (`netlab exec POD -- netlab-connect ...`),
+# on root's PATH; never over another program's `netlab`
+"$ROOT/scripts/link-commands.sh" "$VENV"
 echo "== installed: $("$VENV/bin/netlab" --help | head -1)"
