@@ -49,25 +49,49 @@ def eventually(fn, timeout: float = 1.0, step: float = 0.02):
         time.sleep(step)
 
 
+# Processes exit and directories go while a test lists them (other labs run on the machine too):
+# what vanished between the listing and the read is simply no longer there.
+GONE = (FileNotFoundError, ProcessLookupError)
+
+
+def proc_read(pid: int | str, name: str) -> bytes | None:
+    """/proc/PID/NAME, or None if the process has gone (before the open or during the read)."""
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except GONE:
+        return None
+
+
+def proc_state(pid: int | str) -> str | None:
+    """The process's state letter ("R", "S", "Z", ...), None if it has gone."""
+    stat = proc_read(pid, "stat")
+    return stat.rsplit(b")", 1)[1].split()[0].decode() if stat else None
+
+
+def listdir(path: str) -> list[str]:
+    """os.listdir, [] if the directory is not there (or has just gone)."""
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
+
+
 def leftovers(name: str) -> list[str]:
     """Everything of lab `name` still on the machine: namespaces, mounts, state, /etc/netns."""
-    found = [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith(f"{name}-")] \
-        if os.path.isdir("/run/netns") else []
+    found = [f"netns {n}" for n in listdir("/run/netns") if n.startswith(f"{name}-")]
     with open("/proc/mounts") as f:
         found += [f"mount {line.split()[1]}" for line in f if f"/run/netns/{name}-" in line]
     if os.path.exists(f"/run/netlab/{name}"):
         found.append(f"state /run/netlab/{name}")
-    if os.path.isdir("/etc/netns"):
-        found += [f"/etc/netns/{n}" for n in os.listdir("/etc/netns") if n.startswith(f"{name}-")]
-    # processes the lab started carry NETLAB_NETNS=<its namespace> (and their children too)
+    found += [f"/etc/netns/{n}" for n in listdir("/etc/netns") if n.startswith(f"{name}-")]
+    # processes the lab started carry NETLAB_NETNS=<its namespace> (and their children too);
+    # one that exits between the listing and the reads is not left over, a zombie neither
     mark = f"NETLAB_NETNS={name}-".encode()
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if mark in f.read() and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
-                    found.append(f"process {pid}")
-        except OSError:
-            continue
+        environ = proc_read(pid, "environ")
+        if environ is not None and mark in environ and proc_state(pid) not in (None, "Z"):
+            found.append(f"process {pid}")
     return found
 
 

@@ -12,7 +12,7 @@ from cryptography import x509
 from netlab import layout
 from netlab.model.secrets import decode
 
-from helpers import apply, connect, eventually, netlab, sh, unique
+from helpers import apply, connect, eventually, listdir, netlab, proc_read, sh, unique
 
 HOST = "business-manager.default"
 NODES = ("192.168.0.21", "192.168.0.22")
@@ -269,9 +269,21 @@ spec:
 """
 
 
-def _environ(pid):
-    with open(f"/proc/{pid}/environ", "rb") as f:
-        return dict(x.split(b"=", 1) for x in f.read().split(b"\0") if b"=" in x)
+def _pod_proc(lab, key, name):
+    """/proc/PID/NAME of the pod's process (key "pod/NS/NAME"). If the process the state names has
+    gone by the time it is read, the state is read again: a restarted pod's new process counts,
+    a pod without a process is a failure."""
+    for _ in range(2):
+        pid = lab.state()["procs"][key]["pid"]
+        content = proc_read(pid, name)
+        if content:
+            return content
+    raise AssertionError(f"{key}: its process {pid} has gone")
+
+
+def _environ(lab, key):
+    environ = _pod_proc(lab, key, "environ")
+    return dict(x.split(b"=", 1) for x in environ.split(b"\0") if b"=" in x)
 
 
 def test_a_secret_reaches_env_and_files_and_a_rotation_reaches_the_file(seed_lab, tmp_path):
@@ -279,8 +291,7 @@ def test_a_secret_reaches_env_and_files_and_a_rotation_reaches_the_file(seed_lab
     apply(name, tmp_path, SECRET.format(value="first-" + unique()) + "---\n" + READER)
     try:
         first = _secret(seed_lab, "rot")["password"].decode()
-        pid = seed_lab.state()["procs"]["pod/default/rot-reader"]["pid"]
-        env = _environ(pid)
+        env = _environ(seed_lab, "pod/default/rot-reader")
         assert env[b"PASSWORD"].decode() == first and env[b"ROT_user"] == b"shop"
         r = netlab("exec", "--name", name, "rot-reader", "--", "cat", "/etc/rot/password")
         assert r.stdout == first
@@ -317,17 +328,16 @@ def test_a_pod_waiting_for_its_secret_starts_once_the_secret_is_there(seed_lab, 
         netlab("delete", "secret", "rot", "--name", name, check=False)
 
 
-def _uid(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(next(line for line in f if line.startswith("Uid:")).split()[1])
+def _uid(lab, key):
+    status = _pod_proc(lab, key, "status").decode()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
 
 
 def test_a_pods_password_file_is_not_readable_by_another_pods_user(seed_lab):
-    state = seed_lab.state()
     dp = next(p for p in seed_lab.cluster().pods if p.name.startswith("data-product-"))
     bm = next(p for p in seed_lab.cluster().pods if p.name.startswith("business-manager-"))
-    dp_uid = _uid(state["procs"][f"pod/default/{dp.name}"]["pid"])
-    bm_uid = _uid(state["procs"][f"pod/default/{bm.name}"]["pid"])
+    dp_uid = _uid(seed_lab, f"pod/default/{dp.name}")
+    bm_uid = _uid(seed_lab, f"pod/default/{bm.name}")
     assert 0 not in (dp_uid, bm_uid) and dp_uid != bm_uid
     path = f"/run/netlab/{seed_lab.name}/pods/default_{dp.name}/volumes/db-secret/password"
 
@@ -352,16 +362,22 @@ def test_secret_values_stay_out_of_logs_and_world_readable_files(seed_lab):
     import stat
     password = _secret(seed_lab, "mysql")["password"]
     key = _secret(seed_lab, "business-manager-tls")["tls.key"]
-    roots = [f"/run/netlab/{seed_lab.name}"] + [f"/etc/netns/{n}" for n in os.listdir("/etc/netns")
+    roots = [f"/run/netlab/{seed_lab.name}"] + [f"/etc/netns/{n}" for n in listdir("/etc/netns")
                                                   if n.startswith(f"{seed_lab.name}-")]
     for root in roots:
         for d, _, files in os.walk(root):
             for name in files:
                 path = os.path.join(d, name)
-                st = os.stat(path)
-                if not stat.S_ISREG(st.st_mode) or "/db/data" in path:
+                # the lab runs meanwhile: a file written by rename (a temporary name) may have gone
+                # since the listing; gone, it holds nothing
+                try:
+                    st = os.stat(path)
+                    if not stat.S_ISREG(st.st_mode) or "/db/data" in path:
+                        continue
+                    with open(path, "rb") as f:
+                        content = f.read()
+                except FileNotFoundError:
                     continue
-                content = open(path, "rb").read()
                 holds = password in content or key.strip() in content
                 if "/logs/" in path:
                     assert not holds, f"a log holds a secret: {path}"
@@ -522,8 +538,7 @@ def test_configmaps_and_endpointslices_from_manifests(seed_lab, tmp_path):
     f.write_text(CONFIG_AND_SLICE)
     netlab("apply", "-f", str(f), "--name", name)
     try:
-        pid = seed_lab.state()["procs"]["pod/default/config-reader"]["pid"]
-        assert _environ(pid)[b"GREETING"] == b"hello"
+        assert _environ(seed_lab, "pod/default/config-reader")[b"GREETING"] == b"hello"
         r = netlab("exec", "--name", name, "config-reader", "--", "cat", "/etc/shop/conf/app.conf")
         assert r.stdout == "listen 8080\n"
         # the selector-less Service gets its Endpoints from the slice: it reaches the db host's MariaDB

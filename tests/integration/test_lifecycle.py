@@ -9,7 +9,7 @@ import pytest
 from netlab import layout
 from netlab.kernel import process
 
-from helpers import eventually, host_snapshot, leftovers, netlab, ping, sh, unique
+from helpers import eventually, host_snapshot, leftovers, listdir, netlab, ping, proc_state, sh, unique
 
 
 def test_up_then_down_leaves_nothing_and_the_host_untouched():
@@ -28,20 +28,13 @@ def test_up_then_down_leaves_nothing_and_the_host_untouched():
     finally:
         netlab("down", "--name", name, check=False)
     assert leftovers(name) == []
-    assert not any(os.path.exists(f"/proc/{p}") and not _zombie(p) for p in pids)
+    assert not any(proc_state(p) not in (None, "Z") for p in pids)     # gone, or a zombie not yet reaped
     assert host_snapshot() == before
 
 
 def _pod(state, name):
     from netlab.model.objects import Cluster
     return next(p for p in Cluster.from_dict(state["cluster"]).pods if p.name == name)
-
-
-def _zombie(pid):
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def test_second_up_of_the_same_name_is_refused(make_lab):
@@ -88,13 +81,13 @@ def test_sigkill_during_up_then_clean_leaves_nothing(tmp_path, kill_after):
         up.send_signal(signal.SIGKILL)
         up.wait()
         assert up.returncode == -signal.SIGKILL
-        assert any(n.startswith(f"{name}-") for n in os.listdir("/run/netns"))   # it left things
+        assert any(n.startswith(f"{name}-") for n in listdir("/run/netns"))   # it left things
     finally:
         clean = netlab("clean", env=env)
     assert f"removed lab {name}" in clean.stdout
     assert [x for x in leftovers(name) if not x.startswith("state")] == []
     assert not (tmp_path / "run" / name).exists()
-    assert process.in_namespaces([n for n in os.listdir("/run/netns") if n.startswith(f"{name}-")]) == []
+    assert process.in_namespaces([n for n in listdir("/run/netns") if n.startswith(f"{name}-")]) == []
     assert host_snapshot() == before
 
 
@@ -175,7 +168,7 @@ def test_node_add_and_remove_update_every_node(make_lab, mode):
                         and mac3 not in sh(ns, "ip", "neigh", "show", "dev", "flannel.1").stdout
                         and "172.30.0.0/24" not in sh(ns, "ip", "route").stdout)
         assert eventually(gone, timeout=1.0), sh(ns, "bridge", "fdb", "show", "dev", "flannel.1").stdout
-    assert not any(n.startswith(f"{name}-node3") for n in os.listdir("/run/netns"))
+    assert not any(n.startswith(f"{name}-node3") for n in listdir("/run/netns"))
     assert "node3" not in [n.name for n in lab.cluster().nodes]
     assert len(lab.cluster().pods) == 8
 

@@ -6,7 +6,7 @@ import signal
 from netlab import layout
 from netlab.model.seed import seed_cluster
 
-from helpers import connect, eventually, netlab, pod_ns, sh
+from helpers import connect, eventually, netlab, pod_ns, proc_read, sh
 
 POD = "data-product-6664c6dcb9-4zk27"
 BM2 = "business-manager-666f454f7f-zxmsx"
@@ -20,7 +20,8 @@ def _mariadbd(lab):
     """The pids of MariaDB's server on the db host (under its supervisor)."""
     import subprocess
     out = subprocess.run(["ip", "netns", "pids", layout.host_ns(lab.name, "db")], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split() if open(f"/proc/{p}/comm").read().strip() == "mariadbd"]
+    # a pid listed may have exited before its comm is read (the supervisor's short-lived children)
+    return [int(p) for p in out.stdout.split() if (proc_read(p, "comm") or b"").strip() == b"mariadbd"]
 
 
 def _endpoints(lab):
