@@ -19,7 +19,6 @@ Run as root; it removes all it creates.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -60,19 +59,19 @@ def ensure_mininet() -> bool:
     return r.returncode == 0 and bool(shutil.which("mn"))
 
 
-def topology_file(directory: str, nodes: int, pods: int, processes: bool) -> str:
+def topology_lab(name: str, nodes: int, pods: int, processes: bool):
+    """nodes x pods of a topology file's deployment: each pod runs netlab-whoami, or nothing."""
     doc = {"nodes": [{"name": f"node{i + 1}", "ip": f"192.168.0.{21 + i}", "podCIDR": f"172.30.{i}.0/24"}
                      for i in range(nodes)],
-           "underlay": {"cidr": "192.168.0.0/24", "router": "192.168.0.1"},
            "cluster": {"clusterCIDR": "172.30.0.0/16"},
-           "deployments": [{"name": "web", "replicas": nodes * pods}]}
-    if processes:
-        doc["deployments"][0]["containers"] = [{"name": "web", "command": ["netlab-whoami", "--port", "8080"],
-                                                "ports": [{"containerPort": 8080}]}]
-    path = os.path.join(directory, f"lab-{'procs' if processes else 'net'}.yaml")
-    with open(path, "w") as f:
-        json.dump(doc, f)          # JSON is YAML
-    return path
+           "deployments": [{"name": "web", "replicas": nodes * pods,
+                            "containers": [{"name": "web", "command": ["netlab-whoami", "--port", "8080"],
+                                            "ports": [{"containerPort": 8080}]}]}]}
+    c = topology.parse(doc, name, time.time())
+    if not processes:
+        for p in c.pods:
+            p.command, p.container_ports = [], {}
+    return c
 
 
 def pss_kib(name: str) -> tuple[int, int]:
@@ -155,25 +154,28 @@ def main() -> int:
     print(f"  netlab get pods      {figure(get)}   target < 0.15 s")
     print(f"  netlab --help        {figure(helptime)}")
 
-    with tempfile.TemporaryDirectory() as d:
-        print(f"{a.nodes} nodes x {a.pods} pods (a topology file), median of {a.runs}:")
-        results = {}
-        for processes in (False, True):
-            path = topology_file(d, a.nodes, a.pods, processes)
-            ups, downs, mem = [], [], []
-            for _ in range(a.runs):
-                ups.append(timed(NETLAB + ["up", "-f", path, "--name", name]))
-                if processes:
-                    mem.append(pss_kib(name))
-                downs.append(timed(NETLAB + ["down", "--name", name]))
-            results[processes] = statistics.median(ups)
-            what = "with a process per pod" if processes else "network only         "
-            print(f"  {what}  up {figure(ups)}   down {figure(downs)}")
+    print(f"{a.nodes} nodes x {a.pods} pods (a topology's deployment), library calls, median of {a.runs}:")
+    results = {}
+    for processes in (False, True):
+        ups, downs, mem = [], [], []
+        for _ in range(a.runs):
+            c = topology_lab(name, a.nodes, a.pods, processes)
+            t = time.perf_counter()
+            lab = Lab.up(c)
+            ups.append(time.perf_counter() - t)
             if processes:
-                count, kib = mem[-1]
-                print(f"  pods' processes: {count}, PSS together {kib / 1024:.0f} MiB "
-                      f"({kib / max(count, 1) / 1024:.2f} MiB each)   target < 512 MiB")
-        print(f"  up with processes / network only: {results[True] / results[False]:.2f}x   target <= 1.5x")
+                mem.append(pss_kib(name))
+            t = time.perf_counter()
+            lab.down()
+            downs.append(time.perf_counter() - t)
+        results[processes] = statistics.median(ups)
+        what = "with a process per pod" if processes else "network only         "
+        print(f"  {what}  up {figure(ups)}   down {figure(downs)}")
+        if processes:
+            count, kib = mem[-1]
+            print(f"  pods' processes: {count}, PSS together {kib / 1024:.0f} MiB "
+                  f"({kib / max(count, 1) / 1024:.2f} MiB each)   target < 512 MiB")
+    print(f"  up with processes / network only: {results[True] / results[False]:.2f}x   target <= 1.5x")
 
     c = topology.parse({"nodes": [{"name": "node1", "ip": "192.168.0.21", "podCIDR": "172.30.0.0/23"},
                                   {"name": "node2", "ip": "192.168.0.22", "podCIDR": "172.30.2.0/23"}],

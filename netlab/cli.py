@@ -10,15 +10,14 @@ import time
 
 from typing import TYPE_CHECKING
 
-from netlab import layout, output
 from netlab import prog
 from netlab.errors import NetlabError
-from netlab.model.objects import Cluster, Node
 from netlab.state import LabRecord, labs
 from netlab.teardown import default_name
 
 if TYPE_CHECKING:
     from netlab.lab import Lab
+    from netlab.model.objects import Cluster
 
 # Commands import what they use when they run: reading a lab (get, down) must not pay
 # for netlink, packets and certificates (pyroute2, scapy, cryptography).
@@ -128,6 +127,8 @@ def cmd_clean(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from netlab import output
+    from netlab.model.objects import Cluster
     names = [args.name] if args.name else labs()
     if not names:
         _say("No labs are running.")
@@ -152,6 +153,7 @@ def cmd_status(args) -> int:
 
 
 def _pod_status(lab: LabRecord):
+    from netlab import layout
     from netlab.kernel import netns
     from netlab.model import images
     waiting = lab.state().get("waiting", {})
@@ -178,6 +180,7 @@ def _pod_phase(lab: LabRecord):
 
 
 def _print_pods(lab: LabRecord, c: Cluster, pods, wide: bool, all_ns: bool) -> None:
+    from netlab import output
     _say(output.pod_rows(c, pods, wide, all_ns, _pod_status(lab), time.time()))
 
 
@@ -216,6 +219,8 @@ def _in_ns(items, args):
 
 
 def cmd_get(args) -> int:
+    from netlab import output
+    from netlab.model.objects import Cluster
     lab = _record(args)
     state = lab.state()
     c = Cluster.from_dict(state["cluster"])
@@ -279,6 +284,7 @@ def cmd_get(args) -> int:
 
 
 def cmd_describe(args) -> int:
+    from netlab import output
     lab = _record(args)
     c = lab.cluster()
     kind = _kind(args.kind)
@@ -356,6 +362,7 @@ def _read(path: str) -> bytes:
 
 
 def cmd_logs(args) -> int:
+    from netlab import layout
     lab = _record(args)
     c = lab.cluster()
     ns = resolve_target(c, args.pod, args.namespace)
@@ -486,6 +493,7 @@ def cmd_scale(args) -> int:
 
 def resolve_target(c: Cluster, target: str, namespace: str | None) -> str:
     """TARGET of exec/capture -> namespace name: a node, an outside host, or a pod."""
+    from netlab import layout
     if target in {n.name for n in c.nodes} | {h.name for h in c.hosts} | set(layout.RESERVED):
         return layout.host_ns(c.name, target)
     if target.startswith(("deploy/", "deployment/")):
@@ -507,6 +515,7 @@ def resolve_target(c: Cluster, target: str, namespace: str | None) -> str:
 
 
 def cmd_exec(args) -> int:
+    from netlab import layout
     lab = _record(args)
     if not args.command:
         raise NetlabError("exec: no command given (netlab exec TARGET -- CMD...)")
@@ -525,6 +534,7 @@ def cmd_exec(args) -> int:
 
 
 def cmd_node(args) -> int:
+    from netlab.model.objects import Node
     lab = _lab(args)
     if args.action == "add":
         c = lab.cluster()
