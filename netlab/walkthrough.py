@@ -9,7 +9,9 @@ import http.client
 import json
 
 from netlab import layout
+from netlab.cni.bridge import bridge_address
 from netlab.errors import NetlabError
+from netlab.ingress import controller as ingress_controller
 from netlab.kernel import netns
 from netlab.model.objects import Cluster
 
@@ -55,6 +57,16 @@ def request(c: Cluster, node_ip: str) -> dict:
     return body
 
 
+def _node_address(c: Cluster, ip: str) -> str:
+    """"node1's docker0" when ip is a node's own address on the pod network, else ""."""
+    for n in c.nodes:
+        if ip == bridge_address(n).split("/")[0]:
+            return f"{n.name}'s docker0"
+        if ip == n.vtep_ip:
+            return f"{n.name}'s flannel.1"
+    return ""
+
+
 def path(c: Cluster, node_ip: str, answer: dict) -> str:
     """The hops the answer tells of, with the names a user finds in `netlab get`."""
     pods = {p.ip: p for p in c.pods}
@@ -62,12 +74,19 @@ def path(c: Cluster, node_ip: str, answer: dict) -> str:
     node = next((n.name for n in c.nodes if n.ip == node_ip), node_ip)
     client = next(h for h in c.hosts if h.name == "client")
     caller = answer.get("caller", {}).get("ip", "?")
-    ingress = pods[caller].name if caller in pods else caller
+    masqueraded = _node_address(c, caller)
+    controller = next((p for p in c.pods if ingress_controller.is_controller(p)), None)
+    if caller in pods or not (masqueraded and controller):
+        ingress, seen = (pods[caller].name if caller in pods else caller), caller
+        note = ""
+    else:       # kube-proxy masqueraded the ingress pod's connection to the Service
+        ingress, seen = controller.name, controller.ip
+        note = f" (called from {caller}, {masqueraded}: masqueraded by kube-proxy)"
     bm, dp = answer["business_manager"], answer["data_product"]
-    hops = [f"client {client.ip}", f"{node} {node_ip}:{NODE_PORT} (NodePort)", f"{ingress} {caller} (ingress nginx)"]
+    hops = [f"client {client.ip}", f"{node} {node_ip}:{NODE_PORT} (NodePort)", f"{ingress} {seen} (ingress nginx)"]
     if "business-manager" in svc:
         hops.append(f"business-manager {svc['business-manager'].cluster_ip}:80 (Service)")
-    hops.append(f"{bm['pod']} {bm['ip']} on {bm['node']}")
+    hops.append(f"{bm['pod']} {bm['ip']} on {bm['node']}{note}")
     if "data-product" in svc:
         hops.append(f"data-product {svc['data-product'].cluster_ip}:50051 (Service, by DNS name)")
     hops.append(f"{dp['pod']} {dp['ip']} on {dp['node']}")

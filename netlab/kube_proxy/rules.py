@@ -218,20 +218,27 @@ class _Builder:
     def service(self, svc: Service, ep: Endpoints | None) -> None:
         for sp in svc.ports:
             p = _Port(svc, sp, _port_endpoints(ep, sp.name, self.node))
-            self.declare(p.svc_chain)
-            if p.local:
-                self.declare(p.xlb_chain)
+            if p.eps:
+                self.declare_entries(p)
             self.cluster_ip(p)
             self.external_ips(p)
             self.load_balancer(p)
             self.node_port(p)
             if p.eps:
                 self.endpoints(p)
-            else:
-                self.add("filter", "KUBE-SERVICES", f"-A KUBE-SERVICES -d {svc.cluster_ip}/32 -p {p.proto} "
-                                                    f"{p.no_endpoints} {p.dport} {REJECT}")
+
+    def declare_entries(self, p: _Port) -> None:
+        self.declare(p.svc_chain)
+        if p.local:
+            self.declare(p.xlb_chain)
 
     def cluster_ip(self, p: _Port) -> None:
+        """With endpoints, the jump to the service's chain; without, a REJECT in filter (and,
+        as that era's kube-proxy, no service chain and no nat rule at all)."""
+        if not p.eps:
+            self.add("filter", "KUBE-SERVICES", f"-A KUBE-SERVICES -d {p.svc.cluster_ip}/32 -p {p.proto} "
+                                                f"{p.no_endpoints} {p.dport} {REJECT}")
+            return
         head = f"-d {p.svc.cluster_ip}/32 -p {p.proto} {_comment(f'{p.spn} cluster IP')} {p.dport}"
         if self.cidr:
             # Off-cluster sources are masqueraded so that replies come back through this node.
@@ -241,6 +248,7 @@ class _Builder:
     def external_ips(self, p: _Port) -> None:
         """Masquerade; then only traffic from off the node's bridges, or to a local address."""
         for ext in p.svc.external_ips:
+            self.declare_entries(p)         # jumped to with or without endpoints
             head = f"-d {ext}/32 -p {p.proto} {_comment(f'{p.spn} external IP')} {p.dport}"
             self.nat("KUBE-SERVICES", f"{head} -j KUBE-MARK-MASQ")
             self.nat("KUBE-SERVICES", f"{head} -m physdev ! --physdev-is-in -m addrtype ! --src-type LOCAL "
@@ -256,6 +264,7 @@ class _Builder:
             return
         fw = names.firewall_chain(p.spn, p.proto)
         self.declare(fw)
+        self.declare_entries(p)
         lb = _comment(f"{p.spn} loadbalancer IP")
         self.nat("KUBE-SERVICES", f"-d {p.svc.load_balancer_ip}/32 -p {p.proto} {lb} {p.dport} -j {fw}")
         if not p.local:
@@ -268,10 +277,11 @@ class _Builder:
             return
         port = _port_match(p.proto, p.sp.node_port)
         head = f"-p {p.proto} {_comment(p.spn)} {port}"
-        if not p.local:
-            self.nat("KUBE-NODEPORTS", f"{head} -j KUBE-MARK-MASQ")
-        self.nat("KUBE-NODEPORTS", f"{head} -j {p.entry}")
-        if not p.eps:
+        if p.eps:
+            if not p.local:
+                self.nat("KUBE-NODEPORTS", f"{head} -j KUBE-MARK-MASQ")
+            self.nat("KUBE-NODEPORTS", f"{head} -j {p.entry}")
+        else:
             self.add("filter", "KUBE-EXTERNAL-SERVICES", f"-A KUBE-EXTERNAL-SERVICES -p {p.proto} {p.no_endpoints} "
                                                          f"-m addrtype --dst-type LOCAL {port} {REJECT}")
 
@@ -331,8 +341,9 @@ def build(cluster: Cluster, node_name: str, *, precision: int = 5, cluster_cidr=
 
     precision: decimals of the probabilities (5 as the walk-through's kube-proxy, 10
     as kube-proxy from v1.17). cluster_cidr: kube-proxy's --cluster-cidr, by default
-    the cluster's pod network; None as if the flag were not given. endpoints: the
-    Endpoints objects to use, by default those the endpoints controller would write
+    the cluster's proxy_cluster_cidr, else its pod network; None as if the flag were not
+    given. endpoints: the Endpoints objects to use, by default those the endpoints
+    controller would write
     (netlab.model.endpoints.derive_endpoints).
     """
     b, by_name = _start(cluster, node_name, precision, cluster_cidr, endpoints)
@@ -347,7 +358,7 @@ def _start(cluster, node_name, precision, cluster_cidr, endpoints):
     if not isinstance(precision, int) or not 1 <= precision <= 11:
         raise ModelError(f"precision: {precision!r} must be a whole number of decimals 1-11")
     if cluster_cidr is _FROM_CLUSTER:
-        cluster_cidr = cluster.cluster_cidr
+        cluster_cidr = cluster.proxy_cluster_cidr or cluster.cluster_cidr
     if cluster_cidr:
         cluster_cidr = str(ip_network(cluster_cidr, strict=False))
     if endpoints is None:

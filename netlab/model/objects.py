@@ -264,6 +264,7 @@ class Cluster:
     router: str = "192.168.0.1"
     flannel_mode: str = "routes"      # routes (current flannel) | seed (walk-through's)
     probability_decimals: int = 5     # kube-proxy's statistic probabilities: 5 (walk-through) or 10
+    proxy_cluster_cidr: str | None = None   # kube-proxy's --cluster-cidr; None: the pod network's
     dns_upstream: str | None = None   # "IP[:port]" the cluster DNS forwards other names to; none by default
     nodes: list[Node] = field(default_factory=list)
     hosts: list[Host] = field(default_factory=list)

@@ -49,10 +49,15 @@ def whoami(ports) -> list[str]:
 PLATFORM = {"nginx-ingress-controller", "kube-dns"}     # what the cluster runs for everyone
 
 
+SERVICE_CIDR = "10.254.0.0/16"
+
+
 def platform(name: str = "seed", now: float = 0.0) -> Cluster:
     """The seed's cluster without the shop: nodes, the client host, kube-dns, the ingress
     controller and their Services. `netlab up -f MANIFESTS` builds this, then applies."""
-    c = Cluster(name=name, flannel_mode="seed")
+    # The walk-through's kube-proxy was started with the service network as its --cluster-cidr:
+    # its KUBE-FORWARD rules read "-s 10.254.0.0/16" (so pods' traffic to cluster IPs is masqueraded)
+    c = Cluster(name=name, flannel_mode="seed", proxy_cluster_cidr=SERVICE_CIDR)
     c.nodes = [Node("node1", NODE1, "172.30.76.0/24"), Node("node2", NODE2, "172.30.9.0/24")]
     c.hosts = [Host("client", "192.168.0.100")]
     _deployments(c, PLATFORM, now)

@@ -33,7 +33,7 @@ def test_cluster_ip_spreads_300_connections_over_all_endpoints(seed_lab, client)
 
 def _sep_counters(c, node_ns):
     rules = build(c, "node1")["nat"].chains
-    chains = [ch for ch, lines in rules.items() if ch.startswith("KUBE-SEP-") and "default/data-product" in lines[0]]
+    chains = [ch for ch, lines in rules.items() if ch.startswith("KUBE-SEP-") and lines[-1].endswith(":50051")]
     assert len(chains) == 3
     return [x for ch in chains for x in iptables.counters(node_ns, "nat", ch) if x[0] == "DNAT"]
 
@@ -81,6 +81,28 @@ def test_each_node_holds_exactly_netlabs_chains_and_the_host_none(seed_lab):
             in save
     root = subprocess.run(["iptables-legacy-save"], capture_output=True, text=True).stdout
     assert "KUBE-" not in root and "NETLAB" not in root       # nothing of ours in the host's namespace
+
+
+WALKTHROUGH = os.path.join(os.path.dirname(__file__), "..", "data", "walkthrough-iptables.txt")
+
+
+def test_the_walk_throughs_rule_lines_are_in_every_nodes_iptables_save(make_lab):
+    """What a reader of the walk-through compares: its iptables-save lines, byte for byte;
+    the kube-dns REJECT lines once kube-dns has no endpoints, as when the walk-through ran it."""
+    with open(WALKTHROUGH) as f:
+        lines = [line.rstrip("\n") for line in f if line.startswith("-A ")]
+    lab = make_lab(seed_cluster)
+    c = lab.cluster()
+
+    def missing() -> dict[str, list[str]]:
+        out = {}
+        for node in c.nodes:
+            save = set(sh(layout.node_ns(c.name, node.name), "iptables-legacy-save").stdout.splitlines())
+            out[node.name] = [line for line in lines if line not in save]
+        return out
+    assert missing() == {n.name: [line for line in lines if "kube-dns" in line] for n in c.nodes}
+    netlab("scale", "deployment", "kube-dns", "-n", "kube-system", "--replicas", "0", "--name", lab.name)
+    assert missing() == {n.name: [] for n in c.nodes}
 
 
 # ---- changes: each test has a lab of its own ------------------------------------------

@@ -94,10 +94,40 @@ DP_EPS = ["172.30.76.3:50051", "172.30.76.5:50051", "172.30.9.2:50051"]   # sort
 
 
 def test_seed_cluster_ip_rules_with_cluster_cidr_masquerade():
+    # the walk-through's kube-proxy had the service network as its --cluster-cidr
     rules = nat(seed_cluster())["KUBE-SERVICES"]
     head = f'-d 10.254.116.224/32 -p tcp -m comment --comment "{DP} cluster IP" -m tcp --dport 50051'
-    assert f"-A KUBE-SERVICES ! -s 172.30.0.0/16 {head} -j KUBE-MARK-MASQ" in rules
+    assert f"-A KUBE-SERVICES ! -s 10.254.0.0/16 {head} -j KUBE-MARK-MASQ" in rules
     assert f"-A KUBE-SERVICES {head} -j {svc_chain(DP)}" in rules
+    assert f"! -s 172.30.0.0/16 {head}" in " ".join(nat(seed_cluster(), cluster_cidr="172.30.0.0/16")["KUBE-SERVICES"])
+
+
+WALKTHROUGH = Path(__file__).parents[1] / "data" / "walkthrough-iptables.txt"
+
+
+def walkthrough_lines() -> list[str]:
+    return [line for line in WALKTHROUGH.read_text().splitlines() if line.startswith("-A ")]
+
+
+def saved_lines(cluster, node: str) -> set[str]:
+    """The node's rules as iptables-save prints them back (the probabilities as the kernel keeps them)."""
+    return {as_saved(line) for line in to_text(build(cluster, node)).splitlines()}
+
+
+@pytest.mark.parametrize("node", ["node1", "node2"])
+def test_every_rule_line_the_walk_through_prints_is_the_seeds(node):
+    """Byte for byte, after iptables-save's canonical form; the kube-dns REJECT lines were
+    printed while kube-dns had no endpoints."""
+    lines = walkthrough_lines()
+    assert len(lines) == 21
+    ready, no_dns = seed_cluster(), seed_cluster()
+    for p in no_dns.pods:
+        if p.name.startswith("kube-dns"):
+            p.ready = False
+    have, have_no_dns = saved_lines(ready, node), saved_lines(no_dns, node)
+    missing = [line for line in lines if line not in (have_no_dns if "kube-dns" in line else have)]
+    assert missing == []
+    assert not any("kube-dns" in line and line in have for line in lines)    # REJECT only without endpoints
 
 
 def test_seed_data_product_balances_three_endpoints():
@@ -164,7 +194,9 @@ def test_seed_kubernetes_service_without_endpoints_is_rejected_in_filter():
     assert filt(seed_cluster())["KUBE-SERVICES"] == [
         '-A KUBE-SERVICES -d 10.254.0.1/32 -p tcp -m comment --comment "default/kubernetes:https has no endpoints" '
         "-m tcp --dport 443 -j REJECT --reject-with icmp-port-unreachable"]
-    assert nat(seed_cluster())["KUBE-SVC-NPX46M4PTMTKRN6Y"] == []
+    # as that era's kube-proxy: no service chain and no nat rule for it at all
+    assert "KUBE-SVC-NPX46M4PTMTKRN6Y" not in nat(seed_cluster())
+    assert not any("10.254.0.1/32" in r for r in nat(seed_cluster())["KUBE-SERVICES"])
 
 
 def test_seed_ingress_node_ports():
@@ -195,7 +227,7 @@ def test_marks_masquerade_and_firewall():
         "-m mark --mark 0x8000/0x8000 -j DROP"]
     assert r["filter"].chains["KUBE-FORWARD"][0] == (
         '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT')
-    assert '-A KUBE-FORWARD -s 172.30.0.0/16 -m comment --comment "kubernetes forwarding conntrack pod source rule" ' \
+    assert '-A KUBE-FORWARD -s 10.254.0.0/16 -m comment --comment "kubernetes forwarding conntrack pod source rule" ' \
            "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" in r["filter"].chains["KUBE-FORWARD"]
 
 
@@ -379,8 +411,9 @@ def test_hand_written_endpoints_keep_their_order_and_port_names_must_match():
                              [EndpointPort(3306, "sql")])]
     chain = nat(c)[svc_chain("default/db:sql")]
     assert chain[0].endswith(sep_chain("default/db:sql", "192.168.0.104:3306"))
-    c.endpoints[0].ports[0].name = "other"
-    assert nat(c)[svc_chain("default/db:sql")] == []
+    c.endpoints[0].ports[0].name = "other"      # no endpoint for port "sql": no chain, a REJECT
+    assert svc_chain("default/db:sql") not in nat(c)
+    assert any("default/db:sql has no endpoints" in r for r in filt(c)["KUBE-SERVICES"])
 
 
 # --- partial updates ---------------------------------------------------------------------------

@@ -107,3 +107,13 @@ def test_path_uses_only_default_namespace_services(seed):
         if s.name == "business-manager":
             s.namespace = "other"
     assert "(Service)\n" not in walkthrough.path(c, NODE1, _answer())
+
+
+@pytest.mark.parametrize("caller,where", [("172.30.76.1", "node1's docker0"), ("172.30.76.0", "node1's flannel.1")])
+def test_path_names_the_ingress_pod_when_kube_proxy_masqueraded_its_call(seed, caller, where):
+    """The seed's kube-proxy masquerades pods' traffic to cluster IPs (its --cluster-cidr is the
+    service network), so business-manager sees a node's address, not the ingress pod's."""
+    lines = walkthrough.path(seed, NODE1, _answer(caller={"ip": caller})).splitlines()
+    assert lines[2] == "    -> nginx-ingress-controller-546bfbff9-hpwsz 172.30.76.2 (ingress nginx)"
+    assert lines[4] == f"    -> business-manager-666f454f7f-zxmsx 172.30.9.3 on node2 (called from {caller}, {where}: " \
+                       "masqueraded by kube-proxy)"
