@@ -1,7 +1,7 @@
 """The ingress controller's nginx.conf: class selection, servers, the Ingress spec's path table
 (through match() and through the rendered locations), TLS, golden files and `nginx -t`.
 
-Golden files: NETLAB_REGEN_GOLDEN=1 rewrites tests/unit/golden/ingress/*.conf (read the diff
+Golden files: NETLAB_UPDATE_GOLDEN=1 rewrites tests/unit/golden/ingress/*.conf (read the diff
 before committing), as for the kube-proxy goldens.
 """
 import base64
@@ -12,6 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+import golden_files
 
 from netlab.tls import self_signed
 
@@ -490,10 +492,7 @@ def test_golden(name):
     path = GOLDEN / f"{name}.conf"
     conf = render(SCENARIOS[name](), PATHS)
     assert conf == render(SCENARIOS[name](), PATHS)              # deterministic
-    if os.environ.get("NETLAB_REGEN_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(conf)
-    assert conf == path.read_text()
+    golden_files.check(path, conf)
 
 
 def test_required_directives():

@@ -1,10 +1,11 @@
 """kube-proxy rules: probabilities, the seed's rules, every service feature, golden files."""
 import base64
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
+
+import golden_files
 
 from netlab.errors import ModelError
 from netlab.kube_proxy import (
@@ -466,9 +467,7 @@ def test_parse_save_keeps_only_netlab_rules():
 
 @pytest.mark.parametrize("node", ["node1", "node2"])
 def test_seed_golden(node):
-    """The seed's whole ruleset; NETLAB_REGEN_GOLDEN=1 rewrites the files (read them before committing)."""
+    """The seed's whole ruleset; NETLAB_UPDATE_GOLDEN=1 rewrites the files (read them before committing)."""
     path = GOLDEN / f"seed-{node}.rules"
     text = render(seed_cluster(), node)
-    if os.environ.get("NETLAB_REGEN_GOLDEN") == "1":
-        path.write_text(text)
-    assert text == path.read_text()
+    golden_files.check(path, text)

@@ -1,11 +1,12 @@
 import dataclasses
 import json
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+
+import golden_files
 
 from netlab.errors import ModelError
 from netlab.model import manifests, topology
@@ -160,7 +161,7 @@ def test_golden_model_objects(case, monkeypatch):
     monkeypatch.chdir(GOLDEN)            # warnings name the file as given: "<case>.yaml: document 1: ..."
     got = json.loads(json.dumps([_model(m) for m in manifests.load(f"{case}.yaml")]))
     expected = GOLDEN / f"{case}.json"
-    if os.environ.get("NETLAB_UPDATE_GOLDEN"):
+    if golden_files.updating():
         expected.write_text(json.dumps(got, indent=2) + "\n")
     assert got == json.loads(expected.read_text())
 

@@ -1,11 +1,12 @@
 import base64
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+
+import golden_files
 
 from netlab import output
 from netlab.model.endpoints import derive_endpoints
@@ -170,10 +171,7 @@ def test_pod_objects_of_a_pod_with_nothing_to_run_say_why():
 def test_golden(name):
     text = golden_texts()[name] + "\n"
     path = GOLDEN / f"{name}.txt"
-    if os.environ.get("NETLAB_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert text == path.read_text()
+    golden_files.check(path, text)
 
 
 def test_goldens_hold_no_secret_value():
