@@ -83,3 +83,54 @@ def test_resolv_conf_matches_the_walk_through():
                                          "search default.svc.cluster.local svc.cluster.local cluster.local\n"
                                          "options ndots:5\n")
     assert resolv_conf(c, pod).splitlines()[1] == "search kube-system.svc.cluster.local svc.cluster.local cluster.local"
+
+
+def test_a_cluster_ip_services_srv_carries_the_service_port_not_the_target_port():
+    web = Service("web", "default", cluster_ip="10.254.50.5", ports=[ServicePort(80, "http", "TCP", 8080),
+                                                                     ServicePort(53, "dns", "UDP", 5353)])
+    z = _zone([web])
+    assert _ask(z, "_http._tcp.web.default.svc.cluster.local", "SRV") == \
+        ("NOERROR", ["0 100 80 web.default.svc.cluster.local."])
+    assert _ask(z, "_dns._udp.web.default.svc.cluster.local", "SRV") == \
+        ("NOERROR", ["0 100 53 web.default.svc.cluster.local."])
+    assert resolve(z, "_http._udp.web.default.svc.cluster.local", "SRV").rcode == "NXDOMAIN"   # its protocol only
+
+
+def test_a_string_suffix_of_a_real_name_is_nxdomain_a_label_suffix_nodata():
+    """`roduct.default.svc...` ends `data-product.default.svc...` as a string, not as a name."""
+    z = _zone()
+    for name in ("roduct.default.svc.cluster.local", "product.default.svc.cluster.local",
+                 "-product.default.svc.cluster.local", "efault.svc.cluster.local", "vc.cluster.local"):
+        a = resolve(z, name, "A")
+        assert (a.rcode, a.answer) == ("NXDOMAIN", []), name
+        assert a.authority[0][1] == "SOA"
+    for name in ("default.svc.cluster.local", "svc.cluster.local", "cluster.local"):
+        a = resolve(z, name, "A")                          # empty non-terminals (and the apex): NODATA
+        assert (a.rcode, a.answer) == ("NOERROR", []), name
+        assert a.authority[0][1] == "SOA"
+    # nor is a longer name under a real one there
+    assert resolve(z, "x.data-product.default.svc.cluster.local", "A").rcode == "NXDOMAIN"
+
+
+def test_pod_style_names_answer_only_under_pod():
+    z = _zone()
+    assert _ask(z, "172-30-9-2.default.pod.cluster.local", "A") == ("NOERROR", ["172.30.9.2"])
+    for name in ("172-30-9-2.default.svc.cluster.local", "172-30-9-2.default.pods.cluster.local",
+                 "172-30-9-2.pod.cluster.local", "172-30-9-2.default.pod.other.local.cluster.local"):
+        assert resolve(z, name, "A").rcode == "NXDOMAIN", name
+    assert resolve(z, "172-30-9-2.default.pod.cluster.local", "AAAA").rcode == "NOERROR"   # NODATA
+    assert resolve(z, "172-30-9-2.default.pod.cluster.local", "AAAA").answer == []
+    assert _ask(z, "172-30-9-256.default.pod.cluster.local", "A")[0] == "NXDOMAIN"
+    assert _ask(z, "10-0-0-1.any.pod.cluster.local", "A") == ("NOERROR", ["10.0.0.1"])      # any address
+
+
+def test_a_pods_ptr_is_its_endpoints_name_when_a_headless_service_has_it_else_its_pod_name():
+    # 172.30.9.2 is a data-product pod: a headless Service over it names it, the others keep pod names
+    web = Service("dp", "default", cluster_ip="None", ports=[ServicePort(50051, "grpc")])
+    ep = Endpoints("dp", "default", [EndpointAddress("172.30.9.2", pod="data-product-6664c6dcb9-tkmms")],
+                   [EndpointPort(50051, "grpc")])
+    z = _zone([web], [ep])
+    assert _ask(z, "2.9.30.172.in-addr.arpa", "PTR") == ("NOERROR", ["172-30-9-2.dp.default.svc.cluster.local."])
+    assert _ask(z, "3.76.30.172.in-addr.arpa", "PTR") == ("NOERROR", ["172-30-76-3.default.pod.cluster.local."])
+    # without the headless Service: the pod's own name
+    assert _ask(_zone(), "2.9.30.172.in-addr.arpa", "PTR") == ("NOERROR", ["172-30-9-2.default.pod.cluster.local."])

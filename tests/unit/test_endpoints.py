@@ -260,3 +260,17 @@ def test_a_changed_or_deleted_slice_changes_the_stored_endpoints(tmp_path):
     apply(SLICE % "192.168.0.105")
     apply(SLICE % "192.168.0.106", delete=True)
     assert [a.ip for a in find(c.endpoints, "default", "mysql").addresses] == ["192.168.0.103"]
+
+
+def test_a_service_selects_only_the_pods_of_its_own_namespace():
+    """A pod of another namespace with the SAME labels is not the Service's endpoint."""
+    mine = Pod("web-1", "default", "node1", "172.30.76.2", labels={"app": "web"})
+    theirs = Pod("web-1", "shop", "node2", "172.30.9.2", labels={"app": "web"})
+    c = small_cluster(mine, theirs, services=[web()])
+    assert [a.ip for a in endpoints_for(c, c.services[0]).addresses] == ["172.30.76.2"]
+    other = Service("web", "shop", cluster_ip="10.254.1.2", ports=[ServicePort(80, "http", "TCP", 8080)],
+                    selector={"app": "web"})
+    c.services.append(other)
+    assert [(e.namespace, [a.pod for a in e.addresses]) for e in derive_endpoints(c)] == [
+        ("default", ["web-1"]), ("shop", ["web-1"])]
+    assert [a.ip for a in find(derive_endpoints(c), "shop", "web").addresses] == ["172.30.9.2"]

@@ -1,6 +1,6 @@
 import re
 
-from netlab.flannel.desired import desired, on_miss, stale, sysctls
+from netlab.flannel.desired import desired, masquerade, on_miss, stale, sysctls
 from netlab.flannel.lease import Lease, Store, lease_of, vtep_mac
 from netlab.kernel.objects import Fdb, Neigh, Route
 from netlab.model.seed import seed_cluster
@@ -67,3 +67,67 @@ def test_vtep_mac_is_unicast_locally_administered_and_stable():
     mac = vtep_mac("seed", "node1")
     assert re.fullmatch(r"0e(:[0-9a-f]{2}){5}", mac)
     assert mac == vtep_mac("seed", "node1") != vtep_mac("seed", "node2")
+
+
+def test_a_vtep_mac_change_makes_the_neighbour_entry_stale():
+    """The node is still there, with the same subnet, but its flannel.1 was made anew (new MAC):
+    the entry pointing at the old MAC must go, the one with the new MAC stays."""
+    moved = Lease(N2.subnet, N2.public_ip, "0e:00:00:00:00:22")
+    old = Neigh("172.30.9.2", N2.vtep_mac, "flannel.1")
+    new = Neigh("172.30.9.2", moved.vtep_mac, "flannel.1")
+    assert stale({old, new}, [N1, moved], N1.subnet) == {old}
+    assert stale({new}, [N1, moved], N1.subnet) == set()
+    # and the routes mode's permanent neighbour and FDB entry follow the new MAC
+    d = desired([N1, moved], N1.subnet, "routes", "172.30.0.0/16")
+    assert d.neighs == {Neigh("172.30.9.0", moved.vtep_mac, "flannel.1")}
+    assert d.fdbs == {Fdb(moved.vtep_mac, "flannel.1", N2.public_ip)}
+
+
+# ---- flanneld --ip-masq ----------------------------------------------------------------------
+
+def test_masquerade_rules_are_flanneld_ip_masq_rules_exactly():
+    assert masquerade("172.30.0.0/16", "172.30.76.0/24") == "\n".join([
+        "*nat",
+        "-A POSTROUTING -s 172.30.0.0/16 -d 172.30.0.0/16 -j RETURN",
+        "-A POSTROUTING -s 172.30.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE",
+        "-A POSTROUTING ! -s 172.30.0.0/16 -d 172.30.76.0/24 -j RETURN",
+        "-A POSTROUTING ! -s 172.30.0.0/16 -d 172.30.0.0/16 -j MASQUERADE",
+        "COMMIT", ""])
+
+
+def _verdict(rules: str, src: str, dst: str) -> str:
+    """What POSTROUTING (first match, policy ACCEPT) does to a packet src -> dst."""
+    from ipaddress import ip_address, ip_network
+
+    for line in rules.splitlines():
+        if not line.startswith("-A POSTROUTING"):
+            continue
+        words = line.split()[2:]
+        ok, i = True, 0
+        while words[i] != "-j":
+            neg = words[i] == "!"
+            i += neg
+            flag, net = words[i], ip_network(words[i + 1])
+            addr = ip_address(src if flag == "-s" else dst)
+            ok &= (addr in net) != neg
+            i += 2
+        if ok:
+            return words[i + 1]
+    return "ACCEPT"
+
+
+def test_masquerade_keeps_pod_addresses_between_pods_and_hides_them_outside():
+    rules = masquerade("172.30.0.0/16", "172.30.76.0/24")
+    assert _verdict(rules, "172.30.76.5", "172.30.9.2") == "RETURN"         # pod -> pod on another node
+    assert _verdict(rules, "172.30.76.5", "172.30.76.3") == "RETURN"        # pod -> pod on this node
+    assert _verdict(rules, "172.30.76.5", "192.168.0.103") == "MASQUERADE"  # pod -> the db host
+    assert _verdict(rules, "172.30.76.5", "224.0.0.251") == "ACCEPT"        # multicast: untouched
+    assert _verdict(rules, "192.168.0.50", "172.30.76.3") == "RETURN"       # outside -> this node's pods
+    assert _verdict(rules, "192.168.0.50", "172.30.9.2") == "MASQUERADE"    # outside -> another node's
+    assert _verdict(rules, "192.168.0.50", "192.168.0.51") == "ACCEPT"      # not pod traffic at all
+
+
+def test_masquerade_takes_the_cluster_network_and_subnet_given():
+    rules = masquerade("10.244.0.0/16", "10.244.3.0/24")
+    assert "-A POSTROUTING ! -s 10.244.0.0/16 -d 10.244.3.0/24 -j RETURN" in rules.splitlines()
+    assert "172.30" not in rules

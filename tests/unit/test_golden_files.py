@@ -13,7 +13,8 @@ def test_only_exactly_1_rewrites(monkeypatch, tmp_path, value):
     assert not golden_files.updating()
     path = tmp_path / "g.txt"
     path.write_text("old\n")
-    with pytest.raises(AssertionError, match=r"g\.txt is not what the code makes now \(NETLAB_UPDATE_GOLDEN=1 rewrites it\)"):
+    with pytest.raises(AssertionError,
+                       match=r"g\.txt is not what the code makes now \(NETLAB_UPDATE_GOLDEN=1 rewrites it\)"):
         golden_files.check(path, "new\n")
     assert path.read_text() == "old\n"
 

@@ -471,3 +471,51 @@ def test_seed_golden(node):
     path = GOLDEN / f"seed-{node}.rules"
     text = render(seed_cluster(), node)
     golden_files.check(path, text)
+
+
+# --- behaviours pinned down one by one ---------------------------------------------------------
+
+DB = "default/db:sql"
+
+
+def _hand_written(tmp_path, subsets: str) -> Cluster:
+    """A selector-less Service and the Endpoints a manifest writes for it."""
+    from netlab.model import manifests
+    f = tmp_path / "db.yaml"
+    f.write_text("apiVersion: v1\nkind: Endpoints\nmetadata: {name: db}\nsubsets:\n" + subsets)
+    c = lab(Service("db", "default", cluster_ip="10.254.3.4", ports=[ServicePort(3306, "sql")]), pods=[])
+    manifests.apply_to(c, manifests.load(f))
+    return c
+
+
+def test_not_ready_addresses_of_hand_written_endpoints_get_no_traffic(tmp_path):
+    c = _hand_written(tmp_path, "- addresses: [{ip: 192.168.0.103}]\n"
+                                "  notReadyAddresses: [{ip: 192.168.0.104}, {ip: 192.168.0.105}]\n"
+                                "  ports: [{name: sql, port: 3306}]\n")
+    chains = nat(c)
+    assert [ch for ch in chains if ch.startswith("KUBE-SEP-")] == [sep_chain(DB, "192.168.0.103:3306")]
+    assert chains[svc_chain(DB)] == [f"-A {svc_chain(DB)} -j {sep_chain(DB, '192.168.0.103:3306')}"]
+    assert "192.168.0.104" not in render(c, "node1") and "192.168.0.105" not in render(c, "node1")
+
+
+def test_hand_written_endpoints_with_only_not_ready_addresses_are_rejected(tmp_path):
+    c = _hand_written(tmp_path, "- notReadyAddresses: [{ip: 192.168.0.104}]\n  ports: [{name: sql, port: 3306}]\n")
+    assert not any(ch.startswith("KUBE-SEP-") for ch in nat(c))
+    assert any(f"{DB} has no endpoints" in r and r.endswith("-j REJECT --reject-with icmp-port-unreachable")
+               for r in filt(c)["KUBE-SERVICES"])
+
+
+def test_client_ip_affinity_sticks_for_10800_seconds_by_default():
+    chains = nat(lab(web(session_affinity="ClientIP")))
+    sticky = [r for r in chains[svc_chain(WEB)] if "-m recent" in r]
+    assert len(sticky) == 3 and all(" --rcheck --seconds 10800 --reap " in r for r in sticky)
+
+
+def test_a_headless_service_with_ports_gets_no_rules():
+    c = lab(Service("web", "default", cluster_ip="None", selector={"app": "web"},
+                    ports=[ServicePort(80, "http", "TCP", 8080)]))
+    r = build(c, "node1")
+    assert not any(ch.startswith(("KUBE-SVC-", "KUBE-SEP-", "KUBE-XLB-", "KUBE-FW-")) for ch in r["nat"].chains)
+    assert "default/web" not in render(c, "node1")
+    assert r["nat"].chains["KUBE-SERVICES"] == build(lab(), "node1")["nat"].chains["KUBE-SERVICES"]
+    assert r["filter"].chains == build(lab(), "node1")["filter"].chains     # no REJECT for it either

@@ -679,3 +679,83 @@ def test_volume_paths_that_would_break_the_files_or_the_mount_are_refused(items,
     with pytest.raises(ModelError) as e:
         manifests.parse_document(doc, "f.yaml: document 1")
     assert str(e.value).startswith(f"f.yaml: document 1: {message}")
+
+
+# ---------------------------------------------------------------- limits and defaults pinned down
+
+def test_client_ip_affinity_without_a_timeout_sticks_for_three_hours(tmp_path):
+    _, [m] = _load(tmp_path, """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec: {selector: {app: web}, sessionAffinity: ClientIP, ports: [{port: 80}]}
+        """)
+    assert (m.obj.session_affinity, m.obj.affinity_timeout) == ("ClientIP", 10800)
+    _, [m] = _load(tmp_path, """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web}
+        spec: {selector: {app: web}, sessionAffinity: ClientIP, sessionAffinityConfig: {clientIP: {}},
+               ports: [{port: 80}]}
+        """)
+    assert m.obj.affinity_timeout == 10800
+
+
+@pytest.mark.parametrize("replicas", [0, 1])
+def test_replicas_zero_and_more_are_taken(tmp_path, replicas):
+    _, [m] = _load(tmp_path, f"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: web}}
+        spec: {{replicas: {replicas}, template: {{metadata: {{labels: {{app: web}}}}}}}}
+        """)
+    assert m.obj.replicas == replicas
+
+
+def test_replicas_below_zero_are_refused(tmp_path):
+    with pytest.raises(ModelError, match=r"m\.yaml: document 1: spec\.replicas: -1 must be >= 0$"):
+        _load(tmp_path, """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web}
+            spec: {replicas: -1, template: {metadata: {labels: {app: web}}}}
+            """)
+
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("kind,field", [("Secret", "stringData"), ("ConfigMap", "data")])
+def test_a_secret_or_config_map_may_hold_1_mib_and_not_a_byte_more(tmp_path, kind, field):
+    def doc(size):
+        return f"apiVersion: v1\nkind: {kind}\nmetadata: {{name: big}}\n{field}: {{a: {'x' * (size - 1)}, b: y}}\n"
+    f = tmp_path / "m.yaml"
+    f.write_text(doc(MIB))
+    [m] = manifests.load(f)
+    assert m.kind == kind
+    f.write_text(doc(MIB + 1))
+    with pytest.raises(ModelError, match=rf"m\.yaml: document 1: data: the {kind} holds 1048577 "
+                                         rf"bytes, more than the 1048576 the API server allows$"):
+        manifests.load(f)
+
+
+def test_re_applying_a_load_balancer_keeps_its_address(tmp_path):
+    text = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: public}
+        spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, nodePort: 30080}]}
+        """
+    c = seed_cluster()
+    _, ms = _load(tmp_path, text)
+    manifests.apply_to(c, ms)
+    first = next(s for s in c.services if s.name == "public")
+    first.cluster_ip, first.load_balancer_ip = "10.254.7.7", "192.168.0.201"       # what up/apply allocated
+    _, ms = _load(tmp_path, text)
+    manifests.apply_to(c, ms)
+    again = next(s for s in c.services if s.name == "public")
+    assert again is not first and (again.cluster_ip, again.load_balancer_ip) == ("10.254.7.7", "192.168.0.201")
+    # an address the manifest gives wins over the one it had
+    _, ms = _load(tmp_path, text.replace("type: LoadBalancer,", "type: LoadBalancer, loadBalancerIP: 192.168.0.210,"))
+    manifests.apply_to(c, ms)
+    assert next(s for s in c.services if s.name == "public").load_balancer_ip == "192.168.0.210"

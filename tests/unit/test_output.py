@@ -373,3 +373,86 @@ def test_describe_configmap_values_as_they_are():
     text = output.describe_configmap(fixed_config_maps()[0])
     assert "Data\n====\ngame.properties:\n----\nenemies=aliens\nlives:\n----\n3\n" in text
     assert "ui.properties:\n----\ncolor.good=purple\ncolor.bad=yellow\n\n\nBinaryData\n====\n\nEvents:  <none>" in text
+
+
+# ---- services, endpoints, deployments: the columns kubectl prints ---------------------------
+
+def _svc(**kw) -> Service:
+    kw.setdefault("ports", [ServicePort(80, "http", "TCP", 8080, node_port=30080),
+                            ServicePort(53, "dns", "UDP", 5353)])
+    return Service("web", "default", cluster_ip="10.254.1.1", selector={"app": "web"}, **kw)
+
+
+def test_get_svc_ports_are_port_colon_node_port_slash_protocol():
+    rows = output.service_rows([_svc(type="NodePort")], False, False, 0.0).splitlines()
+    assert rows[1].split() == ["web", "NodePort", "10.254.1.1", "<none>", "80:30080/TCP,53/UDP", "0s"]
+    assert output.service_rows([_svc(ports=[])], False, False, 0.0).splitlines()[1].split()[4] == "<none>"
+
+
+def test_a_load_balancer_without_an_address_is_pending():
+    pending = _svc(type="LoadBalancer")
+    assert output.external_ip(pending) == "<pending>"
+    assert output.external_ip(_svc(type="LoadBalancer", load_balancer_ip="192.168.0.240")) == "192.168.0.240"
+    assert output.external_ip(_svc(type="LoadBalancer", load_balancer_ip="192.168.0.240",
+                                   external_ips=["192.168.0.9"])) == "192.168.0.240,192.168.0.9"
+    assert output.external_ip(_svc(type="NodePort")) == "<none>"          # only a LoadBalancer is pending
+    assert output.external_ip(_svc(external_ips=["192.168.0.9"])) == "192.168.0.9"
+    assert "LoadBalancer Ingress:     <pending>" in output.describe_service(pending, None).splitlines()
+    assert "LoadBalancer Ingress" not in output.describe_service(_svc(type="NodePort"), None)
+
+
+def _half_ready() -> Endpoints:
+    return Endpoints("web", "default", [EndpointAddress("172.30.76.2", "node1", "web-a"),
+                                        EndpointAddress("172.30.76.3", "node1", "web-b", ready=False)],
+                     [EndpointPort(8080, "http"), EndpointPort(5353, "dns", "UDP")])
+
+
+def test_get_endpoints_lists_only_ready_addresses():
+    rows = output.endpoints_rows([_half_ready()], False, {}, 0.0).splitlines()
+    assert rows[1].split() == ["web", "172.30.76.2:8080,172.30.76.2:5353", "0s"]
+    none_ready = Endpoints("web", "default", [EndpointAddress("172.30.76.3", ready=False)], [EndpointPort(8080)])
+    assert output.endpoint_list(none_ready) == "<none>"
+
+
+def test_endpoints_as_json_keep_not_ready_addresses_apart():
+    obj = json.loads(output.as_list([output.endpoints_object(_half_ready())], "json"))["items"][0]
+    assert obj["subsets"] == [{
+        "addresses": [{"ip": "172.30.76.2", "nodeName": "node1",
+                       "targetRef": {"kind": "Pod", "name": "web-a", "namespace": "default"}}],
+        "notReadyAddresses": [{"ip": "172.30.76.3", "nodeName": "node1",
+                               "targetRef": {"kind": "Pod", "name": "web-b", "namespace": "default"}}],
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"},
+                  {"name": "dns", "port": 5353, "protocol": "UDP"}],
+    }]
+    all_ready = output.endpoints_object(Endpoints("web", "default", [EndpointAddress("172.30.76.2")],
+                                                  [EndpointPort(8080)]))
+    assert all_ready["subsets"] == [{"addresses": [{"ip": "172.30.76.2"}], "ports": [{"port": 8080, "protocol": "TCP"}]}]
+    assert output.endpoints_object(Endpoints("web", "default"))["subsets"] == []
+
+
+def test_get_deployments_counts_ready_pods_of_that_deployment_only():
+    from netlab.model.objects import Cluster, Deployment
+    c = Cluster(deployments=[Deployment("web", "default", 3, {"app": "web"})])
+    c.pods = [Pod("web-a", "default", "node1", "172.30.76.2", owner="web", created=100.0),
+              Pod("web-b", "default", "node1", "172.30.76.3", owner="web", ready=False, created=50.0),
+              Pod("web-c", "shop", "node1", "172.30.76.4", owner="web"),            # another namespace's
+              Pod("db-a", "default", "node1", "172.30.76.5", owner="db")]           # another deployment's
+    rows = output.deployment_rows(c, c.deployments, False, 170.0).splitlines()
+    assert rows[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert rows[1].split() == ["web", "1/3", "2", "1", "2m"]                 # age of the oldest pod
+    assert output.deployment_rows(c, c.deployments, True, 170.0).splitlines()[1].split()[:2] == ["default", "web"]
+
+
+def test_describe_svc_target_port_is_the_target_or_the_port():
+    svc = _svc(type="NodePort", ports=[ServicePort(80, "http", "TCP", 8080, node_port=30080),
+                                       ServicePort(53, "dns", "UDP")])
+    lines = output.describe_service(svc, _half_ready()).splitlines()
+    assert [line for line in lines if line.split(":")[0] in ("Port", "TargetPort", "NodePort", "Endpoints")] == [
+        "Port:                     http  80/TCP",
+        "TargetPort:               8080/TCP",
+        "NodePort:                 http  30080/TCP",
+        "Endpoints:                172.30.76.2:8080",
+        "Port:                     dns  53/UDP",
+        "TargetPort:               53/UDP",
+        "Endpoints:                172.30.76.2:5353",
+    ]

@@ -355,3 +355,16 @@ def test_load_balancer_pool_follows_the_underlay():
     from netlab.model.services import lb_pool
     assert lb_pool("192.168.0.0/24") == ("192.168.0.200", "192.168.0.250")
     assert lb_pool("192.168.50.0/24") == ("192.168.50.200", "192.168.50.250")
+
+
+@pytest.mark.parametrize("ip", ["192.168.0.199", "192.168.0.251", "10.0.0.200"])
+def test_load_balancer_ip_outside_the_pool_is_refused(ip):
+    s = svc(type="LoadBalancer", load_balancer_ip=ip, ports=[ServicePort(80, "http", "TCP", 8080, 30080)])
+    msg = rejects(cluster(s), s, "spec.loadBalancerIP", ip)
+    assert msg.endswith(f"{ip} is outside the load balancer pool 192.168.0.200-192.168.0.250"), msg
+
+
+@pytest.mark.parametrize("ip", ["192.168.0.200", "192.168.0.250"])
+def test_load_balancer_ip_at_either_end_of_the_pool_is_fine(ip):
+    s = svc(type="LoadBalancer", load_balancer_ip=ip, ports=[ServicePort(80, "http", "TCP", 8080, 30080)])
+    services.validate_service(cluster(s), s)
