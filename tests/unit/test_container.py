@@ -49,7 +49,7 @@ def test_overlay_points_ignore_existing_targets_among_missing_ones():
 
 @pytest.mark.parametrize("target", ["/secrets", "/secrets/db/password"])
 def test_mount_that_would_need_an_overlay_on_root_is_refused(target):
-    with pytest.raises(NetlabError) as e:
+    with pytest.raises(NetlabError, match="would cover /, hiding the whole file system") as e:
         container.overlay_points([Mount("/src", target)], exists=_exists("/etc"))
     msg = str(e.value)
     assert target in msg and "would cover /, hiding the whole file system" in msg

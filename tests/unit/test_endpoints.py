@@ -219,7 +219,7 @@ def test_only_slices_with_the_first_slices_ports_count_and_validation_refuses_ot
                          a_slice("mysql-b", EndpointAddress("192.168.0.104"), ports=[EndpointPort(3307, "sql")])]
     ep = find(derive_endpoints(c), "default", "mysql")
     assert [a.ip for a in ep.addresses] == ["192.168.0.103"] and ep.ports == [EndpointPort(3306, "sql")]
-    with pytest.raises(ModelError) as e:
+    with pytest.raises(ModelError, match=r"^endpointSlices: default/mysql-b: ports differ from those of ") as e:
         validate(c)
     assert str(e.value) == ("endpointSlices: default/mysql-b: ports differ from those of default/mysql-a, another "
                             "slice of service 'mysql' (netlab keeps one set of ports per Service; give its slices "

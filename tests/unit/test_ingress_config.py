@@ -376,12 +376,12 @@ def test_location_sets_the_walkthrough_variables():
 @pytest.mark.parametrize("path", ["/a b", '/a"', "/a;", "/a{", "/a}", "/$x", "/a\\b", "/a#b", "a", "/a\n"])
 def test_unsafe_paths_are_refused(path):
     c = Cluster(ingresses=[ing("x", "t.test", (path, "Prefix", "web", 80))])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=rf"^ingress path {re.escape(repr(path))} cannot go into nginx\.conf$"):
         render(c, PATHS)
 
 
 def test_unsafe_hosts_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^ingress host 'a\.test;' is not a lower-case DNS name$"):
         servers(Cluster(ingresses=[ing("x", "a.test;", ("/", "Prefix", "web", 80))]))
 
 

@@ -25,7 +25,7 @@ def svc(name="web", **kw) -> Service:
 
 def rejects(c: Cluster, s: Service, field: str, *words: str) -> str:
     """Validation fails with one line naming the service and the field (and the words)."""
-    with pytest.raises(ModelError) as e:
+    with pytest.raises(ModelError, match=f"^service {re.escape(f'{s.namespace}/{s.name}: {field}: ')}") as e:
         services.validate_service(c, s)
     msg = str(e.value)
     assert "\n" not in msg

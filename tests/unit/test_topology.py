@@ -53,7 +53,7 @@ def test_default_hosts_are_client_and_db():
 def test_error_names_the_file(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text(TOPO.replace("podCIDR: 10.244.2.0/24", "podCIDR: 10.244.1.0/24"))
-    with pytest.raises(ModelError) as e:
+    with pytest.raises(ModelError, match=r"nodes\[1\]\.podCIDR: 10\.244\.1\.0/24 overlaps nodes\[0\]\.podCIDR") as e:
         topology.load(f, "mylab")
     assert str(e.value) == f"{f}: nodes[1].podCIDR: 10.244.1.0/24 overlaps nodes[0].podCIDR 10.244.1.0/24"
 

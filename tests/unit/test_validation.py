@@ -18,7 +18,8 @@ BASE = {
 def _error(edit) -> str:
     doc = copy.deepcopy(BASE)
     edit(doc)
-    with pytest.raises(ModelError) as e:
+    # the form every validation error has, one line "field.path: reason"; each caller checks the words
+    with pytest.raises(ModelError, match=r"^[a-zA-Z][\w.\[\]/-]*: [^\n]+$") as e:
         topology.parse(doc, "t")
     msg = str(e.value)
     assert "\n" not in msg
