@@ -36,7 +36,23 @@ def pod_ns(cluster, name: str) -> str:
 
 
 def ping(ns: str, dst: str, count: int = 1, wait: float = 2) -> bool:
-    return sh(ns, "ping", "-n", "-q", "-c", str(count), "-W", str(wait), dst, check=False).returncode == 0
+    return ping_result(ns, dst, count, wait).returncode == 0
+
+
+def ping_result(ns: str, dst: str, count: int = 1, wait: float = 2) -> subprocess.CompletedProcess:
+    """ping's whole result, for tests that say why a ping fails: without -q, so that an ICMP
+    error shows as "From ADDR icmp_seq=N Destination Host Unreachable" (or Net, Port, ...)."""
+    return sh(ns, "ping", "-n", "-c", str(count), "-W", str(wait), dst, check=False)
+
+
+def ping_failure(r: subprocess.CompletedProcess) -> tuple[int, int, list[tuple[str, str]]]:
+    """Why a ping_result failed: (exit code, replies received, [(who, ICMP error)]), e.g.
+    (1, 0, [("192.168.0.1", "Destination Net Unreachable")]); (1, 0, []) is silence (timed out),
+    exit code 2 an error before anything was sent ("Network is unreachable" on stderr)."""
+    import re
+    received = re.search(r"(\d+) received", r.stdout)
+    errors = re.findall(r"^From (\S+) icmp_seq=\d+ (.+)$", r.stdout, re.M)
+    return r.returncode, int(received.group(1)) if received else -1, errors
 
 
 def eventually(fn, timeout: float = 1.0, step: float = 0.02):
@@ -89,7 +105,10 @@ def leftovers(name: str) -> list[str]:
     # one that exits between the listing and the reads is not left over, a zombie neither
     mark = f"NETLAB_NETNS={name}-".encode()
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        environ = proc_read(pid, "environ")
+        try:
+            environ = proc_read(pid, "environ")
+        except PermissionError:         # not ours to read (the container's init, say): not the lab's
+            continue
         if environ is not None and mark in environ and proc_state(pid) not in (None, "Z"):
             found.append(f"process {pid}")
     return found

@@ -423,7 +423,7 @@ def test_invalid_manifests_change_nothing(seed_lab, tmp_path):
         f = tmp_path / f"bad{i}.yaml"
         f.write_text(text)
         r = netlab("apply", "-f", str(f), "--name", seed_lab.name, check=False)
-        assert r.returncode != 0
+        assert r.returncode == 1, (r.returncode, r.stderr)         # refused by netlab, not a crash
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
         if i == 0:
             assert f"{f}: document 3: spec.rules[0].http.paths[0].pathType" in r.stderr

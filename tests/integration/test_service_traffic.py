@@ -11,7 +11,7 @@ from netlab.kernel import iptables
 from netlab.kube_proxy import build
 from netlab.model.seed import seed_cluster
 
-from helpers import apply, connect, host_snapshot, netlab, ping, pod_ns, running, sh, tool
+from helpers import apply, connect, host_snapshot, netlab, ping_failure, ping_result, pod_ns, running, sh, tool
 
 DP = "10.254.116.224:50051"
 DP_PODS = {"data-product-6664c6dcb9-4zk27", "data-product-6664c6dcb9-7bn7p", "data-product-6664c6dcb9-tkmms"}
@@ -48,8 +48,12 @@ def test_node_port_from_client_on_both_nodes(seed_lab):
 
 
 def test_cluster_ip_answers_no_ping(seed_lab):
+    """A cluster IP is no one's address: kube-proxy's rules match its ports only, so an echo
+    request is routed like any other packet, out of the node to the lab's router, which has no
+    route to the service network (not a REJECT of kube-proxy's: that would be port-unreachable)."""
     c = seed_lab.cluster()
-    assert not ping(pod_ns(c, "business-manager-666f454f7f-7l86b"), "10.254.116.224", wait=1)
+    r = ping_result(pod_ns(c, "business-manager-666f454f7f-7l86b"), "10.254.116.224", wait=1)
+    assert ping_failure(r) == (1, 0, [("192.168.0.1", "Destination Net Unreachable")]), r.stdout
 
 
 def test_service_without_endpoints_is_refused_at_once(seed_lab):

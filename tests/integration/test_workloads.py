@@ -54,7 +54,7 @@ def test_a_killed_process_leaves_endpoints_and_is_restarted(make_lab):
 def test_logs_of_a_pod_without_a_process_is_one_clear_line(make_lab, tmp_path):
     lab = make_lab(seed_cluster)
     r = netlab("logs", "nosuch", "--name", lab.name, check=False)
-    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "nosuch" in r.stderr, r.stderr
 
 
 def test_the_walk_through_request_end_to_end(seed_lab):
