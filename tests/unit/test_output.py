@@ -456,3 +456,87 @@ def test_describe_svc_target_port_is_the_target_or_the_port():
         "TargetPort:               53/UDP",
         "Endpoints:                172.30.76.2:5353",
     ]
+
+
+# ---- objects and tables compared whole (so that no key, value or column can change unseen) ----
+
+def test_node_rows_plain_and_wide():
+    c = seed_cluster(now=0.0)
+    assert output.node_rows(c, c.nodes, False, 0.0, 7200.0, "6.1.0").splitlines() == [
+        "NAME    STATUS   ROLES    AGE   VERSION",
+        "node1   Ready    <none>   2h    netlab",
+        "node2   Ready    <none>   2h    netlab"]
+    assert output.node_rows(c, c.nodes[1:], True, 0.0, 7200.0, "6.1.0").splitlines() == [
+        "NAME    STATUS   ROLES    AGE   VERSION   INTERNAL-IP    POD-CIDR        KERNEL-VERSION",
+        "node2   Ready    <none>   2h    netlab    192.168.0.22   172.30.9.0/24   6.1.0"]
+
+
+def test_node_object_whole():
+    c = seed_cluster(now=0.0)
+    assert output.node_object(c.nodes[0], NOW) == {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "node1", "labels": {"kubernetes.io/hostname": "node1"},
+                     "creationTimestamp": output.timestamp(NOW)},
+        "spec": {"podCIDR": "172.30.76.0/24", "podCIDRs": ["172.30.76.0/24"]},
+        "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.21"},
+                                 {"type": "Hostname", "address": "node1"}],
+                   "conditions": [{"type": "Ready", "status": "True"}]}}
+    assert output.timestamp(NOW) == "2023-11-14T22:13:20Z"
+
+
+def test_service_object_whole():
+    svc = _svc(type="LoadBalancer", load_balancer_ip="192.168.0.240", external_ips=["192.168.0.9"],
+               labels={"tier": "front"}, session_affinity="ClientIP", external_traffic_policy="Local", created=NOW,
+               ports=[ServicePort(80, "http", "TCP", 8080, node_port=30080), ServicePort(53, "", "UDP")])
+    assert output.service_object(svc, 0.0) == {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"tier": "front"},
+                     "creationTimestamp": "2023-11-14T22:13:20Z"},
+        "spec": {"type": "LoadBalancer",
+                 "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080, "nodePort": 30080},
+                           {"protocol": "UDP", "port": 53, "targetPort": 53}],
+                 "sessionAffinity": "ClientIP", "clusterIP": "10.254.1.1", "selector": {"app": "web"},
+                 "externalTrafficPolicy": "Local", "externalIPs": ["192.168.0.9"]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.168.0.240"}]}}}
+    alias = Service("search", "default", type="ExternalName", external_name="www.example.com")
+    assert output.service_object(alias, NOW) == {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "search", "namespace": "default", "labels": {},
+                     "creationTimestamp": "2023-11-14T22:13:20Z"},                 # `now` when it has no time
+        "spec": {"type": "ExternalName", "ports": [], "sessionAffinity": "None", "externalName": "www.example.com"},
+        "status": {"loadBalancer": {}}}
+    assert "externalTrafficPolicy" in output.service_object(_svc(type="NodePort"), NOW)["spec"]
+    assert "externalTrafficPolicy" not in output.service_object(_svc(), NOW)["spec"]
+
+
+def test_pod_object_whole():
+    c = seed_cluster(now=0.0)
+    p = next(p for p in c.pods if p.name == "data-product-6664c6dcb9-tkmms")
+    p.created = NOW
+    assert output.pod_object(c, p, "Running", True, 2) == {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "data-product-6664c6dcb9-tkmms", "namespace": "default", "labels": dict(p.labels),
+                     "creationTimestamp": "2023-11-14T22:13:20Z",
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                          "name": "data-product-6664c6dcb9", "controller": True}]},
+        "spec": {"nodeName": "node2", "containers": []},
+        "status": {"phase": "Running", "podIP": "172.30.9.2", "podIPs": [{"ip": "172.30.9.2"}],
+                   "hostIP": "192.168.0.22", "conditions": [{"type": "Ready", "status": "True"}],
+                   "containerStatuses": [{"name": "data-product", "ready": True, "restartCount": 2}]}}
+    assert p.labels and output.pod_object(c, p, "Running", True, 0)["metadata"]["labels"] is not p.labels
+    lone = Pod("lone", "default", "node1", "172.30.76.9", labels={"a": "b"})
+    got = output.pod_object(c, lone, "Pending", False, 0, waiting="CreateContainerConfigError")
+    assert "ownerReferences" not in got["metadata"]
+    assert got["status"]["conditions"] == [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]
+    assert got["status"]["containerStatuses"][0]["name"] == "lone"
+    assert got["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+
+
+def test_as_list_yaml_and_json_text():
+    items = [{"kind": "Node", "data": {"conf": "a\nb\n", "one": "x"}}]
+    assert output.as_list(items, "yaml") == (
+        "apiVersion: v1\nkind: List\nitems:\n- kind: Node\n  data:\n    conf: |\n      a\n      b\n    one: x\n"
+        "metadata:\n  resourceVersion: ''")
+    assert output.as_list([], "json") == (
+        '{\n    "apiVersion": "v1",\n    "kind": "List",\n    "items": [],\n    "metadata": {\n'
+        '        "resourceVersion": ""\n    }\n}')
