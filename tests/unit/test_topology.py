@@ -1,9 +1,10 @@
+import re
 import textwrap
 
 import pytest
 
 from netlab.errors import ModelError
-from netlab.model import topology
+from netlab.model import controller, topology
 from netlab.model.objects import Cluster
 
 TOPO = textwrap.dedent("""\
@@ -86,3 +87,69 @@ def test_container_errors_name_the_field():
         topology.parse({**base, "pods": [{"name": "p", "containers": [{"ports": [{"containerPort": "x"}]}]}]})
     with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.cmd is not a field netlab knows$"):
         topology.parse({**base, "pods": [{"name": "p", "containers": [{"cmd": ["x"]}]}]})
+
+
+# ---- parse(): every field read, every default, every error message whole -----------------------
+
+def test_parse_reads_every_field_and_default():
+    from netlab.model.objects import Deployment, Host, Node, Pod
+    doc = {"cluster": {"clusterCIDR": "10.244.0.0/16", "serviceCIDR": "10.96.0.0/12", "flannelMode": "seed",
+                       "dnsDomain": "lab.local", "probabilityDecimals": 10, "dnsUpstream": "192.168.5.1:53"},
+           "underlay": {"cidr": "192.168.5.0/24", "router": "192.168.5.1",
+                        "hosts": [{"name": "db", "ip": "192.168.5.103"}]},
+           "nodes": [{"name": "n1", "ip": "192.168.5.21", "podCIDR": "10.244.1.0/24"}],
+           "deployments": [{"name": "web", "namespace": "shop", "replicas": 2, "labels": {"tier": 1}},
+                           {"name": "api"}],
+           "pods": [{"name": "p", "namespace": "shop", "node": "n1", "ip": "10.244.1.50", "labels": {"x": 2}},
+                    {"name": "q"}]}
+    c = topology.parse(doc, "mylab", now=7.0)
+    assert (c.name, c.cluster_cidr, c.service_cidr, c.flannel_mode, c.dns_domain, c.probability_decimals,
+            c.dns_upstream) == ("mylab", "10.244.0.0/16", "10.96.0.0/12", "seed", "lab.local", 10, "192.168.5.1:53")
+    assert (c.underlay_cidr, c.router, c.hosts) == ("192.168.5.0/24", "192.168.5.1", [Host("db", "192.168.5.103")])
+    assert c.nodes == [Node("n1", "192.168.5.21", "10.244.1.0/24")]
+    whoami = controller.default_spec()
+    web, api = c.deployments
+    assert (web.name, web.namespace, web.replicas, web.labels, web.command) == (
+        "web", "shop", 2, {"tier": "1"}, whoami["command"])
+    assert (api.name, api.namespace, api.replicas, api.labels) == ("api", "default", 1, {"app": "api"})
+    assert isinstance(web, Deployment)
+    p, q = [x for x in c.pods if not x.owner]
+    assert p == Pod("p", "shop", "n1", "10.244.1.50", {"x": "2"}, created=7.0, **whoami)
+    assert (q.name, q.namespace, q.node, q.ip, q.labels, q.created) == ("q", "default", "n1", "10.244.1.2", {}, 7.0)
+    assert sorted((x.owner, x.namespace) for x in c.pods if x.owner) == [
+        ("api", "default"), ("web", "shop"), ("web", "shop")]
+
+
+def test_parse_defaults_routes_mode_and_the_seeds_outside_hosts():
+    c = topology.parse({"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}]}, "x")
+    assert c.flannel_mode == "routes" and [(h.name, h.ip) for h in c.hosts] == [
+        ("client", "192.168.0.100"), ("db", "192.168.0.103")]
+    assert topology.parse({"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}],
+                           "underlay": {"hosts": []}}, "x").hosts == []
+
+
+NODE = {"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}
+PARSE_ERRORS = [
+    ([], "the file must hold a mapping with nodes, deployments, pods, ..."),
+    ({"extra": 1}, "extra: unknown field (known: cluster, deployments, manifests, nodes, pods, underlay)"),
+    ({"nodes": {"n1": 1}}, "nodes: must be a list"),
+    ({"nodes": [NODE], "deployments": "web"}, "deployments: must be a list"),
+    ({"nodes": [NODE], "pods": "p"}, "pods: must be a list"),
+    ({"nodes": ["n1"]}, "nodes[0]: must be a mapping, got str"),
+    ({"nodes": [NODE], "deployments": [{"name": "web", "size": 1}]},
+     "deployments[0].size: unknown field (known: name, namespace, replicas, labels, containers)"),
+    ({"nodes": [NODE], "deployments": [{"name": "web", "replicas": True}]},
+     "deployments[0].replicas: True must be a int"),
+    ({"nodes": [NODE], "pods": [{"node": "n1"}]}, "pods[0].name: required field is missing"),
+    ({"nodes": [NODE], "pods": [{"name": "p", "ip": 5}]}, "pods[0].ip: 5 must be a str"),
+    ({"nodes": [NODE], "underlay": {"hosts": [{"name": "db"}]}}, "underlay.hosts[0].ip: required field is missing"),
+    ({"nodes": [NODE], "cluster": {"dnsDomain": 1}}, "cluster.dnsDomain: 1 must be a str"),
+    ({"nodes": [NODE], "deployments": [{"name": "web", "containers": "x"}]},
+     "deployments[0].containers: 'x' must be a list"),
+]
+
+
+@pytest.mark.parametrize("doc,message", PARSE_ERRORS, ids=[m.split(":")[0] for _, m in PARSE_ERRORS])
+def test_parse_errors_whole(doc, message):
+    with pytest.raises(ModelError, match="^" + re.escape(message) + "$"):
+        topology.parse(doc, "x")
