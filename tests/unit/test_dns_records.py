@@ -134,3 +134,66 @@ def test_a_pods_ptr_is_its_endpoints_name_when_a_headless_service_has_it_else_it
     assert _ask(z, "3.76.30.172.in-addr.arpa", "PTR") == ("NOERROR", ["172-30-76-3.default.pod.cluster.local."])
     # without the headless Service: the pod's own name
     assert _ask(_zone(), "2.9.30.172.in-addr.arpa", "PTR") == ("NOERROR", ["172-30-9-2.default.pod.cluster.local."])
+
+
+def _small(*services, endpoints=(), pods=(), domain="cluster.local"):
+    from netlab.model.objects import Cluster
+    return build(Cluster(dns_domain=domain, services=list(services), endpoints=list(endpoints), pods=list(pods)))
+
+
+def test_apex_soa_and_ns_and_any():
+    z = _small()
+    soa = "ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5"
+    assert _ask(z, "cluster.local", "SOA") == ("NOERROR", [soa])
+    assert _ask(z, "cluster.local", "NS") == ("NOERROR", ["ns.dns.cluster.local."])
+    assert sorted(r[1:] for r in resolve(z, "cluster.local", "ANY").answer) == [("NS", "ns.dns.cluster.local."),
+                                                                               ("SOA", soa)]
+    assert resolve(z, "10-0-0-1.x.pod.cluster.local", "ANY").answer == [("10-0-0-1.x.pod.cluster.local.", "A", "10.0.0.1")]
+    assert z.lookup("nosuch.cluster.local.", "A") == [] and z.lookup("cluster.local.", "MX") == []
+
+
+def test_the_domain_is_lower_case_with_one_final_dot():
+    z = _small(Service("web", "default", cluster_ip="10.254.1.1"), domain="Lab.LocalX.")
+    assert z.domain == "lab.localx."
+    assert _ask(z, "web.default.svc.lab.localx", "A") == ("NOERROR", ["10.254.1.1"])
+    # a one-label domain: pod names have just four labels
+    assert _ask(_small(domain="lab"), "10-0-0-1.x.pod.lab", "A") == ("NOERROR", ["10.0.0.1"])
+    assert _ask(_small(), "255-255-255-255.x.pod.cluster.local", "A") == ("NOERROR", ["255.255.255.255"])
+    assert _ask(_small(), "256-0-0-1.x.pod.cluster.local", "A")[0] == "NXDOMAIN"
+
+
+def test_external_names_cnames_and_the_services_after_them():
+    alias = Service("alias", "default", type="ExternalName", external_name="WWW.Example.X.")
+    inner = Service("inner", "default", type="ExternalName", external_name="web.default.svc.cluster.local")
+    web = Service("web", "default", cluster_ip="10.254.1.1")
+    z = _small(alias, inner, web)
+    assert resolve(z, "alias.default.svc.cluster.local", "A").answer == [
+        ("alias.default.svc.cluster.local.", "CNAME", "WWW.Example.X.")]          # outside: not followed
+    assert resolve(z, "inner.default.svc.cluster.local", "A").answer == [        # inside: followed
+        ("inner.default.svc.cluster.local.", "CNAME", "web.default.svc.cluster.local."),
+        ("web.default.svc.cluster.local.", "A", "10.254.1.1")]
+    assert resolve(z, "inner.default.svc.cluster.local", "CNAME").answer == [
+        ("inner.default.svc.cluster.local.", "CNAME", "web.default.svc.cluster.local.")]
+
+
+def test_at_most_eight_cnames_are_followed():
+    chain = [Service(f"a{i}", "default", type="ExternalName", external_name=f"a{i + 1}.default.svc.cluster.local")
+             for i in range(9)] + [Service("a9", "default", cluster_ip="10.254.1.9")]
+    a = resolve(_small(*chain), "a0.default.svc.cluster.local", "A")
+    assert [r[1] for r in a.answer] == ["CNAME"] * 8 and a.answer[-1][2] == "a8.default.svc.cluster.local."
+
+
+def test_headless_skips_not_ready_addresses_and_names_udp_ports_in_lower_case():
+    dns = Service("dns", "default", cluster_ip="None", ports=[ServicePort(53, "dns", "UDP")])
+    ep = Endpoints("dns", "default", [EndpointAddress("172.30.76.9", ready=False), EndpointAddress("172.30.76.10")],
+                   [EndpointPort(53, "dns", "UDP")])
+    after = Service("web", "default", cluster_ip="10.254.1.1")
+    z = _small(dns, after, endpoints=[ep])
+    assert _ask(z, "dns.default.svc.cluster.local", "A") == ("NOERROR", ["172.30.76.10"])
+    assert _ask(z, "_dns._udp.dns.default.svc.cluster.local", "SRV") == (
+        "NOERROR", ["0 100 53 172-30-76-10.dns.default.svc.cluster.local."])
+    assert _ask(z, "web.default.svc.cluster.local", "A") == ("NOERROR", ["10.254.1.1"])
+    # a headless Service without an Endpoints object has no records, and the rest are there
+    z = _small(Service("lone", "default", cluster_ip="None", ports=[ServicePort(53, "dns", "UDP")]), after)
+    assert resolve(z, "lone.default.svc.cluster.local", "A").rcode == "NXDOMAIN"
+    assert _ask(z, "web.default.svc.cluster.local", "A") == ("NOERROR", ["10.254.1.1"])
