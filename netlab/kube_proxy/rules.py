@@ -197,10 +197,12 @@ class _Builder:
         self.node = node_name
         self.precision = precision
         self.cidr = cluster_cidr
-        # kube-proxy v1.10 to v1.13 (the walk-through's) added a KUBE-SVC-*/KUBE-SEP-* rule's
-        # "-m comment" in a helper that appended to a copy of the rule's arguments and
-        # returned nothing, so those rules reached the kernel without it; once the helper
-        # returned the slice (v1.14), they had it again. Five decimals are that era's.
+        # From v1.12 (kubernetes#65755) kube-proxy added a KUBE-SVC-*/KUBE-SEP-* rule's
+        # "-m comment" in a helper that appended to its copy of the rule's arguments and
+        # returned nothing, so those rules reached the kernel without it, as the
+        # walk-through's iptables-save shows; the helper returned the slice again by about
+        # v1.19. Five decimals (before v1.17) stand for the walk-through's kube-proxy, ten
+        # for later ones.
         self.endpoint_comments = precision != 5
         self.tables = {t: Table(t, _jumps()[t], {c: [] for c in FIXED_CHAINS[t]}) for t in TABLES}
         for t, chains in _fixed_rules(cluster_cidr).items():
@@ -290,7 +292,7 @@ class _Builder:
         timeout = p.svc.affinity_timeout
         seps = [names.endpoint_chain(p.spn, p.proto, e.text) for e in p.eps]
         comment = f" {_comment(p.spn)}" if self.endpoint_comments else ""
-        self.balance(p.svc_chain, p.spn, seps, [comment] * len(seps), affinity, timeout)
+        self.balance(p.svc_chain, comment, seps, [comment] * len(seps), affinity, timeout)
         for e, sep in zip(p.eps, seps):
             self.declare(sep)
             self.nat(sep, f"-s {e.ip}/32{comment} -j KUBE-MARK-MASQ")   # a pod reaching itself
@@ -299,14 +301,15 @@ class _Builder:
         if p.local:
             self.local(p, [sep for e, sep in zip(p.eps, seps) if e.local], affinity, timeout)
 
-    def balance(self, chain: str, spn: str, targets: list[str], comments: list[str],
+    def balance(self, chain: str, sticky: str, targets: list[str], comments: list[str],
                 affinity: bool, timeout: int) -> None:
         """Sticky rules first; then rule i of n matches with probability 1/(n-i), the last always.
-        comments: each balancing rule's " -m comment ..." part, or "" for none."""
+        sticky, comments: the " -m comment ..." part of the sticky rules and of each balancing
+        rule, or "" for none."""
         if affinity:
             for t in targets:
-                self.nat(chain, f"{_comment(spn)} -m recent --rcheck --seconds {timeout} --reap "
-                                f"--name {t} --mask 255.255.255.255 --rsource -j {t}")
+                self.add("nat", chain, f"-A {chain}{sticky} -m recent --rcheck --seconds {timeout} --reap "
+                                       f"--name {t} --mask 255.255.255.255 --rsource -j {t}")
         n = len(targets)
         for i, (t, comment) in enumerate(zip(targets, comments)):
             chance = (f" -m statistic --mode random --probability {probability(n - i, self.precision)}"
@@ -324,7 +327,7 @@ class _Builder:
             return
         # Later fix: the affinity rules in KUBE-XLB too, else ClientIP does not stick for Local.
         comments = [" " + _comment(f"Balancing rule {i} for {p.spn}") for i in range(len(targets))]
-        self.balance(p.xlb_chain, p.spn, targets, comments, affinity, timeout)
+        self.balance(p.xlb_chain, " " + _comment(p.spn), targets, comments, affinity, timeout)
 
     def finish(self) -> dict[str, Table]:
         # Must stay the last rule of KUBE-SERVICES: node ports on any local address.

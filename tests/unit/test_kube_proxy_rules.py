@@ -333,11 +333,14 @@ def test_not_ready_endpoints_are_left_out():
 def test_session_affinity_client_ip():
     chains = nat(lab(web(session_affinity="ClientIP", affinity_timeout=600)))
     seps = [sep_chain(WEB, e) for e in WEB_EPS]
-    sticky = [f'-A {svc_chain(WEB)} -m comment --comment "{WEB}" -m recent --rcheck --seconds 600 --reap '
+    # the walk-through's era: the KUBE-SVC sticky rules lost their comment too (see the balancing rules)
+    sticky = [f"-A {svc_chain(WEB)} -m recent --rcheck --seconds 600 --reap "
               f"--name {s} --mask 255.255.255.255 --rsource -j {s}" for s in seps]
     assert chains[svc_chain(WEB)][:3] == sticky
+    later = nat(lab(web(session_affinity="ClientIP", affinity_timeout=600)), precision=10)[svc_chain(WEB)]
+    assert later[0] == sticky[0].replace(" -m recent", f' -m comment --comment "{WEB}" -m recent')
     assert chains[svc_chain(WEB)][3].endswith(f"--probability 0.33333 -j {seps[0]}")
-    # the sticky rules keep their comment (written whole); the DNAT lost it (the era's helper)
+    # the DNAT lost its comment as well (the era's helper)
     assert chains[seps[0]][1] == (f"-A {seps[0]} -p tcp -m recent --set --name {seps[0]} "
                                   "--mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 172.30.76.2:8080")
 
