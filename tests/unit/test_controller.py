@@ -95,3 +95,26 @@ def test_schedule_places_bare_pods_by_their_address_else_on_the_emptiest_node():
     tie = _cluster(Pod("a", "default", "", ""))
     controller.schedule(tie)
     assert (tie.pods[0].node, tie.pods[0].ip) == ("node1", "172.30.76.2")          # a tie: by name
+
+
+def test_bare_pods_skip_every_taken_ordinal():
+    c = _cluster()
+    pods = [controller.bare_pod(c, "node1", 0.0) for _ in range(3)]
+    assert [p.name for p in pods] == [f"pod-node1-{names.pod_suffix('lab', 'default', 'node1', i)}" for i in range(3)]
+    c.pods.remove(pods[1])
+    assert controller.bare_pod(c, "node1", 0.0).name == pods[1].name            # the first free one again
+
+
+def test_scaling_down_by_two_removes_newest_first():
+    dep = Deployment("web", "default", 1, {"app": "web"})
+    a, b, d = (Pod(f"web-{x}", "default", "node1", f"172.30.76.{i + 2}", owner="web", created=float(i))
+               for i, x in enumerate("abd"))
+    assert controller.scale(_cluster(a, b, d, deployments=[dep]), 9.0) == ([], [d, b])
+
+
+def test_schedule_counts_every_pod_and_the_nodes_addresses():
+    c = _cluster(Pod("x", "default", "node1", "172.30.76.2"), Pod("y", "default", "node1", "172.30.76.3"),
+                 Pod("z", "default", "node2", "172.30.9.2"), Pod("free", "default", "", ""),
+                 Pod("placed", "default", "node1", ""))
+    controller.schedule(c)      # node1 holds three pods, node2 one: the free pod goes to node2
+    assert [(p.node, p.ip) for p in c.pods[3:]] == [("node2", "172.30.9.3"), ("node1", "172.30.76.4")]

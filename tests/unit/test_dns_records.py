@@ -197,3 +197,10 @@ def test_headless_skips_not_ready_addresses_and_names_udp_ports_in_lower_case():
     z = _small(Service("lone", "default", cluster_ip="None", ports=[ServicePort(53, "dns", "UDP")]), after)
     assert resolve(z, "lone.default.svc.cluster.local", "A").rcode == "NXDOMAIN"
     assert _ask(z, "web.default.svc.cluster.local", "A") == ("NOERROR", ["10.254.1.1"])
+
+
+def test_a_cname_query_gets_the_first_cname_only():
+    a = Service("a", "default", type="ExternalName", external_name="b.default.svc.cluster.local")
+    b = Service("b", "default", type="ExternalName", external_name="c.default.svc.cluster.local")
+    assert resolve(_small(a, b), "a.default.svc.cluster.local", "CNAME").answer == [
+        ("a.default.svc.cluster.local.", "CNAME", "b.default.svc.cluster.local.")]

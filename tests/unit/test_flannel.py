@@ -131,3 +131,8 @@ def test_masquerade_takes_the_cluster_network_and_subnet_given():
     rules = masquerade("10.244.0.0/16", "10.244.3.0/24")
     assert "-A POSTROUTING ! -s 10.244.0.0/16 -d 10.244.3.0/24 -j RETURN" in rules.splitlines()
     assert "172.30" not in rules
+
+
+def test_a_neighbour_entry_for_the_nodes_own_subnet_is_stale():
+    own = Neigh("172.30.76.5", N1.vtep_mac, "flannel.1")
+    assert stale({own}, [N1, N2], N1.subnet) == {own}
