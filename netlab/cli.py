@@ -157,25 +157,45 @@ def _pod_status(lab: LabRecord):
     from netlab.kernel import netns
     from netlab.model import images
     waiting = lab.state().get("waiting", {})
+    containers = _containers(lab)
 
     def status(pod):
+        several = containers(pod)
         if not netns.exists(layout.pod_ns(lab.name, pod)):
-            return ("Unknown", "0/1", 0)
+            return ("Unknown", f"0/{len(several or [1])}", 0)
         # kept from starting, or nothing to run: the reason, as kubectl shows it
         reason = waiting.get(f"pod/{pod.namespace}/{pod.name}") or images.waiting_reason(pod)
+        if several:       # its runtime's status file: READY n/m, the containers' restarts too
+            from netlab import pod_status
+            return (reason or "Running", pod_status.ready_text(several), pod.restarts + pod_status.restarts(several))
         return (reason or "Running", "1/1" if pod.ready else "0/1", pod.restarts)
     return status
+
+
+def _containers(lab: LabRecord):
+    """A pod of several containers: each one's status, as its runtime wrote it (None for one container)."""
+    procs = lab.state().get("procs", {})
+
+    def containers(pod):
+        if len(pod.containers) < 2:
+            return None
+        from netlab import pod_status
+        doc = pod_status.read(lab.dir.pod_dir(pod.namespace, pod.name), procs.get(f"pod/{pod.namespace}/{pod.name}"))
+        return pod_status.statuses(pod.containers, doc)
+    return containers
 
 
 def _pod_phase(lab: LabRecord):
     """A pod's phase, readiness, restarts and waiting reason (None if it runs), as -o json and describe say."""
     status = _pod_status(lab)
+    containers = _containers(lab)
 
     def phase(pod):
         shown, ready, restarts = status(pod)
+        n, _, m = ready.partition("/")
         if shown in ("Running", "Unknown"):
-            return shown, ready == "1/1", restarts, None
-        return "Pending", False, restarts, shown            # a waiting reason
+            return shown, n == m, restarts, None, containers(pod)
+        return "Pending", False, restarts, shown, containers(pod)            # a waiting reason
     return phase
 
 

@@ -64,8 +64,10 @@ def node_rows(c: Cluster, nodes: list[Node], wide: bool, created: float, now: fl
     return table(headers, rows)
 
 
-def pod_object(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiting: str | None = None) -> dict:
-    """A v1 Pod; `waiting`: the reason its container is not running (NoCommand, ...)."""
+def pod_object(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiting: str | None = None,
+               containers: list[dict] | None = None) -> dict:
+    """A v1 Pod; `waiting`: the reason its container is not running (NoCommand, ...);
+    `containers`: a pod of several containers, each one's status (netlab.pod_status)."""
     meta = {"name": p.name, "namespace": p.namespace, "labels": dict(p.labels),
             "creationTimestamp": timestamp(p.created)}
     if p.owner:
@@ -77,24 +79,40 @@ def pod_object(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiti
         condition["reason"] = "ContainersNotReady"
         container["state"] = {"waiting": {"reason": waiting, **({"message": m} if (m := images.message(waiting))
                                                                  else {})}}
+    specs, statuses = [], [container]
+    if containers:
+        specs = [{"name": x["name"], "command": list(x.get("command", [])),
+                  "ports": [{**({"name": n} if n else {}), "containerPort": port, "protocol": proto}
+                            for n, port, proto in x.get("ports", [])]} for x in containers]
+        statuses = [{"name": x["name"], "ready": bool(x.get("ready")), "restartCount": int(x.get("restarts", 0)),
+                     "state": {"running": {"startedAt": timestamp(x.get("started", 0))}} if x.get("state") == "running"
+                     else {"waiting": {"reason": x.get("reason", "")}}} for x in containers]
+        if not all(x["ready"] for x in statuses) and not waiting:
+            condition["reason"] = "ContainersNotReady"
     return {
         "apiVersion": "v1", "kind": "Pod", "metadata": meta,
-        "spec": {"nodeName": p.node, "containers": []},
+        "spec": {"nodeName": p.node, "containers": specs},
         "status": {"phase": phase, "podIP": p.ip, "podIPs": [{"ip": p.ip}],
                    "hostIP": c.node(p.node).ip,
                    "conditions": [condition],
-                   "containerStatuses": [container]},
+                   "containerStatuses": statuses},
     }
 
 
-def describe_pod(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiting: str | None = None) -> str:
+def describe_pod(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiting: str | None = None,
+                 containers: list[dict] | None = None) -> str:
     """kubectl describe pod, for the one container netlab runs: what it runs instead of
-    its image (never pulled), and why it waits, if it does."""
+    its image (never pulled), and why it waits, if it does; for a pod of several
+    containers (`containers`: their statuses), each of them as its runtime started it."""
     node = c.node(p.node)
     out = [f"Name:\t{p.name}", f"Namespace:\t{p.namespace}", f"Node:\t{p.node}/{node.ip}",
            *_multiline("Labels", p.labels), "Annotations:\t<none>", f"Status:\t{phase}", f"IP:\t{p.ip}"]
     if p.owner:
         out.append(f"Controlled By:\tReplicaSet/{p.name.rsplit('-', 1)[0]}")
+    if containers:
+        out += ["Containers:", *(line for x in containers for line in _container_lines(p, x)),
+                "Conditions:", "  Type\tStatus", f"  Ready \t{ready}", "Events:\t<none>"]
+        return _describe(out)
     out += ["Containers:", f"  {p.owner or p.name}:",
             f"    Image:\t{p.image or '<none>'} (not pulled: it runs {images.runs(p.command)})"]
     if p.command:
@@ -110,6 +128,29 @@ def describe_pod(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, wai
     out += [f"    Ready:\t{ready}", f"    Restart Count:\t{restarts}",
             "Conditions:", "  Type\tStatus", f"  Ready \t{ready}", "Events:\t<none>"]
     return _describe(out)
+
+
+def _program(name: str) -> str:
+    return f"netlab's {name}" if name.startswith("netlab-") else f"the host's {name}"
+
+
+def _container_lines(p: Pod, x: dict) -> list[str]:
+    """One container of a pod of several, as describe pod shows it."""
+    command = list(x.get("command", []))
+    out = [f"  {x['name']}:",
+           f"    Image:\t<none> (not pulled: {p.command[0] if p.command else 'the pod'} runs "
+           f"{_program(command[0]) if command else 'it'})"]
+    if command:
+        out += ["    Command:", *(f"      {arg}" for arg in command)]
+    ports = [f"{port}/{proto}" for _, port, proto in x.get("ports", [])]
+    out.append(f"    {'Ports' if len(ports) > 1 else 'Port'}:\t{', '.join(ports) or '<none>'}")
+    if x.get("state") == "running":
+        out += ["    State:\tRunning", f"      Started:\t{timestamp(x.get('started', 0))}"]
+    else:
+        out += ["    State:\tWaiting", f"      Reason:\t{x.get('reason', '')}"]
+    if x.get("last"):
+        out += ["    Last State:\tTerminated", f"      Reason:\t{x['last']}"]
+    return out + [f"    Ready:\t{bool(x.get('ready'))}", f"    Restart Count:\t{int(x.get('restarts', 0))}"]
 
 
 def node_object(n: Node, created: float) -> dict:

@@ -12,6 +12,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 echo "== apt packages"
+# dnsmasq-base is dnsmasq without its service (the kube-dns pod runs it).
 # nginx and MariaDB run only inside labs: a package that was not here before must not
 # start (or start at boot) as a service on the host. policy-rc.d tells the packages'
 # scripts not to start anything during the install (Debian's own mechanism).
@@ -28,7 +29,7 @@ apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-dev gcc libc6-dev \
   iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod util-linux \
-  dnsperf mariadb-server mariadb-client nginx wrk \
+  dnsperf dnsmasq-base mariadb-server mariadb-client nginx wrk \
   >/dev/null
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
   for unit in "${services[@]}"; do            # nor at the next boot

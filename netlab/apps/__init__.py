@@ -9,6 +9,7 @@ PROGRAMS = {
     "netlab-whoami": "netlab.apps.whoami:main",
     "netlab-connect": "netlab.apps.connect:main",
     "netlab-kube-dns": "netlab.dns.server:main",
+    "netlab-kube-dns-pod": "netlab.dns.pod:main",
     "netlab-data-product": "netlab.apps.data_product:main",
     "netlab-business-manager": "netlab.apps.business_manager:main",
     "netlab-db": "netlab.apps.db:main",

@@ -1,6 +1,10 @@
 """kube-dns: an authoritative server for the cluster zone, run inside the kube-dns pod.
 
-    netlab-kube-dns [--state /run/netlab/<lab>/state.json] [--port 53]
+    netlab-kube-dns [--state /run/netlab/<lab>/state.json] [--port 53] [--notify-fd N]
+
+In the seed's kube-dns pod it is the add-on's kubedns container, on port 10053 behind
+dnsmasq (netlab.dns.addon); --notify-fd names a pipe it writes a byte to whenever the
+records change, so that the pod clears dnsmasq's cache at once.
 
 It reads the cluster from the lab's store (the "API server") and reloads when it
 changes, within a fraction of a second and without restarting. Wire format is
@@ -37,9 +41,11 @@ RELOAD_POLL = 0.1
 class Store:
     """The zone, rebuilt whenever the lab's state file changes."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, on_change=None):
         self.path = path
+        self.on_change = on_change       # called after the records changed (not at the first load)
         self.version = None
+        self.loaded = False
         self.current = (Zone("cluster.local."), {})     # (zone, its answers): swapped as one
         self._upstream = None
         self.reload()
@@ -60,12 +66,18 @@ class Store:
             cluster = Cluster.from_dict(json.loads(open(self.path).read())["cluster"])
         except (ValueError, KeyError, OSError):
             return                       # mid-replacement: the next look gets it
+        before, old_upstream = self.current[0], self._upstream
         self.current, self.version = (build(cluster), {}), version
         if cluster.dns_upstream:
             host, _, port = cluster.dns_upstream.partition(":")
             self._upstream = (host, int(port or 53))
         else:
             self._upstream = None
+        zone = self.current[0]
+        changed = (zone.records, zone.reverse, self._upstream) != (before.records, before.reverse, old_upstream)
+        if self.on_change and changed and self.loaded:
+            self.on_change()
+        self.loaded = True
 
     def watch(self) -> None:
         while True:
@@ -158,14 +170,27 @@ class TCPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
 
 
+def _notifier(fd: int):
+    os.set_blocking(fd, False)
+
+    def notify() -> None:
+        try:
+            os.write(fd, b"!")
+        except (BlockingIOError, BrokenPipeError):
+            pass                     # a byte is waiting already, or no one listens any more
+    return notify
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="netlab-kube-dns", description=__doc__.splitlines()[0])
     p.add_argument("--state", default=os.environ.get("NETLAB_STATE"), help="the lab's state.json")
-    p.add_argument("--port", type=int, default=53)
+    p.add_argument("--port", "--dns-port", dest="port", type=int, default=53)
+    p.add_argument("--domain", help="the cluster's zone (kube-dns's flag; the zone is the lab's dnsDomain)")
+    p.add_argument("--notify-fd", type=int, help="a pipe to write a byte to when the records change")
     a = p.parse_args(argv)
     if not a.state:
         p.error("--state (or NETLAB_STATE) is required")
-    store = Store(a.state)
+    store = Store(a.state, _notifier(a.notify_fd) if a.notify_fd is not None else None)
     udp = UDPServer(("0.0.0.0", a.port), UDPHandler)
     tcp = TCPServer(("0.0.0.0", a.port), TCPHandler)
     udp.store = tcp.store = store

@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass
 
 # netlab's own programs a pod may run by name (they come from netlab's environment)
-BUILTIN = frozenset({"netlab-whoami", "netlab-connect", "netlab-kube-dns", "netlab-data-product",
-                     "netlab-business-manager", "netlab-db"})
+BUILTIN = frozenset({"netlab-whoami", "netlab-connect", "netlab-kube-dns", "netlab-kube-dns-pod",
+                     "netlab-data-product", "netlab-business-manager", "netlab-db"})
 NO_COMMAND = "NoCommand"        # the waiting reason of a pod with nothing to run
 SHOWN = 3                       # objects named per group; the others are counted
 COMMAND_WIDTH = 60              # a longer command line is cut

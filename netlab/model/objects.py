@@ -74,6 +74,12 @@ class PodSpec:
     env_from: list[EnvFrom] = field(default_factory=list)
     volumes: list[Volume] = field(default_factory=list)
     run_as_user: int | None = None    # None: the pod's own user (netlab gives each pod one)
+    # the pod's containers when there are several: `command` is then the pod's runtime,
+    # which starts them (netlab-kube-dns-pod); empty: one container, the command itself
+    containers: list[str] = field(default_factory=list)
+
+    def container_names(self, default: str) -> list[str]:
+        return list(self.containers) or [default]
 
     def __post_init__(self):          # read back from JSON: the nested objects again
         self.env_refs = {k: v if isinstance(v, KeyRef) else KeyRef(**v) for k, v in self.env_refs.items()}
@@ -81,8 +87,10 @@ class PodSpec:
         self.volumes = _typed(self.volumes, Volume)
 
     def template(self) -> dict:
-        """The spec alone, as keyword arguments (a Deployment's for each new pod)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(PodSpec)}
+        """The spec alone, as keyword arguments (a Deployment's for each new pod); the
+        container names only when the pod has several (one container is the default)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(PodSpec)
+                if f.name != "containers" or self.containers}
 
     def spec(self) -> tuple:
         """What makes two pods the same workload (a change means a new pod)."""

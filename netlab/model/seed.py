@@ -5,6 +5,7 @@ import copy
 import secrets as random
 
 from netlab import tls
+from netlab.dns import addon
 from netlab.model.objects import (
     Cluster, Deployment, EndpointAddress, EndpointPort, Endpoints, Host, Ingress, IngressBackend, IngressClass,
     IngressPath, IngressRule, IngressTLS, KeyRef, Node, Pod, Secret, Service, ServicePort, Volume,
@@ -24,12 +25,12 @@ _DEPLOYMENTS = [
     ("nginx-ingress-controller", "ingress-nginx", "546bfbff9",
      {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/part-of": "ingress-nginx"},
      {"http": 80, "https": 443}, [("hpwsz", "172.30.76.2", "node1")]),
-    ("kube-dns", "kube-system", "7cd94476cd", {"k8s-app": "kube-dns"}, {"dns-tcp": 53},
+    ("kube-dns", "kube-system", "7cd94476cd", {"k8s-app": "kube-dns"}, addon.CONTAINER_PORTS,
      [("kr76t", "172.30.9.4", "node2")]),
 ]
 # The walk-through's request: business-manager -> data-product (by name) -> mysql -> db;
 # the cluster DNS serves the lab's own store.
-COMMANDS = {"kube-dns": ["netlab-kube-dns"], "business-manager": ["netlab-business-manager"],
+COMMANDS = {"kube-dns": ["netlab-kube-dns-pod"], "business-manager": ["netlab-business-manager"],
             "data-product": ["netlab-data-product"], "nginx-ingress-controller": ["nginx-ingress-controller"]}
 # Appendix C: the database password is a Secret, given to data-product as a variable and
 # as a file (the application reads the file, which follows the Secret when it changes).
@@ -38,6 +39,8 @@ ENV = {"data-product": {"DB_HOST": "mysql", "DB_PORT": "3306", "DB_NAME": "shop"
 ENV_REFS = {"data-product": {"DB_PASSWORD": KeyRef("Secret", "mysql", "password")}}
 VOLUMES = {"data-product": [Volume("db-secret", "Secret", "mysql", "/etc/db-secret")]}
 RUN_AS_ROOT = {"kube-dns"}      # it reads the lab's store, as kube-dns reads the API server
+# the add-on's pod of the walk-through's era: kubedns, dnsmasq, dnsmasq-metrics, healthz (its runtime starts them)
+CONTAINERS = {"kube-dns": list(addon.NAMES)}
 HOST = "business-manager.default"     # the walk-through's URL, routed by the ingress
 
 
@@ -117,7 +120,8 @@ def _deployments(c: Cluster, names: set[str], now: float) -> None:
             continue
         spec = dict(container_ports=ports, command=COMMANDS.get(dep_name) or whoami(ports.values()),
                     env=ENV.get(dep_name, {}), env_refs=ENV_REFS.get(dep_name, {}),
-                    volumes=VOLUMES.get(dep_name, []), run_as_user=0 if dep_name in RUN_AS_ROOT else None)
+                    volumes=VOLUMES.get(dep_name, []), run_as_user=0 if dep_name in RUN_AS_ROOT else None,
+                    containers=CONTAINERS.get(dep_name, []))
         c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods), **_copy(spec)))
         for suffix, ip, node in pods:
             c.pods.append(Pod(f"{dep_name}-{tmpl}-{suffix}", ns, node, ip, dict(labels), owner=dep_name,
