@@ -31,6 +31,7 @@ from pathlib import Path
 
 from netlab import pod_status
 from netlab.dns import addon
+from netlab.kernel import process, sandbox
 
 CLONE_NEWPID = 0x20000000
 PR_SET_PDEATHSIG = 1
@@ -165,22 +166,14 @@ class Runtime:
                 _child_setup(self.parent_seen, self.keep.get(spec.name, set()))
                 if spec.target is None:
                     os.execvp(spec.argv[0], list(spec.argv))
-                from netlab.kernel import sandbox
                 sandbox.retitle(list(spec.argv), dict(os.environ))
-                sys.argv = list(spec.argv)
-                module, _, fn = spec.target.partition(":")
-                import importlib
-                code = getattr(importlib.import_module(module), fn)(list(spec.argv[1:])) or 0
+                code = process.run_program(spec.target, list(spec.argv))
             except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+                code = process.exit_code(e)
             except BaseException as e:       # noqa: BLE001 - to the pod's log
                 print(f"kube-dns pod: container {spec.name}: {e}", file=sys.stderr, flush=True)
             finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(code)
+                process.exit_now(code)
         r.pid, r.started, r.started_at, r.ready = pid, time.monotonic(), time.time(), False
         self.next_probe = 0.0                # probed at once, then often until ready
         print(f"kube-dns pod: container {spec.name} started (pid {pid})", flush=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from typing import NoReturn
 
 from netlab.kernel import netns
 
@@ -164,11 +165,9 @@ def _child(argv, box: Sandbox, env: dict, log: int, report: int, target: str | N
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
-        sys.argv = list(argv)
-        module, _, fn = target.partition(":")
-        code = getattr(importlib.import_module(module), fn)(argv[1:]) or 0
+        code = run_program(target, argv)
     except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        code = exit_code(e)
     except BaseException as e:    # noqa: BLE001 - reported to the parent, or to the log
         try:
             os.write(report, f"{getattr(e, 'errno', 0) or 0}:{e}".encode())
@@ -176,11 +175,31 @@ def _child(argv, box: Sandbox, env: dict, log: int, report: int, target: str | N
             import traceback
             traceback.print_exc()
     finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
+        exit_now(code)
+
+
+def exit_code(e: SystemExit) -> int:
+    return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+
+
+def run_program(target: str, argv: list[str]) -> int:
+    """Run one of netlab's programs (module:function) in this process as its main, with
+    argv's arguments; returns its exit code."""
+    module, _, fn = target.partition(":")
+    sys.argv = list(argv)
+    try:
+        return getattr(importlib.import_module(module), fn)(list(argv[1:])) or 0
+    except SystemExit as e:
+        return exit_code(e)
+
+
+def exit_now(code: int) -> NoReturn:
+    """A forked child's end: its output written, no parent's clean-up run (os._exit)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 def alive(p: Proc) -> bool:
