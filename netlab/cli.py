@@ -67,10 +67,10 @@ def cmd_up(args) -> int:
     elif topology.is_topology(args.file):
         cluster = topology.load(args.file, name, now, warn=_warn)
     else:       # Kubernetes manifests: on the seed's nodes, DNS and ingress controller
-        from netlab.model import manifests
+        from netlab.model import store
         from netlab.model.seed import platform
         cluster = platform(name, now)
-        manifests.apply_to(cluster, _manifests(args.file))
+        store.apply(cluster, _manifests(args.file, "up"))
     if args.file:       # what the user's deployments and pods run (netlab's own have no image)
         _warn_images([("Deployment", d) for d in cluster.deployments]
                      + [("Pod", p) for p in cluster.pods if not p.owner])
@@ -429,10 +429,13 @@ def _warn_images(objects: list) -> None:
         _warn(line)
 
 
-def _manifests(path: str) -> list:
-    """Every object of a file or directory of manifests (all, or none on an error); warnings shown."""
-    from netlab.model import manifests
+def _manifests(path: str, verb: str) -> list:
+    """Every object of a file, a directory of manifests or standard input (`-`): all, or none
+    on an error; warnings shown."""
+    from netlab.model import manifests, yamlio
     items = manifests.load(path)
+    if not items:
+        raise NetlabError(f"{yamlio.name(path)}: no objects passed to {verb}")
     for m in items:
         for w in m.warnings:
             _warn(w)
@@ -440,24 +443,29 @@ def _manifests(path: str) -> list:
 
 
 def cmd_apply(args) -> int:
-    from netlab.model import manifests
+    from netlab.model import store
     lab = _lab(args)
-    items = _manifests(args.file)
+    items = _manifests(args.file, "apply")
     _warn_images([(m.kind, m.obj) for m in items if m.kind in ("Pod", "Deployment")])
-    added, removed = lab.update(lambda c: manifests.apply_to(c, items), warn=_warn)
-    for m in items:
-        _say(f"{m.kind.lower()}/{m.key[2]} configured")
+    seen: dict = {}
+
+    def change(c):          # c is the cluster the control plane then admits: what apply compares with
+        seen.update(before=store.snapshot(c, items), after=c)
+        store.apply(c, items)
+    added, removed = lab.update(change, warn=_warn)
+    for m, outcome in zip(items, store.outcomes(seen["before"], seen["after"], items)):
+        _say(f"{m.kind.lower()}/{m.key[2]} {outcome}")
     _report(added, removed)
     return 0
 
 
 def cmd_delete(args) -> int:
-    from netlab.model import manifests
+    from netlab.model import store
     lab = _lab(args)
     if args.file:
-        items = manifests.load(args.file)
+        items = _manifests(args.file, "delete")
         missing = []
-        added, removed = lab.update(lambda c: missing.extend(manifests.delete_from(c, items)), warn=_warn)
+        added, removed = lab.update(lambda c: missing.extend(store.delete(c, items)), warn=_warn)
         for m in items:
             if f"{m.kind} {m.key[1]}/{m.key[2]}" not in missing:
                 _say(f"{m.kind.lower()}/{m.key[2]} deleted")
@@ -614,8 +622,9 @@ def parser() -> Parser:
         return sp
 
     up = cmd("up", cmd_up, "build a lab (default: the seed cluster) and show its pods")
-    up.add_argument("-f", "--file", help="a topology file, or Kubernetes manifests (a file or directory: they "
-                                         "run on the seed's nodes, DNS and ingress); default: the seed cluster")
+    up.add_argument("-f", "--file", help="a topology file, or Kubernetes manifests (a file, a directory or - for "
+                                         "standard input: they run on the seed's nodes, DNS and ingress); "
+                                         "default: the seed cluster")
     up.add_argument("--flannel-mode", choices=("routes", "seed"),
                     help="routes: current flannel; seed: the walk-through's on-demand neighbours")
     up.add_argument("--probability-decimals", type=int, choices=(5, 10),
@@ -641,12 +650,13 @@ def parser() -> Parser:
     desc.add_argument("-n", "--namespace", help="namespace (default: default)")
 
     ap = cmd("apply", cmd_apply, "create or change objects from Kubernetes manifests")
-    ap.add_argument("-f", "--file", required=True, help="a YAML file (several documents) or a directory")
+    ap.add_argument("-f", "--file", required=True, help="a YAML file (several documents), a directory, "
+                                                               "or - for standard input")
 
     de = cmd("delete", cmd_delete, "delete objects: -f FILE, or KIND NAME")
     de.add_argument("kind", nargs="?", help="pod | svc | endpoints | deployment | ingress | secret | configmap")
     de.add_argument("resource", nargs="?", metavar="NAME")
-    de.add_argument("-f", "--file", help="a YAML file or a directory of manifests")
+    de.add_argument("-f", "--file", help="a YAML file, a directory of manifests, or - for standard input")
     de.add_argument("-n", "--namespace", help="namespace (default: default)")
 
     cr = cmd("create", cmd_create, "create a Secret, as kubectl create secret does")

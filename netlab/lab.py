@@ -30,8 +30,9 @@ from netlab.kernel.objects import Neigh, Route
 from netlab.dns.resolv import resolv_conf
 from netlab.ingress import controller as ingress
 from netlab.kube_proxy import proxier
-from netlab.kube_proxy.rules import build as proxy_rules
-from netlab.model import controller, secrets, services
+from netlab.kube_proxy.rules import build_nodes as proxy_rules
+from netlab.model import controller, secrets
+from netlab.model.control_plane import admit
 from netlab.model.endpoints import derive_endpoints
 from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.validate import validate
@@ -204,24 +205,6 @@ def _setup_pod(p: cni.PodNet) -> None:
 
 # ---- the lab ---------------------------------------------------------------------------
 
-def admit(c: Cluster) -> Cluster:
-    """What the API server and controllers do before anything reaches the kernel:
-    allocate service addresses, bring deployments to their replicas, validate,
-    and write the Endpoints."""
-    c.services = [services.admit(c, s) for s in c.services]
-    taken = services.taken_lb_ips(c)
-    for s in c.services:
-        if s.type == "LoadBalancer" and not s.load_balancer_ip:
-            s.load_balancer_ip = services.allocate_lb_ip(s.namespace, s.name, taken,
-                                                         services.lb_pool(c.underlay_cidr))
-            taken[s.load_balancer_ip] = f"{s.namespace}/{s.name}"
-    controller.schedule(c)
-    controller.scale(c, time.time())
-    validate(c)
-    c.endpoints = derive_endpoints(c)
-    return c
-
-
 def _pod_key(p: Pod) -> tuple[str, str]:
     return (p.namespace, p.name)
 
@@ -243,7 +226,7 @@ class Lab(LabRecord):
     # lifecycle ---------------------------------------------------------------------
     @classmethod
     def up(cls, cluster: Cluster, out=_quiet) -> "Lab":
-        admit(cluster)
+        admit(cluster, time.time())
         for p in cluster.pods:
             p.ready = bool(p.command) and not p.container_ports      # until its ports answer; nothing to run: never
         cluster.endpoints = derive_endpoints(cluster)
@@ -422,16 +405,19 @@ class Lab(LabRecord):
         return command, container.sandbox(layout.pod_ns(c.name, p), uid, mounts, overlays,
                                           str(home / "layers")), env
 
-    def _refresh_pods(self, c: Cluster, pods: list[Pod], state: dict, warn=_quiet) -> None:
+    def _refresh_pods(self, c: Cluster, pods: list[Pod], state: dict, warn=_quiet) -> bool:
         """What the kubelet keeps in step for running pods: Secret and ConfigMap volumes
         (a rotated Secret reaches the pod's file) and the ingress controller's
         configuration (reloaded without dropping connections in flight). A failure is
-        the pod's, not the change's: it is reported and the rest goes on."""
+        the pod's, not the change's: it is reported and the rest goes on. Returns whether
+        a waiting pod was started (the state changed)."""
+        started = False
         for p in pods:
             home = self.dir.pod_dir(p.namespace, p.name)
             if f"pod/{p.namespace}/{p.name}" in state.get("waiting", {}):
                 self._start_pod(c, p, state)      # what it was waiting for may be there now
                 p.ready = False                   # until the kubelet's probe finds it ready
+                started = True
                 continue
             try:
                 if p.volumes:
@@ -448,6 +434,7 @@ class Lab(LabRecord):
                         ingress.reload(rec["pid"], p.name)
             except (NetlabError, OSError) as e:
                 warn(f"pod {p.namespace}/{p.name}: {e}")
+        return started
 
     def _preflight(self, c: Cluster, pods: list[Pod]) -> None:
         """What would fail only once the kernel is half changed is checked before."""
@@ -507,9 +494,11 @@ class Lab(LabRecord):
         The nodes' rules are written side by side (each is an iptables-restore of its own);
         what did not change since the last time is not written again."""
         stale = self._stale_udp(c)
+        rulesets = proxy_rules(c, [n.name for n in c.nodes], precision=c.probability_decimals,
+                               endpoints=c.endpoints)
 
         def node(n: Node) -> int:
-            want = proxy_rules(c, n.name, precision=c.probability_decimals, endpoints=c.endpoints)
+            want = rulesets[n.name]
             changed = proxier.sync(layout.node_ns(c.name, n.name), want,
                                    self.dir.path / f"kube-proxy-{n.name}.json")
             if stale:
@@ -614,7 +603,7 @@ class Lab(LabRecord):
             now = time.time()
             for obj in new.services + new.pods + new.secrets + new.config_maps + new.ingresses:
                 obj.created = obj.created or now
-            admit(new)
+            admit(new, now)
             was = {_pod_key(p): p for p in old.pods}
             # a pod whose place or spec changed is replaced: the old one goes, a new one comes
             same = {k for k, p in ((_pod_key(p), p) for p in new.pods)
@@ -639,8 +628,8 @@ class Lab(LabRecord):
                 self._wait_ready(new, added)
             self._sync_services(new)
             self._save(state, new)
-            self._refresh_pods(new, [p for p in new.pods if _pod_key(p) in same], state, warn)
-            self._save(state, new)
+            if self._refresh_pods(new, [p for p in new.pods if _pod_key(p) in same], state, warn):
+                self._save(state, new)
             return added, removed
 
     def add_node(self, node: Node, pods: int = 0, out=_quiet) -> list[Pod]:
@@ -650,7 +639,7 @@ class Lab(LabRecord):
             c.nodes.append(node)
             validate(c)
             new = [controller.bare_pod(c, node.name, time.time()) for _ in range(pods)]
-            admit(c)
+            admit(c, time.time())
             member = next(m for m in underlay.members(c) if m.name == node.name)
             names = [member.netns] + [layout.pod_ns(c.name, p) for p in new]
             state["namespaces"] += names
@@ -699,7 +688,7 @@ class Lab(LabRecord):
             netns.run_in(layout.host_ns(c.name, layout.UNDERLAY), _unplug_segment, underlay.port_name(name))
             # Like the ReplicaSet controller: the evicted replicas come back on the other nodes.
             before = {_pod_key(p) for p in c.pods}
-            admit(c)
+            admit(c, time.time())
             added = [p for p in c.pods if _pod_key(p) not in before]
             state["namespaces"] = [n for n in state["namespaces"] if n not in ns_gone]
             state["namespaces"] += [layout.pod_ns(c.name, p) for p in added]

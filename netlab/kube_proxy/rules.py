@@ -185,8 +185,7 @@ class _Port:
         self.proto = self.sp.protocol.lower()
         self.svc_chain = names.service_chain(self.spn, self.proto)
         self.xlb_chain = names.local_chain(self.spn, self.proto)
-        self.local = (self.svc.external_traffic_policy == "Local"
-                      and self.svc.type in ("NodePort", "LoadBalancer"))
+        self.local = _is_local(self.svc)
         self.entry = self.xlb_chain if self.local else self.svc_chain   # for traffic from outside
         self.dport = _port_match(self.proto, self.sp.port)
         self.no_endpoints = _comment(f"{self.spn} has no endpoints")
@@ -353,6 +352,24 @@ def build(cluster: Cluster, node_name: str, *, precision: int = 5, cluster_cidr=
     for svc in sorted(filter(is_proxied, cluster.services), key=lambda s: (s.namespace, s.name)):
         b.service(svc, by_name.get((svc.namespace, svc.name)))
     return b.finish()
+
+
+def build_nodes(cluster: Cluster, node_names: list[str], *, precision: int = 5,
+                endpoints: list[Endpoints] | None = None) -> dict[str, dict[str, Table]]:
+    """build() for each node. Only externalTrafficPolicy=Local rules depend on the node (its own
+    endpoints); without such a service every node gets the same ruleset, built once (the
+    tables are shared: read them, do not change them)."""
+    endpoints = derive_endpoints(cluster) if endpoints is None else endpoints
+    if any(_is_local(s) for s in cluster.services if is_proxied(s)):
+        return {n: build(cluster, n, precision=precision, endpoints=endpoints) for n in node_names}
+    for n in node_names[1:]:
+        _start(cluster, n, precision, _FROM_CLUSTER, [])         # each name checked all the same
+    one = build(cluster, node_names[0], precision=precision, endpoints=endpoints) if node_names else {}
+    return {n: one for n in node_names}
+
+
+def _is_local(svc: Service) -> bool:
+    return svc.external_traffic_policy == "Local" and svc.type in ("NodePort", "LoadBalancer")
 
 
 def _start(cluster, node_name, precision, cluster_cidr, endpoints):

@@ -30,12 +30,12 @@ Pure: reads a cluster, returns Endpoints objects; the caller stores them
   Service with different ports; should some differ anyway, only the slices with the
   first slice's ports count). Slices with no endpoints give no addresses and no ports,
   as above. The lab stores derived Endpoints next to hand-written ones; when a slice
-  changes, `manifests.apply_to`/`delete_from` drop the Endpoints that equal what the
+  changes, `store.apply`/`delete` drop the Endpoints that equal what the
   old slices gave, so that they are derived again.
 """
 from __future__ import annotations
 
-from netlab.model.objects import Cluster, EndpointAddress, EndpointPort, Endpoints, Pod, Service
+from netlab.model.objects import Cluster, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, Pod, Service
 
 
 def has_selector(svc: Service) -> bool:
@@ -46,10 +46,12 @@ def selects(selector: dict[str, str], pod: Pod) -> bool:
     return all(pod.labels.get(k) == v for k, v in selector.items())
 
 
-def selected_pods(cluster: Cluster, svc: Service) -> list[Pod]:
+def selected_pods(cluster: Cluster, svc: Service, pods: list[Pod] | None = None) -> list[Pod]:
+    """The pods `svc` selects, among `pods` (those of its namespace, when the caller has them
+    grouped) or the cluster's."""
     if not has_selector(svc):
         return []
-    return [p for p in cluster.pods
+    return [p for p in (cluster.pods if pods is None else pods)
             if p.namespace == svc.namespace and p.ip and selects(svc.selector, p)]
 
 
@@ -68,11 +70,11 @@ def _target(port_target: int | str, port: int, pods: list[Pod]) -> int | None:
     return numbers.pop() if len(numbers) == 1 and None not in numbers else None
 
 
-def endpoints_for(cluster: Cluster, svc: Service) -> Endpoints | None:
+def endpoints_for(cluster: Cluster, svc: Service, pods: list[Pod] | None = None) -> Endpoints | None:
     """The Endpoints the controller writes for `svc`; None for a selector-less service."""
     if not has_selector(svc):
         return None
-    pods = sorted(selected_pods(cluster, svc), key=lambda p: p.ip.encode())
+    pods = sorted(selected_pods(cluster, svc, pods), key=lambda p: p.ip.encode())
     if not pods:
         return Endpoints(svc.name, svc.namespace)
     addresses = [EndpointAddress(p.ip, node=p.node, pod=p.name, ready=getattr(p, "ready", True))
@@ -89,13 +91,13 @@ def _port_set(ports: list[EndpointPort]) -> set[tuple[str, int, str]]:
     return {(p.name, p.port, p.protocol) for p in ports}
 
 
-def slice_endpoints(cluster: Cluster, svc: Service) -> Endpoints | None:
-    """The Endpoints that `svc`'s EndpointSlices give; None if it has none (or a selector,
-    or is an ExternalName service)."""
+def slice_endpoints(svc: Service, slices: list[EndpointSlice]) -> Endpoints | None:
+    """The Endpoints that `svc`'s EndpointSlices (among `slices`) give; None if it has none
+    (or a selector, or is an ExternalName service)."""
     if has_selector(svc) or svc.type == "ExternalName":
         return None
-    slices = sorted((s for s in getattr(cluster, "endpoint_slices", [])
-                     if s.namespace == svc.namespace and s.service == svc.name), key=lambda s: s.name)
+    slices = sorted((s for s in slices if s.namespace == svc.namespace and s.service == svc.name),
+                    key=lambda s: s.name)
     if not slices:
         return None
     ports = slices[0].ports
@@ -117,10 +119,16 @@ def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
     """Every Endpoints object of the cluster, sorted by namespace and name."""
     derived = {}
     controlled = set()
+    pods_in: dict[str, list[Pod]] = {}        # grouped once: each service looks at its namespace only
+    for p in cluster.pods:
+        pods_in.setdefault(p.namespace, []).append(p)
+    slices_of: dict[tuple[str, str], list[EndpointSlice]] = {}
+    for s in getattr(cluster, "endpoint_slices", []):
+        slices_of.setdefault((s.namespace, s.service), []).append(s)
     for svc in cluster.services:
         if has_selector(svc):
             controlled.add((svc.namespace, svc.name))
-            derived[(svc.namespace, svc.name)] = endpoints_for(cluster, svc)
+            derived[(svc.namespace, svc.name)] = endpoints_for(cluster, svc, pods_in.get(svc.namespace, []))
     for ep in cluster.endpoints:
         key = (ep.namespace, ep.name)
         if key not in controlled:
@@ -128,7 +136,7 @@ def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
     for svc in cluster.services:
         key = (svc.namespace, svc.name)
         if key not in derived:
-            ep = slice_endpoints(cluster, svc)
+            ep = slice_endpoints(svc, slices_of.get(key, []))
             if ep is not None:
                 derived[key] = ep
     return [derived[k] for k in sorted(derived)]

@@ -843,6 +843,8 @@ def parse_document(doc, where: str) -> Manifest | None:
 
 
 def files(path: str | Path) -> list[Path]:
+    if yamlio.is_stdin(path):
+        return [Path(yamlio.STDIN)]
     p = Path(path)
     if p.is_dir():
         return sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml", ".json"))
@@ -852,105 +854,12 @@ def files(path: str | Path) -> list[Path]:
 
 
 def load(path: str | Path) -> list[Manifest]:
-    """Every object of a file (multi-document) or a directory of files, in order.
-    All or nothing: the first invalid document raises before anything is returned."""
+    """Every object of a file (multi-document), a directory of files or standard input (`-`),
+    in order. All or nothing: the first invalid document raises before anything is returned."""
     out = []
     for f in files(path):
         for i, doc in enumerate(yamlio.read(f, all_documents=True), 1):
-            m = parse_document(doc, f"{f}: document {i}")
+            m = parse_document(doc, f"{yamlio.name(f)}: document {i}")
             if m is not None:
                 out.append(m)
     return out
-
-
-# ---------------------------------------------------------------- the API server's store
-
-_LISTS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deployments", "Pod": "pods",
-          "Secret": "secrets", "ConfigMap": "config_maps", "EndpointSlice": "endpoint_slices",
-          "Ingress": "ingresses", "IngressClass": "ingress_classes"}
-
-
-_KEEP_CREATED = ("Service", "Secret", "ConfigMap", "Ingress")    # replaced in place; a changed pod is a new pod
-
-
-def apply_to(cluster, manifests: list[Manifest]) -> None:
-    """Create or replace each object in the cluster (what the API server stores)."""
-    for m in manifests:
-        if m.kind == "Namespace":
-            continue
-        items = getattr(cluster, _LISTS[m.kind])
-        if m.kind == "EndpointSlice":
-            old = _find(items, m.obj)
-            for slice_ in (old, m.obj):
-                if slice_ is not None:
-                    _forget_slice_endpoints(cluster, slice_.namespace, slice_.service)
-        old = _pop(items, m.obj)
-        if m.kind == "Service":
-            if old is not None and not m.obj.cluster_ip:
-                m.obj.cluster_ip = old.cluster_ip          # a service keeps its address across applies
-            if old is not None and m.obj.type == "LoadBalancer" and not m.obj.load_balancer_ip:
-                m.obj.load_balancer_ip = old.load_balancer_ip
-        elif m.kind == "Secret" and old is not None and old.type != m.obj.type:
-            items.append(old)
-            raise ModelError(f"{m.where}: type: field is immutable ({old.type!r} in the cluster); "
-                             "delete the Secret to change its type")
-        elif m.kind == "Deployment" and old is not None:
-            m.obj.template_hash, m.obj.next_ordinal = old.template_hash, old.next_ordinal
-            if (old.labels, old.spec()) != (m.obj.labels, m.obj.spec()):
-                # a new template: the old pods go, new ones come (Recreate)
-                cluster.pods = [p for p in cluster.pods if not (p.owner == old.name and p.namespace == old.namespace)]
-                m.obj.template_hash = ""
-        elif m.kind == "Pod" and old is not None:
-            if old.spec() == m.obj.spec() and m.obj.node in ("", old.node):
-                old.labels = m.obj.labels                   # same spec: it keeps running where it is
-                m.obj = old
-        if old is not None and m.kind in _KEEP_CREATED:
-            m.obj.created = old.created
-        getattr(cluster, _LISTS[m.kind]).append(m.obj)
-
-
-def delete_from(cluster, manifests: list[Manifest]) -> list[str]:
-    """Remove each object; returns what was not there (kubectl's NotFound), as "<Kind> <namespace>/<name>"
-    (an IngressClass has the namespace "")."""
-    missing = []
-    for m in manifests:
-        if m.kind == "Namespace":
-            continue
-        items = getattr(cluster, _LISTS[m.kind])
-        if m.kind == "EndpointSlice" and _find(items, m.obj) is not None:
-            _forget_slice_endpoints(cluster, m.obj.namespace, _find(items, m.obj).service)
-        if _pop(items, m.obj) is None:
-            missing.append(f"{m.kind} {m.key[1]}/{m.key[2]}")
-        elif m.kind == "Deployment":
-            cluster.pods = [p for p in cluster.pods if not (p.owner == m.obj.name and p.namespace == m.obj.namespace)]
-        elif m.kind == "Service":
-            _pop(cluster.endpoints, m.obj)
-    return missing
-
-
-def _forget_slice_endpoints(cluster, namespace: str, service: str) -> None:
-    """Drop the Endpoints that derive_endpoints made from a Service's EndpointSlices (the lab stores
-    them with the hand-written ones): they are made again from the changed slices. An Endpoints
-    object that differs from what the slices give was written by hand and stays."""
-    from netlab.model import endpoints as ep_controller
-    svc = next((s for s in cluster.services if s.namespace == namespace and s.name == service), None)
-    stored = ep_controller.find(cluster.endpoints, namespace, service)
-    if svc is None or stored is None or ep_controller.has_selector(svc):
-        return
-    if stored == ep_controller.slice_endpoints(cluster, svc):
-        cluster.endpoints.remove(stored)
-
-
-def _same(x, obj) -> bool:
-    return x.name == obj.name and getattr(x, "namespace", "") == getattr(obj, "namespace", "")
-
-
-def _find(items: list, obj):
-    return next((x for x in items if _same(x, obj)), None)
-
-
-def _pop(items: list, obj):
-    for i, x in enumerate(items):
-        if _same(x, obj):
-            return items.pop(i)
-    return None

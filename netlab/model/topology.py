@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from netlab.errors import ModelError
-from netlab.model import controller, manifests, yamlio
+from netlab.model import controller, manifests, store, yamlio
 from netlab.model.objects import Cluster, Deployment, Host, Node, Pod, PodSpec
 from netlab.model.validate import validate
 
@@ -116,13 +116,13 @@ def load(path: str | Path, name: str = "seed", now: float = 0.0, warn=lambda lin
         if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, str) for r in refs)):
             raise ModelError(f"manifests: {refs!r} must be a list of files or directories")
     except ModelError as e:
-        raise ModelError(f"{path}: {e}") from None
+        raise ModelError(f"{yamlio.name(path)}: {e}") from None
     for ref in refs or []:
         items = manifests.load(path.parent / ref)
         for m in items:
             for w in m.warnings:
                 warn(w)
-        manifests.apply_to(c, items)
+        store.apply(c, items)
     if refs:
-        validate(c, str(path))
+        validate(c, yamlio.name(path))
     return c

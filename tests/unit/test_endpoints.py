@@ -2,7 +2,7 @@
 import pytest
 
 from netlab.errors import ModelError
-from netlab.model import manifests
+from netlab.model import manifests, store
 from netlab.model.endpoints import derive_endpoints, endpoints_for, find, slice_endpoints
 from netlab.model.objects import (
     Cluster, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, Node, Pod, Service, ServicePort,
@@ -203,7 +203,7 @@ def test_slices_do_not_count_for_selector_and_external_name_services():
                          a_slice("ext-1", EndpointAddress("10.9.9.8"), service="ext")]
     assert [a.ip for a in find(derive_endpoints(c), "default", "web").addresses] == ["172.30.76.2"]
     assert find(derive_endpoints(c), "default", "ext") is None
-    assert slice_endpoints(c, c.services[0]) is None
+    assert slice_endpoints(c.services[0], c.endpoint_slices) is None
 
 
 def test_slices_without_endpoints_give_an_empty_endpoints_object():
@@ -245,7 +245,7 @@ def test_a_changed_or_deleted_slice_changes_the_stored_endpoints(tmp_path):
         f = tmp_path / "slice.yaml"
         f.write_text(text)
         ms = manifests.load(f)
-        missing = manifests.delete_from(c, ms) if delete else manifests.apply_to(c, ms)
+        missing = store.delete(c, ms) if delete else store.apply(c, ms)
         c.endpoints = derive_endpoints(c)                                # as the lab does after every change
         return missing
 

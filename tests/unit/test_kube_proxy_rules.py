@@ -12,7 +12,7 @@ from netlab.kube_proxy import (
     as_saved, build, diff, parse_save, probability, render, restore_input,
     saved_probability, to_text,
 )
-from netlab.kube_proxy.rules import quote
+from netlab.kube_proxy.rules import build_nodes, quote
 from netlab.model.objects import (
     Cluster, EndpointAddress, EndpointPort, Endpoints, Node, Pod, Service, ServicePort,
 )
@@ -483,11 +483,11 @@ DB = "default/db:sql"
 
 def _hand_written(tmp_path, subsets: str) -> Cluster:
     """A selector-less Service and the Endpoints a manifest writes for it."""
-    from netlab.model import manifests
+    from netlab.model import manifests, store
     f = tmp_path / "db.yaml"
     f.write_text("apiVersion: v1\nkind: Endpoints\nmetadata: {name: db}\nsubsets:\n" + subsets)
     c = lab(Service("db", "default", cluster_ip="10.254.3.4", ports=[ServicePort(3306, "sql")]), pods=[])
-    manifests.apply_to(c, manifests.load(f))
+    store.apply(c, manifests.load(f))
     return c
 
 
@@ -522,3 +522,21 @@ def test_a_headless_service_with_ports_gets_no_rules():
     assert "default/web" not in render(c, "node1")
     assert r["nat"].chains["KUBE-SERVICES"] == build(lab(), "node1")["nat"].chains["KUBE-SERVICES"]
     assert r["filter"].chains == build(lab(), "node1")["filter"].chains     # no REJECT for it either
+
+
+# --- every node at once -----------------------------------------------------------------
+
+@pytest.mark.parametrize("policy", ["Cluster", "Local"])
+def test_build_nodes_gives_each_node_what_build_gives_it(policy):
+    c = lab(web(type="NodePort", external_traffic_policy=policy), Service(
+        "db", "default", cluster_ip="10.254.3.4", selector={"app": "web"}, ports=[ServicePort(3306)]))
+    got = build_nodes(c, ["node1", "node2"], precision=10)
+    for node in ("node1", "node2"):
+        assert to_text(got[node]) == to_text(build(c, node, precision=10))
+    # Only Local rules differ between nodes (each balances over its own endpoints)
+    assert (to_text(got["node1"]) == to_text(got["node2"])) == (policy == "Cluster")
+
+
+def test_build_nodes_checks_every_node_name():
+    with pytest.raises(ModelError, match=r"^node 'node3': not a node of this cluster$"):
+        build_nodes(lab(web()), ["node1", "node3"])

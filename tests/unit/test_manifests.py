@@ -10,7 +10,7 @@ import yaml
 import golden_files
 
 from netlab.errors import ModelError
-from netlab.model import manifests, topology
+from netlab.model import manifests, store, topology
 from netlab.model.objects import (
     Cluster, EndpointAddress, EndpointPort, EnvFrom, Ingress, IngressBackend, IngressPath, IngressRule, KeyRef, Pod,
     ServicePort,
@@ -129,11 +129,11 @@ def test_apply_keeps_a_services_cluster_ip_and_delete_reports_missing(tmp_path):
         metadata: {name: data-product}
         spec: {selector: {app: data-product}, ports: [{name: data-product, port: 50051}]}
         """)
-    manifests.apply_to(c, ms)
+    store.apply(c, ms)
     svc = next(s for s in c.services if s.name == "data-product")
     assert svc.cluster_ip == "10.254.116.224" and len(c.services) == 6
-    assert manifests.delete_from(c, ms) == []
-    assert manifests.delete_from(c, ms) == ["Service default/data-product"]
+    assert store.delete(c, ms) == []
+    assert store.delete(c, ms) == ["Service default/data-product"]
 
 
 def test_directory_of_manifests(tmp_path):
@@ -475,7 +475,7 @@ def test_a_file_with_one_invalid_document_gives_nothing(tmp_path, monkeypatch):
     c = seed_cluster()
     before = c.to_dict()
     with pytest.raises(ModelError, match=r"all\.yaml: document 3: data\[k\]: "):
-        manifests.apply_to(c, manifests.load(tmp_path))      # a directory: every file is read first
+        store.apply(c, manifests.load(tmp_path))      # a directory: every file is read first
     assert parsed == [f"{f}: document 1", f"{f}: document 2", f"{f}: document 3"]
     assert c.to_dict() == before
 
@@ -557,7 +557,7 @@ def test_later_env_of_the_same_name_wins(tmp_path):
 
 def _apply(c, tmp_path, text, name="m.yaml"):
     _, ms = _load(tmp_path, text, name)
-    manifests.apply_to(c, ms)
+    store.apply(c, ms)
     return ms
 
 
@@ -605,7 +605,7 @@ def test_a_secrets_type_cannot_change(tmp_path):
     _apply(c, tmp_path, "apiVersion: v1\nkind: Secret\nmetadata: {name: t}\nstringData: {a: b}\n")
     f, ms = _load(tmp_path, (GOLDEN / "secret_tls.yaml").read_text().replace("shop-tls", "t"), "tls.yaml")
     with pytest.raises(ModelError, match=r"document 1: type: field is immutable \('Opaque' in the cluster\)") as e:
-        manifests.apply_to(c, ms)
+        store.apply(c, ms)
     assert str(e.value) == (f"{f}: document 1: type: field is immutable ('Opaque' in the cluster); "
                             "delete the Secret to change its type")
 
@@ -615,9 +615,9 @@ def test_delete_the_new_kinds_and_report_missing(tmp_path):
     text = "\n---\n".join((GOLDEN / f"{k}.yaml").read_text() for k in (
         "secret_tls", "configmap", "endpointslice", "ingress_walkthrough", "ingressclass"))
     ms = _apply(c, tmp_path, text)
-    assert manifests.delete_from(c, ms) == []
+    assert store.delete(c, ms) == []
     assert (c.secrets, c.config_maps, c.endpoint_slices, c.ingresses, c.ingress_classes) == ([], [], [], [], [])
-    assert manifests.delete_from(c, ms) == [
+    assert store.delete(c, ms) == [
         "Secret default/shop-tls", "ConfigMap shop/web-config", "EndpointSlice default/mysql-1",
         "Ingress ns-jo/business-user", "IngressClass /nginx", "IngressClass /other"]
 
@@ -747,14 +747,14 @@ def test_re_applying_a_load_balancer_keeps_its_address(tmp_path):
         """
     c = seed_cluster()
     _, ms = _load(tmp_path, text)
-    manifests.apply_to(c, ms)
+    store.apply(c, ms)
     first = next(s for s in c.services if s.name == "public")
     first.cluster_ip, first.load_balancer_ip = "10.254.7.7", "192.168.0.201"       # what up/apply allocated
     _, ms = _load(tmp_path, text)
-    manifests.apply_to(c, ms)
+    store.apply(c, ms)
     again = next(s for s in c.services if s.name == "public")
     assert again is not first and (again.cluster_ip, again.load_balancer_ip) == ("10.254.7.7", "192.168.0.201")
     # an address the manifest gives wins over the one it had
     _, ms = _load(tmp_path, text.replace("type: LoadBalancer,", "type: LoadBalancer, loadBalancerIP: 192.168.0.210,"))
-    manifests.apply_to(c, ms)
+    store.apply(c, ms)
     assert next(s for s in c.services if s.name == "public").load_balancer_ip == "192.168.0.210"
