@@ -473,9 +473,11 @@ class Lab(LabRecord):
                 pod.ready = found
         before = c.endpoints
         c.endpoints = derive_endpoints(c)
-        self._save(state, c)
+        # the rules first: once the record says an address left the Endpoints, no new
+        # connection may still be sent to it
         if c.endpoints != before:
             self._sync_services(c)
+        self._save(state, c)
 
     def _spec(self, name: str, argv: list[str], box: process.Sandbox, env: dict) -> process.Spec:
         log = self.dir.logs / (name.replace("/", "_") + ".log")
@@ -768,4 +770,20 @@ def clean(out=_quiet, only: str | None = None) -> list[str]:
         LabDir(name).remove()
         removed.append(name)
         out(f"removed what lab {name} left in /etc/netns ({len(etc)} directories)")
+    if only is not None and only not in removed:
+        orphans = _orphan_namespaces(only)
+        if orphans:
+            pids = process.in_namespaces(orphans)
+            process.kill(pids, timeout=0)
+            teardown.drop_namespaces(orphans)
+            removed.append(only)
+            out(f"removed lab {only}: it had no record left; {len(orphans)} namespaces, {len(pids)} processes")
     return removed
+
+
+def _orphan_namespaces(name: str) -> list[str]:
+    """The namespaces of a lab whose record is gone (its run directory was removed): named
+    `<name>-...`, and only if `<name>-underlay` is among them, as every lab of netlab has one."""
+    found = [n for n in (os.listdir("/run/netns") if os.path.isdir("/run/netns") else [])
+             if n.startswith(f"{name}-")]
+    return found if layout.host_ns(name, layout.UNDERLAY) in found else []

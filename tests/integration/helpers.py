@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,13 @@ def netlab(*args: str, check: bool = True, timeout: float = 60, env=None) -> sub
     if check and r.returncode != 0:
         raise AssertionError(f"netlab {' '.join(args)} exited {r.returncode}: {r.stderr}{r.stdout}")
     return r
+
+
+def sigint_as_in_a_terminal() -> None:
+    """preexec_fn for a child the test interrupts: Ctrl-C's default action. A shell without job
+    control starts background commands with SIGINT ignored (`cmd &` in a script), and a child
+    would inherit that: Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def sh(ns: str, *cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:

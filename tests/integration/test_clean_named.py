@@ -8,7 +8,7 @@ from netlab import layout
 from netlab.kernel import process
 from netlab.model.objects import Cluster
 
-from helpers import leftovers, netlab, unique
+from helpers import leftovers, netlab, proc_state, unique
 
 SMALL = """\
 nodes:
@@ -71,4 +71,38 @@ def test_clean_with_a_name_removes_that_lab_only(tmp_path):
     finally:
         netlab("clean", env=env, check=False)
     for name in (a, b, gone):
+        assert leftovers(name) == [], name
+
+
+def _alive(pid: int) -> bool:
+    """Running: not gone, and not a zombie left for init to reap."""
+    return proc_state(pid) not in (None, "Z")
+
+
+def test_clean_with_a_name_removes_a_lab_whose_record_is_gone(tmp_path):
+    """A lab's run directory removed while it runs (a temporary NETLAB_RUN_DIR deleted): its
+    namespaces and processes are still there, and clean --name finds them by their names."""
+    env = {**os.environ, "NETLAB_RUN_DIR": str(tmp_path / "run"), "NETLAB_MARK_DIR": str(tmp_path / "marks")}
+    topo = tmp_path / "small.yaml"
+    topo.write_text(SMALL)
+    lost, other = unique("cl"), unique("co")
+    try:
+        for name in (lost, other):
+            netlab("up", "-f", str(topo), "--name", name, env=env)
+        state = json.loads((tmp_path / "run" / lost / "state.json").read_text())
+        pids = [p["pid"] for p in state["procs"].values()]
+        shutil.rmtree(tmp_path / "run" / lost)
+        shutil.rmtree(tmp_path / "marks")
+        assert all(_alive(pid) for pid in pids)
+
+        out = netlab("clean", "--name", lost, env=env).stdout
+        assert f"removed lab {lost}: it had no record left; {len(state['namespaces'])} namespaces" in out
+        assert leftovers(lost) == [] and not any(_alive(pid) for pid in pids)
+        assert os.path.exists(f"/run/netns/{layout.node_ns(other, 'node1')}")       # not that one's
+        # a name that has no namespaces is nothing to clean
+        assert netlab("clean", "--name", unique("cn"), env=env).stdout.strip().endswith("to clean")
+    finally:
+        netlab("clean", "--name", lost, env=env, check=False)
+        netlab("clean", env=env, check=False)
+    for name in (lost, other):
         assert leftovers(name) == [], name

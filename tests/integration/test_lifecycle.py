@@ -9,7 +9,9 @@ import pytest
 from netlab import layout
 from netlab.kernel import process
 
-from helpers import eventually, host_snapshot, leftovers, listdir, netlab, ping, proc_state, sh, unique
+from helpers import (
+    eventually, host_snapshot, leftovers, listdir, netlab, ping, proc_state, sh, sigint_as_in_a_terminal, unique,
+)
 
 
 def test_up_then_down_leaves_nothing_and_the_host_untouched():
@@ -177,16 +179,20 @@ def test_ctrl_c_during_up_removes_what_was_made(tmp_path):
     env = {**os.environ, "NETLAB_RUN_DIR": str(tmp_path / "run")}
     name = unique()
     up = subprocess.Popen([sys.executable, "-m", "netlab.cli", "up", "--name", name], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          preexec_fn=sigint_as_in_a_terminal)
     try:
         for line in up.stdout:
-            if line.strip().startswith("pods: veths"):
+            if line.strip().startswith("underlay"):      # the second of seven steps: most is yet to come
                 break
         up.send_signal(signal.SIGINT)
         rest = up.communicate(timeout=30)[0]
     finally:
         if up.poll() is None:
             up.kill()
+            up.wait()
+        if up.returncode == 0:        # the lab is up: not this test's to leave behind
+            netlab("down", "--name", name, env=env, check=False)
     if up.returncode == 0:
         pytest.skip("up finished before the interrupt arrived")
     assert up.returncode == 130 and "netlab: interrupted" in rest

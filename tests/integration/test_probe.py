@@ -19,6 +19,8 @@ from netlab import probe
 from netlab.kernel import netns
 from netlab.probe.cli import capture_command
 
+from helpers import sigint_as_in_a_terminal
+
 pytestmark = [pytest.mark.root,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates network namespaces")]
 
@@ -172,7 +174,8 @@ def test_capture_command_ctrl_c_leaves_a_complete_pcap(pair, tmp_path):
             f"sys.exit(capture_command({b!r}, 'eth0', None, {pcap!r}, None, 'icmp'))")
     # its own process group, so SIGINT reaches it (and its worker) as a terminal's Ctrl-C would
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=REPO))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=REPO),
+                            preexec_fn=sigint_as_in_a_terminal)
     try:
         assert "listening on" in proc.stderr.readline()
         assert probe.ping(a, B_IP, count=3).ok
