@@ -532,7 +532,8 @@ def nginx_test(tmp_path_factory):
         # "user root": nginx believes it is root in the namespace and would chown its temp
         # directories to nobody, who is not mapped there (the lab's non-root nginx never chowns)
         return subprocess.run(["unshare", "-rn", nginx, "-t", "-c", where / "nginx.conf", "-p", f"{where}/",
-                               "-e", "stderr", "-g", "user root root;"], capture_output=True, text=True)
+                               "-e", "stderr", "-g", "user root root;"], capture_output=True, text=True,
+                              timeout=20)      # a broken config (a mutant's) must fail, not hang
     run.crt, run.key = crt, key
     return run
 
