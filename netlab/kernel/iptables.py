@@ -6,6 +6,7 @@ faster than rule-by-rule through libiptc. Reading counters uses python-iptables.
 from __future__ import annotations
 
 import subprocess
+from typing import Protocol
 
 from netlab.errors import NetlabError
 from netlab.kernel import netns
@@ -30,6 +31,28 @@ def restore(ns: str, text: str, noflush: bool = True) -> None:
 
 def save(ns: str, table: str | None = None) -> str:
     return _run(ns, [SAVE] + (["-t", table] if table else []))
+
+
+class Iptables(Protocol):
+    """What netlab asks of iptables in a namespace: the seam between the components that
+    plan rules and the kernel (netlab.kernel.fake.FakeIptables stands in for it in tests)."""
+
+    def restore(self, ns: str, text: str, noflush: bool = True) -> None: ...
+
+    def save(self, ns: str, table: str | None = None) -> str: ...
+
+
+class _Legacy:
+    """The kernel's iptables, through iptables-legacy-restore and -save."""
+
+    def restore(self, ns: str, text: str, noflush: bool = True) -> None:
+        restore(ns, text, noflush)
+
+    def save(self, ns: str, table: str | None = None) -> str:
+        return save(ns, table)
+
+
+LEGACY: Iptables = _Legacy()
 
 
 def counters(ns: str, table: str, chain: str) -> list[tuple[str, int, int]]:

@@ -17,7 +17,7 @@ import marshal
 from pathlib import Path
 
 from netlab.kernel import iptables
-from netlab.kube_proxy.rules import BUILTIN, TABLES, Table, diff, is_ours, parse_save, restore_input
+from netlab.kube_proxy.rules import BUILTIN, TABLES, Table, diff, parse_save, read_save, restore_input
 
 WHOLE_TABLE_OVER = 200     # changed chains above which a whole-table write is cheaper
 
@@ -64,28 +64,12 @@ def plan(have: dict[str, Table], want: dict[str, Table]) -> str:
 def whole_tables(saved: str, want: dict[str, Table]) -> str:
     """Flushing iptables-restore input for nat and filter: `want`, plus every rule of
     `saved` (iptables-save text) that is not netlab's, after netlab's jumps."""
-    foreign: dict[str, dict[str, list[str]]] = {t: {} for t in TABLES}
-    policy: dict[tuple[str, str], str] = {}
-    current = None
-    for line in saved.splitlines():
-        if line.startswith("*"):
-            current = line[1:] if line[1:] in TABLES else None
-        elif current and line.startswith(":"):
-            chain, chain_policy = line[1:].split()[:2]
-            if chain in BUILTIN[current]:
-                policy[(current, chain)] = chain_policy      # a user's DROP policy stays
-            elif not is_ours(chain):
-                foreign[current].setdefault(chain, [])
-        elif current and line.startswith("-A "):
-            chain = line.split()[1]
-            target = line.rsplit(" -j ", 1)[-1].split()[0] if " -j " in line else ""
-            if not is_ours(chain) and not is_ours(target):
-                foreign[current].setdefault(chain, []).append(line)
+    kept = read_save(saved)
     lines = []
     for name in TABLES:
-        t, other = want[name], foreign[name]
+        t, other = want[name], kept.foreign[name]
         lines.append(f"*{name}")
-        lines += [f":{c} {policy.get((name, c), 'ACCEPT')} [0:0]" for c in BUILTIN[name]]
+        lines += [f":{c} {kept.policy.get((name, c), 'ACCEPT')} [0:0]" for c in BUILTIN[name]]
         lines += [f":{c} - [0:0]" for c in other if c not in BUILTIN[name]]
         lines += [f":{c} - [0:0]" for c in t.chains]
         for c in BUILTIN[name]:
@@ -99,17 +83,18 @@ def whole_tables(saved: str, want: dict[str, Table]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sync(ns: str, want: dict[str, Table], cache: Path) -> int:
-    """Bring namespace `ns` to `want`; returns how many chains were written or removed."""
+def sync(ns: str, want: dict[str, Table], cache: Path, ipt: iptables.Iptables = iptables.LEGACY) -> int:
+    """Bring namespace `ns` to `want` through `ipt` (the kernel's iptables, or a fake);
+    returns how many chains were written or removed."""
     have = _load(cache)
     saved = None
     if have is None:
-        saved = iptables.save(ns)
+        saved = ipt.save(ns)
         have = parse_save(saved)
     changed = sum(len(w) + len(r) for w, r in diff(have, want).values())
     if changed > WHOLE_TABLE_OVER:
-        iptables.restore(ns, whole_tables(saved if saved is not None else iptables.save(ns), want), noflush=False)
+        ipt.restore(ns, whole_tables(saved if saved is not None else ipt.save(ns), want), noflush=False)
     elif changed:
-        iptables.restore(ns, plan(have, want))
+        ipt.restore(ns, plan(have, want))
     _store(cache, want)
     return changed

@@ -462,27 +462,50 @@ def is_ours(chain: str) -> bool:
     return any(chain in fixed for fixed in FIXED_CHAINS.values()) or chain.startswith(SERVICE_CHAIN_PREFIXES)
 
 
-def parse_save(text: str) -> dict[str, Table]:
-    """netlab's part of iptables-save output: our chains, and jumps into them."""
-    tables = {name: Table(name) for name in TABLES}
+@dataclass
+class Saved:
+    """iptables-save output read once: netlab's part (its chains and the jumps into them) and
+    the rest (everyone else's chains and rules, the built-in chains' policies), which a
+    whole-table write keeps."""
+    ours: dict[str, Table]
+    foreign: dict[str, dict[str, list[str]]]          # table -> chain -> rules, declared order
+    policy: dict[tuple[str, str], str]                # (table, built-in chain) -> ACCEPT, DROP
+
+
+def read_save(text: str) -> Saved:
+    """The one reader of iptables-save text (the kernel's rules, or a fake's)."""
+    ours = {name: Table(name) for name in TABLES}
+    foreign: dict[str, dict[str, list[str]]] = {name: {} for name in TABLES}
+    policy: dict[tuple[str, str], str] = {}
     current = None
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("*"):
-            current = tables.get(line[1:])
+            current = line[1:] if line[1:] in TABLES else None
         elif current is None or not line or line.startswith("#") or line == "COMMIT":
             continue
         elif line.startswith(":"):
-            chain = line[1:].split()[0]
-            if is_ours(chain):
-                current.chains.setdefault(chain, [])
+            chain, chain_policy = (line[1:].split() + ["-"])[:2]
+            if chain in BUILTIN[current]:
+                policy[(current, chain)] = chain_policy      # a user's DROP policy stays
+            elif is_ours(chain):
+                ours[current].chains.setdefault(chain, [])
+            else:
+                foreign[current].setdefault(chain, [])
         elif line.startswith("-A "):
             chain = line.split()[1]
             target = line.rsplit(" -j ", 1)[-1].split()[0] if " -j " in line else ""
             if is_ours(chain):
-                current.chains.setdefault(chain, []).append(line)
-            elif chain in BUILTIN[current.name] and is_ours(target):
-                current.jumps.setdefault(chain, []).append(line)
-    for t in tables.values():
+                ours[current].chains.setdefault(chain, []).append(line)
+            elif chain in BUILTIN[current] and is_ours(target):
+                ours[current].jumps.setdefault(chain, []).append(line)
+            elif not is_ours(target):
+                foreign[current].setdefault(chain, []).append(line)
+    for t in ours.values():
         t.chains = dict(sorted(t.chains.items()))
-    return tables
+    return Saved(ours, foreign, policy)
+
+
+def parse_save(text: str) -> dict[str, Table]:
+    """netlab's part of iptables-save output: our chains, and jumps into them."""
+    return read_save(text).ours
