@@ -1,62 +1,16 @@
-"""What the kubelet does for netlab's pods: readiness, by TCP probes on their ports.
-
-A pod that runs a command is ready (READY 1/1, in Endpoints) once each of its TCP
-container ports accepts a connection inside the pod's namespace.
-"""
+"""netlab's kubelet, one per node: restarts its pods' dead processes after a back-off and
+follows their readiness by TCP probes from the node (netlab.readiness), reporting both to
+the lab, which updates Endpoints and every node's rules."""
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import dataclass, field
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from netlab.kernel import netns
-
-PROBE_TIMEOUT = 10.0
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait(ns: str, ports: list[int], deadline: float) -> bool:
-    netns.setns(ns)
-    left = list(ports)
-    while left:
-        left = [p for p in left if not _accepts(p)]
-        if not left:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def wait_ready(probes: dict[str, list[int]], timeout: float = PROBE_TIMEOUT, on_ready=None) -> set[str]:
-    """probes: namespace -> TCP ports. Returns the namespaces whose ports all accept;
-    on_ready([ns, ...]) is called as they get there (pods may need each other: data-product
-    needs the DNS pod in its Service's Endpoints before it can find the database)."""
-    if not probes:
-        return set()
-    deadline = time.monotonic() + timeout
-    ready: set[str] = set()
-    with ThreadPoolExecutor(min(32, len(probes))) as pool:
-        pending = {pool.submit(_wait, ns, ports, deadline): ns for ns, ports in probes.items()}
-        while pending:
-            # all that got ready meanwhile, in one go: one rules update for them all
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            wave = [pending.pop(f) for f in done if f.result()]
-            for f in done:
-                pending.pop(f, None)
-            ready.update(wave)
-            if wave and on_ready:
-                on_ready(wave)
-    return ready
-
-
-# ---- the per-node agent -----------------------------------------------------------------
+from netlab.errors import NetlabError
+from netlab.kernel import process
+from netlab.lab import Lab
+from netlab.model.objects import Cluster
+from netlab.readiness import accepts
 
 PERIOD = 0.1             # how often processes are checked
 PROBE_PERIOD = 0.5       # how often ports are probed
@@ -64,12 +18,7 @@ BACKOFF_FIRST, BACKOFF_MAX, BACKOFF_RESET = 2.0, 32.0, 60.0   # CrashLoopBackOff
 
 
 def _probe(ip: str, ports: list[int]) -> bool:
-    for port in ports:
-        with socket.socket() as s:
-            s.settimeout(0.2)
-            if s.connect_ex((ip, port)) != 0:
-                return False
-    return True
+    return all(accepts(ip, port) for port in ports)
 
 
 @dataclass
@@ -107,11 +56,6 @@ def decide(pods: dict, alive: dict, probed: dict, now: float, b: Backoff) -> tup
 def run(lab_name: str, node: str) -> None:
     """Watch this node's pods: a dead process leaves Endpoints at once and is restarted
     after a back-off; readiness follows TCP probes from the node, as the kubelet's."""
-    from netlab.errors import NetlabError
-    from netlab.kernel import process
-    from netlab.lab import Lab
-    from netlab.model.objects import Cluster
-
     lab = Lab(lab_name)
     backoff = Backoff()
     last_probe = 0.0

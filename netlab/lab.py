@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from netlab import cloud, container, kubelet, layout, underlay
+from netlab import cloud, container, layout, readiness, underlay
 from netlab.cni import bridge as cni
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -341,7 +341,7 @@ class Lab(LabRecord):
                 by_ns[ns].ready = True
             c.endpoints = derive_endpoints(c)
             self._sync_services(c)
-        kubelet.wait_ready(probes, on_ready=on_ready)
+        readiness.wait_ready(probes, on_ready=on_ready)
         c.endpoints = derive_endpoints(c)
 
     def _uid(self, c: Cluster, p: Pod) -> int:
