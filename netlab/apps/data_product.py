@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
 import pymysql
 
-from netlab.apps.http import me, start
+from netlab.apps.http import drain, me, on_sigterm, start
 
 HEALTH_PERIOD = 1.0
 
@@ -64,16 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=50051)
     a = p.parse_args(argv)
     pool = ThreadPoolExecutor(4)
-    while True:
+    stop = on_sigterm()
+    while not stop.is_set():
         # Ready (listening, so the kubelet's probe passes) only while the database answers.
         while not db_answers(pool):
-            time.sleep(0.05)
+            if stop.wait(0.05):
+                return 0
         server = start(a.port, {"/api/v1/product/list": products})
-        while db_answers(pool):
-            time.sleep(HEALTH_PERIOD)
-        print("not ready: closing the port until the database answers again", flush=True)
-        server.shutdown()
-        server.server_close()
+        while not stop.wait(HEALTH_PERIOD) and db_answers(pool):
+            pass
+        if not stop.is_set():
+            print("not ready: closing the port until the database answers again", flush=True)
+        drain(server)
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+DRAIN_QUIET, DRAIN_LIMIT = 0.1, 0.8     # seconds: within the 1 s the lab gives a pod to end
 
 
 def me() -> dict:
@@ -50,11 +54,52 @@ class JSONHandler(BaseHTTPRequestHandler):
         print(f"{self.address_string()} {fmt % args}", flush=True)
 
 
-def start(port: int, routes: dict) -> ThreadingHTTPServer:
-    """Listen on `port` and serve in a thread; shutdown() and server_close() stop it."""
+class Server(ThreadingHTTPServer):
+    """Counts the connections it is serving and knows when it last accepted one (drain)."""
+    request_queue_size = 256      # many clients at once (benchmarks)
+
+    def __init__(self, address, handler):
+        super().__init__(address, handler)
+        self.busy, self.last_accept, self._lock = 0, 0.0, threading.Lock()
+
+    def process_request(self, request, client_address):
+        with self._lock:
+            self.busy += 1
+            self.last_accept = time.monotonic()
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        super().shutdown_request(request)
+        with self._lock:
+            self.busy -= 1
+
+
+def drain(server: Server, quiet: float = DRAIN_QUIET, limit: float = DRAIN_LIMIT) -> None:
+    """End serving as a terminating pod should: the lab took it out of its Service's Endpoints
+    before the SIGTERM, but connections already sent to it (in the accept queue, or being
+    answered) are still served, until none came for `quiet` seconds (at most `limit`)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        with server._lock:
+            idle = server.busy == 0 and time.monotonic() - server.last_accept >= quiet
+        if idle:
+            break
+        time.sleep(0.01)
+    server.shutdown()
+    server.server_close()
+
+
+def on_sigterm() -> threading.Event:
+    """An event set by SIGTERM (the lab's, or the kubelet's, when the pod goes)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop
+
+
+def start(port: int, routes: dict) -> Server:
+    """Listen on `port` and serve in a thread; drain() (or shutdown() and server_close()) stops it."""
     handler = type("Handler", (JSONHandler,), {"routes": routes})
-    ThreadingHTTPServer.request_queue_size = 256      # many clients at once (benchmarks)
-    server = ThreadingHTTPServer(("0.0.0.0", port), handler)
+    server = Server(("0.0.0.0", port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     print(f"{me()['pod']} serving on port {port}", flush=True)
@@ -62,5 +107,8 @@ def start(port: int, routes: dict) -> ThreadingHTTPServer:
 
 
 def serve(port: int, routes: dict) -> None:
-    start(port, routes)
-    threading.Event().wait()
+    """Serve until SIGTERM, then drain."""
+    stop = on_sigterm()
+    server = start(port, routes)
+    stop.wait()
+    drain(server)
