@@ -18,6 +18,7 @@ import binascii
 import posixpath
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
@@ -108,7 +109,7 @@ _CONTROLLER_PATH = re.compile(r"^[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$")
 @dataclass
 class Manifest:
     kind: str
-    obj: object       # Service, Endpoints, Pod, Deployment, Secret, ConfigMap, EndpointSlice, Ingress,
+    obj: Any          # Service, Endpoints, Pod, Deployment, Secret, ConfigMap, EndpointSlice, Ingress,
     #                   IngressClass (cluster-scoped: no namespace), or a namespace's name
     where: str        # "file.yaml: document 2"
     warnings: list[str] = field(default_factory=list)

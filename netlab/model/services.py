@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
+from typing import Any
 from ipaddress import IPv4Address, ip_network
 
 from netlab.errors import ModelError
@@ -84,7 +86,7 @@ class Taken:
     "ns/name" of its holders: built once and kept as services are admitted, so that checking
     and allocating for every service is linear in their number, not quadratic."""
 
-    def __init__(self, services: list[Service] = ()):
+    def __init__(self, services: Iterable[Service] = ()):
         self.cluster_ips: dict[str, list[str]] = {}
         self.node_ports: dict[int, list[str]] = {}
         self.lb_ips: dict[str, list[str]] = {}
@@ -107,7 +109,7 @@ class Taken:
         me = _holder(svc)
         return next((h for h in reversed(table.get(value, ())) if h != me), None)
 
-    def others(self, table: dict, svc: Service) -> set:
+    def others(self, table: dict, svc: Service) -> _Others:
         """The values of `table` held by a service other than `svc` (what an allocation avoids)."""
         return _Others(table, _holder(svc))
 
@@ -124,7 +126,7 @@ class _Others:
 
 # --- allocation ---------------------------------------------------------------------
 
-def _first_free(candidates: list, start: int, taken) -> object | None:
+def _first_free(candidates: Sequence, start: int, taken) -> Any:
     n = len(candidates)
     for i in range(n):
         value = candidates[(start + i) % n]
