@@ -58,3 +58,13 @@ def test_dns1123():
     assert not names.is_dns1123_label("a" * 64)
     assert names.is_dns1123_subdomain("a.b-c")
     assert not names.is_dns1123_subdomain("a..b")
+
+
+def test_dns1123_lengths_at_their_limits():
+    """63 characters a label and 253 a subdomain are allowed, one more is not, and empty is not a name."""
+    assert names.is_dns1123_label("a" * 63)
+    label = "a" * 63
+    longest = ".".join([label] * 3 + ["a" * 61])                 # 63*3 + 61 + 3 dots = 253
+    assert len(longest) == 253 and names.is_dns1123_subdomain(longest)
+    assert not names.is_dns1123_subdomain(longest + "a")
+    assert not names.is_dns1123_subdomain("")

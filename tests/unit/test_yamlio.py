@@ -57,3 +57,26 @@ def test_bytes_that_are_not_text_are_one_line(tmp_path, junk):
 def test_an_unreadable_file_names_itself(tmp_path):
     with pytest.raises(ModelError, match=rf"^{tmp_path}: cannot read: Is a directory$"):
         yamlio.read(tmp_path)
+
+
+def test_one_document_is_read_as_it_is_and_several_are_refused_unless_asked_for():
+    assert yamlio.parse(b"kind: Service\n", "x") == {"kind": "Service"}
+    assert yamlio.parse(b"a: 1\n---\nb: 2\n", "x", all_documents=True) == [{"a": 1}, {"b": 2}]
+    with pytest.raises(ModelError, match=r"^x: not valid YAML at line 2: but found another document$"):
+        yamlio.parse(b"a: 1\n---\nb: 2\n", "x")
+
+
+def test_a_syntax_error_names_the_problem_not_the_context():
+    """libyaml's message starts with its context ("while parsing a flow sequence"); the problem says more."""
+    with pytest.raises(ModelError, match=r"^f: not valid YAML at line 2: did not find expected ',' or '\]'$"):
+        yamlio.parse(b"key: [1, 2", "f")
+
+
+def test_an_error_without_a_position_or_problem_is_its_first_line(monkeypatch):
+    """A YAMLError that is not a MarkedYAMLError (a loader of PyYAML's own raising one) has neither."""
+    class Refusing(yaml.SafeLoader):
+        def __init__(self, stream):
+            raise yaml.YAMLError("the loader refused\nsecond line")
+    monkeypatch.setattr(yamlio, "_LOADER", Refusing)
+    with pytest.raises(ModelError, match=r"^x: not valid YAML: the loader refused$"):
+        yamlio.parse(b"a: 1\n", "x")
