@@ -1,5 +1,5 @@
 """netlab's kubelet, one per node: restarts its pods' dead processes after a back-off and
-follows their readiness by TCP probes from the node (netlab.readiness), reporting both to
+follows their readiness by TCP probes from the node (netlab.kernel.readiness), reporting both to
 the lab, which updates Endpoints and every node's rules."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from netlab.errors import NetlabError
 from netlab.kernel import process
 from netlab.lab import Lab
 from netlab.model.objects import Cluster
-from netlab.readiness import accepts
+from netlab.kernel.readiness import accepts
 
 PERIOD = 0.1             # how often processes are checked
 PROBE_PERIOD = 0.5       # how often ports are probed

@@ -24,6 +24,11 @@ def pod_ns(lab: str, pod: Pod) -> str:
     return f"{lab}-{pod.namespace}.{pod.name}"
 
 
+def pod_proc(namespace: str, name: str) -> str:
+    """A pod's process on the lab's record (and its log's name): pod/<namespace>/<name>."""
+    return f"pod/{namespace}/{name}"
+
+
 def infra_namespaces(c: Cluster) -> list[str]:
     return ([host_ns(c.name, UNDERLAY), host_ns(c.name, ROUTER), host_ns(c.name, LB)]
             + [node_ns(c.name, n.name) for n in c.nodes]

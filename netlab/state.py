@@ -124,3 +124,48 @@ def marked_gone() -> list[str]:
         return sorted(m.name for m in MARK_DIR.iterdir() if not (RUN_DIR / m.name).is_dir())
     except FileNotFoundError:
         return []
+
+
+class Ledger:
+    """A lab's record while a command changes it (holding the lock): what exists, and what
+    is about to, is written down before the kernel is asked for it, so that `down` and
+    `clean` find everything after a crash at any moment."""
+
+    def __init__(self, lab_dir: LabDir, state: dict):
+        self.dir, self.state = lab_dir, state
+
+    @property
+    def procs(self) -> dict:
+        return self.state["procs"]
+
+    @property
+    def waiting(self) -> dict:
+        """Pods whose process could not start -> the reason (CreateContainerConfigError, ...)."""
+        return self.state.setdefault("waiting", {})
+
+    def proc(self, name: str):
+        from netlab.kernel.process import Proc
+        rec = self.procs.get(name)
+        return Proc(**rec) if rec else None
+
+    def add_proc(self, proc) -> None:
+        self.procs[proc.name] = proc.to_dict()
+
+    def pop_proc(self, name: str):
+        from netlab.kernel.process import Proc
+        rec = self.procs.pop(name, None)
+        return Proc(**rec) if rec else None
+
+    def add_namespaces(self, names: list[str]) -> None:
+        """On record before they are made (saved)."""
+        self.state["namespaces"] += [n for n in names if n not in self.state["namespaces"]]
+        self.save()
+
+    def drop_namespaces(self, names: list[str]) -> None:
+        gone = set(names)
+        self.state["namespaces"] = [n for n in self.state["namespaces"] if n not in gone]
+
+    def save(self, cluster=None) -> None:
+        if cluster is not None:
+            self.state["cluster"] = cluster.to_dict()
+        self.dir.write(self.state)

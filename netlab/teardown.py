@@ -2,18 +2,9 @@
 apart from netlab.lab (which builds labs) so that `down` needs little to start."""
 from __future__ import annotations
 
-import shutil
-
 from netlab.errors import NetlabError
 from netlab.kernel import netns, process
 from netlab.state import LabDir, labs
-
-
-def drop_namespaces(names: list[str]) -> None:
-    """Unmount and unlink namespaces, with their /etc/netns files (resolv.conf)."""
-    for n in names:
-        netns.remove(n)
-        shutil.rmtree(f"/etc/netns/{n}", ignore_errors=True)
 
 
 def teardown(lab_dir: LabDir) -> None:
@@ -28,7 +19,7 @@ def teardown(lab_dir: LabDir) -> None:
     process.stop([p for p in procs if p.name.startswith("kubelet-")], timeout=0)
     process.stop(procs, timeout=0)          # the whole lab goes: no grace needed
     process.kill(process.in_namespaces(names), timeout=0)
-    drop_namespaces(names)
+    netns.remove_all(names)
     lab_dir.remove()
 
 

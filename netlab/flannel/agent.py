@@ -20,40 +20,32 @@ from netlab.flannel import DEVICE
 from netlab.flannel.desired import desired, on_miss, stale
 from netlab.flannel.lease import Store
 from netlab.kernel import links
+from netlab.kernel.api import Namespace, converge
 
 log = logging.getLogger("flanneld")
 POLL = 0.05          # seconds between looks at the lease store
 RTMGRP_NEIGH = 0x4
 
 
-def sync(ipr: IPRoute, leases, subnet: str, mode: str, cluster_cidr: str) -> None:
-    """Make flannel.1's routes, FDB and neighbours what the leases ask for; idempotent."""
+def sync(ns: Namespace, leases, subnet: str, mode: str, cluster_cidr: str) -> None:
+    """Make flannel.1's FDB, routes and neighbours what the leases ask for; idempotent.
+    FDB entries first: a route's next hop is resolved through them."""
     want = desired(leases, subnet, mode, cluster_cidr)
-    have_routes = links.routes(ipr, DEVICE)
-    have_fdbs = links.fdbs(ipr, DEVICE)
-    for f in sorted(want.fdbs - have_fdbs):
-        links.replace_fdb(ipr, f)
-        log.info("fdb add %s dst %s", f.lladdr, f.dst)
-    for r in sorted(want.routes - have_routes):
-        links.add_route(ipr, r)
-        log.info("route add %s via %s", r.dst, r.gateway or "-")
+
+    def logged(fn, what: str):
+        def apply(x):
+            fn(x)
+            log.info(what, x)
+        return apply
+    converge(ns.fdbs(DEVICE), want.fdbs, logged(ns.replace_fdb, "fdb add %s"), logged(ns.del_fdb, "fdb del %s"))
+    converge(ns.routes(DEVICE), want.routes, logged(ns.add_route, "route add %s"),
+             logged(ns.del_route, "route del %s"))
     if mode == "routes":
-        have = links.neighbours(ipr, DEVICE, permanent_only=True)
-        for n in sorted(want.neighs - have):
-            links.replace_neigh(ipr, n)
-            log.info("neigh add %s lladdr %s", n.dst, n.lladdr)
-        gone = have - want.neighs
-    else:
-        gone = stale(links.neighbours(ipr, DEVICE), leases, subnet)
-    for n in sorted(gone):
-        links.del_neigh(ipr, n)
-        log.info("neigh del %s", n.dst)
-    for r in sorted(have_routes - want.routes):
-        links.del_route(ipr, r)
-        log.info("route del %s", r.dst)
-    for f in sorted(have_fdbs - want.fdbs):
-        links.del_fdb(ipr, f)
-        log.info("fdb del %s dst %s", f.lladdr, f.dst)
+        converge(ns.neighbours(DEVICE, permanent_only=True), want.neighs, logged(ns.replace_neigh, "neigh add %s"),
+                 logged(ns.del_neigh, "neigh del %s"))
+    else:    # seed: entries come as the kernel misses them; only a stale one goes
+        for n in sorted(stale(ns.neighbours(DEVICE), leases, subnet)):
+            logged(ns.del_neigh, "neigh del %s")(n)
 
 
 class Agent:
@@ -62,19 +54,19 @@ class Agent:
         self.leases = store.all()
         self.lock = threading.Lock()
 
-    def reconcile(self, ipr: IPRoute) -> None:
+    def reconcile(self, ns: Namespace) -> None:
         with self.lock:
             self.leases = leases = self.store.all()
-        sync(ipr, leases, self.subnet, self.mode, self.cluster_cidr)
+        sync(ns, leases, self.subnet, self.mode, self.cluster_cidr)
 
     def watch_leases(self) -> None:
-        with links.netlink() as ipr:
+        with links.netlink() as ns:
             version = None
             while True:
                 now = self.store.version()
                 if now != version:
                     try:
-                        self.reconcile(ipr)
+                        self.reconcile(ns)
                         version = now
                     except Exception:      # noqa: BLE001 - log, and try again at the next look
                         log.exception("reconcile failed; retrying")
@@ -82,8 +74,8 @@ class Agent:
 
     def answer_misses(self, events: IPRoute) -> None:
         """Seed mode: each RTM_GETNEIGH on flannel.1 is a lookup the kernel wants answered."""
-        with links.netlink() as ipr:
-            dev = links.index(ipr, DEVICE)
+        with links.netlink() as ns:
+            dev = ns.index(DEVICE)
             while True:
                 for msg in events.get():
                     if msg.get("event") != "RTM_GETNEIGH" or msg.get("ifindex") != dev:
@@ -92,7 +84,7 @@ class Agent:
                     with self.lock:
                         neigh = on_miss(self.leases, self.subnet, addr) if addr else None
                     if neigh:
-                        links.replace_neigh(ipr, neigh, permanent=False)
+                        ns.replace_neigh(neigh, permanent=False)
                         log.info("miss %s -> lladdr %s", addr, neigh.lladdr)
 
 
@@ -112,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.mode == "seed":
         events = IPRoute()
         events.bind(groups=RTMGRP_NEIGH)
-    with links.netlink() as ipr:
-        agent.reconcile(ipr)
+    with links.netlink() as ns:
+        agent.reconcile(ns)
     threading.Thread(target=agent.watch_leases, daemon=True, name="leases").start()
     if a.ready:
         Path(a.ready).write_text("ready\n")

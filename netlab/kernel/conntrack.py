@@ -1,10 +1,10 @@
 """Connection tracking in a lab namespace, through pyroute2's netfilter netlink socket."""
 from __future__ import annotations
 
-import errno
 import socket
 
 from netlab.kernel import netns
+from netlab.kernel.api import already_gone
 
 
 def forget_udp_to(ns: str, keep: dict[str, set[str]]) -> int:
@@ -29,7 +29,7 @@ def forget_udp_to(ns: str, keep: dict[str, set[str]]) -> int:
                     try:
                         ct.delete(entry)
                     except NetlinkError as e:
-                        if e.code != errno.ENOENT:      # gone meanwhile (it timed out): as wanted
+                        if not already_gone(e):      # gone meanwhile (it timed out): as wanted
                             raise
                         continue
                     deleted += 1

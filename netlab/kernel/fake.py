@@ -1,4 +1,5 @@
-"""In-memory stand-ins for the kernel seams, for unit tests of the components that use them.
+"""In-memory stand-ins for the kernel seams (netlab.kernel.api), for unit tests of the
+components that use them: FakeKernel with its FakeNamespaces and FakeIptables.
 
 FakeIptables keeps each namespace's tables as iptables-legacy-restore leaves them:
 - `*table` ... `COMMIT` is one transaction: an error anywhere leaves the table as it was;
@@ -13,9 +14,14 @@ save() prints iptables-save's layout: built-in chains, then user chains by name.
 """
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 from netlab.errors import NetlabError
+from netlab.kernel.objects import Fdb, Neigh, Route
+from netlab.kernel.process import Proc, Spec
 from netlab.kube_proxy.rules import as_saved
 
 BUILTIN = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
@@ -144,3 +150,293 @@ def _apply(t: _Table, line: str) -> None:
             raise ValueError(f"no such rule in {chain}: {rule}")
     else:
         raise ValueError(f"{op!r} is not understood")
+
+
+# ---- the Namespace and Kernel seams ------------------------------------------------------
+
+def _gone(what: str) -> OSError:
+    return OSError(errno.ENOENT, f"{what}: no such object")
+
+
+@dataclass
+class _Link:
+    index: int
+    kind: str
+    mtu: int
+    mac: str | None = None
+    master: int | None = None
+    up: bool = False
+    addresses: set[str] = field(default_factory=set)
+    peer: tuple[str, str] | None = None       # (namespace, link name) of a veth's other end
+    hairpin: bool = False
+
+
+class FakeNamespace:
+    """One namespace's links, addresses, routes, neighbours, FDB and sysctls, as the kernel
+    keeps them: a name or an index is unique, a route or an address needs its link, deleting a
+    link deletes its veth peer, its addresses, routes, neighbours and FDB entries, and what
+    is deleted and not there is the kernel's "gone" error (which the real one ignores too)."""
+
+    def __init__(self, kernel: "FakeKernel", name: str):
+        self.kernel, self.name = kernel, name
+        self.links: dict[str, _Link] = {"lo": _Link(1, "loopback", 65536)}
+        self.route_set: set[Route] = set()
+        self.neighs: dict[tuple[str, str], tuple[str, bool]] = {}    # (dst, dev) -> (lladdr, permanent)
+        self.fdb_set: set[Fdb] = set()
+        self.sysctls: dict[str, str] = {}
+
+    def _op(self, op: str, *args) -> None:
+        self.kernel.record(self.name, op, args)
+
+    def _by_index(self, idx: int) -> tuple[str, _Link]:
+        for name, link in self.links.items():
+            if link.index == idx:
+                return name, link
+        raise OSError(errno.ENODEV, f"no link with index {idx} in {self.name}")
+
+    def _new(self, name: str, link: _Link) -> int:
+        if name in self.links or any(x.index == link.index for x in self.links.values()):
+            raise OSError(errno.EEXIST, f"link {name} (index {link.index}) exists in {self.name}")
+        self.links[name] = link
+        return link.index
+
+    def _next_index(self, idx: int | None) -> int:
+        return idx or max(x.index for x in self.links.values()) + 1
+
+    def sysctl(self, key: str, value: str | int) -> None:
+        self._op("sysctl", key, value)
+        self.sysctls[key] = str(value)
+
+    def index(self, name: str) -> int:
+        if name not in self.links:
+            raise LookupError(f"no interface {name}")
+        return self.links[name].index
+
+    def up(self, idx: int) -> None:
+        self._op("up", idx)
+        self._by_index(idx)[1].up = True
+
+    def add_bridge(self, name: str, mtu: int, mac: str | None = None) -> int:
+        self._op("add_bridge", name, mtu, mac)
+        return self._new(name, _Link(self._next_index(None), "bridge", mtu, mac))
+
+    def add_veth(self, name: str, peer: str, peer_netns: str, mtu: int, master: int | None = None,
+                 idx: int | None = None, peer_idx: int | None = None) -> int:
+        self._op("add_veth", name, peer, peer_netns, mtu, master, idx, peer_idx)
+        other = self.kernel.namespace(peer_netns)
+        if master is not None:
+            self._by_index(master)
+        index = self._new(name, _Link(self._next_index(idx), "veth", mtu, master=master, up=True,
+                                      peer=(peer_netns, peer)))
+        try:
+            other._new(peer, _Link(other._next_index(peer_idx), "veth", mtu, peer=(self.name, name)))
+        except OSError:
+            del self.links[name]
+            raise
+        return index
+
+    def set_hairpin(self, idx: int) -> None:
+        self._op("set_hairpin", idx)
+        self._by_index(idx)[1].hairpin = True
+
+    def add_vxlan(self, name: str, vni: int, port: int, local: str, dev: int, mtu: int, mac: str) -> int:
+        self._op("add_vxlan", name, vni, port, local, dev, mtu, mac)
+        self._by_index(dev)
+        return self._new(name, _Link(self._next_index(None), "vxlan", mtu, mac))
+
+    def del_link(self, idx: int) -> None:
+        self._op("del_link", idx)
+        try:
+            name, link = self._by_index(idx)
+        except OSError:
+            return                                  # gone already: as the real one, no error
+        self._drop(name)
+        if link.peer and self.kernel.namespace_exists(link.peer[0]):
+            self.kernel.namespace(link.peer[0])._drop(link.peer[1])
+
+    def _drop(self, name: str) -> None:
+        self.links.pop(name, None)
+        self.route_set = {r for r in self.route_set if r.dev != name}
+        self.neighs = {k: v for k, v in self.neighs.items() if k[1] != name}
+        self.fdb_set = {f for f in self.fdb_set if f.dev != name}
+
+    def addresses(self, idx: int) -> set[str]:
+        return set(self._by_index(idx)[1].addresses)
+
+    def add_addr(self, idx: int, cidr: str) -> None:
+        self._op("add_addr", idx, cidr)
+        link = self._by_index(idx)[1]
+        if cidr in link.addresses:
+            raise OSError(errno.EEXIST, f"address {cidr} exists")
+        link.addresses.add(cidr)
+
+    def del_addr(self, idx: int, cidr: str) -> None:
+        self._op("del_addr", idx, cidr)
+        self._by_index(idx)[1].addresses.discard(cidr)
+
+    def add_route(self, r: Route, oif: int | None = None) -> None:
+        self._op("add_route", r, oif)
+        self.index(r.dev)
+        self.route_set = {x for x in self.route_set if x.dst != r.dst} | {r}      # replace
+
+    def del_route(self, r: Route) -> None:
+        self._op("del_route", r)
+        self.route_set.discard(r)
+
+    def routes(self, dev: str) -> set[Route]:
+        self.index(dev)
+        return {r for r in self.route_set if r.dev == dev}
+
+    def replace_neigh(self, n: Neigh, permanent: bool = True) -> None:
+        self._op("replace_neigh", n, permanent)
+        self.index(n.dev)
+        self.neighs[(n.dst, n.dev)] = (n.lladdr, permanent)
+
+    def del_neigh(self, n: Neigh) -> None:
+        self._op("del_neigh", n)
+        self.index(n.dev)
+        self.neighs.pop((n.dst, n.dev), None)
+
+    def neighbours(self, dev: str, permanent_only: bool = False) -> set[Neigh]:
+        self.index(dev)
+        return {Neigh(dst, mac, d) for (dst, d), (mac, permanent) in self.neighs.items()
+                if d == dev and (permanent or not permanent_only)}
+
+    def replace_fdb(self, f: Fdb) -> None:
+        self._op("replace_fdb", f)
+        self.index(f.dev)
+        self.fdb_set = {x for x in self.fdb_set if (x.lladdr, x.dev) != (f.lladdr, f.dev)} | {f}
+
+    def del_fdb(self, f: Fdb) -> None:
+        self._op("del_fdb", f)
+        self.fdb_set.discard(f)
+
+    def fdbs(self, dev: str) -> set[Fdb]:
+        self.index(dev)
+        return {f for f in self.fdb_set if f.dev == dev}
+
+    def snapshot(self) -> dict:
+        """In the shape netlab.kernel.links.Netlink.snapshot reads the real kernel."""
+        by_index = {x.index: n for n, x in self.links.items()}
+        return {name: {"kind": x.kind, "mtu": x.mtu, "up": x.up,
+                       "master": by_index.get(x.master) if x.master else None,
+                       "addresses": sorted(x.addresses),
+                       "routes": sorted([r.dst, r.dev, r.gateway, r.onlink] for r in self.route_set
+                                        if r.dev == name),
+                       "neighbours": sorted([dst, mac, d] for (dst, d), (mac, permanent) in self.neighs.items()
+                                            if d == name and permanent),
+                       "fdb": sorted([f.lladdr, f.dev, f.dst] for f in self.fdb_set if f.dev == name)}
+                for name, x in self.links.items()}
+
+
+class FakeKernel:
+    """The Kernel seam in memory. Every change is recorded in `calls` (namespace, operation,
+    arguments), so a test can replay it against the real kernel. `fail(op)` makes the next
+    call of that operation fail as the kernel would; `crash(name)` ends a process;
+    `not_ready` holds namespaces whose probes never answer; `programs` what a started
+    program does (nothing runs: a test says, say, that flanneld writes its ready file)."""
+
+    def __init__(self):
+        self.namespaces: dict[str, FakeNamespace] = {}
+        self.files: dict[tuple[str, str], str] = {}
+        self.iptables = FakeIptables()
+        self.processes: dict[int, Proc] = {}            # running, by pid
+        self.conntrack: dict[str, set[tuple[str, str]]] = {}   # ns -> (original daddr, reply saddr), UDP
+        self.not_ready: set[str] = set()
+        self.calls: list[tuple[str, str, tuple]] = []
+        self._failures: dict[str, OSError] = {}
+        self._pid = 1000
+        # program name -> what it does when started (a test's stand-in for, say, flanneld
+        # writing its ready file)
+        self.programs: dict[str, Callable[[Spec], None]] = {}
+
+    def record(self, ns: str, op: str, args: tuple) -> None:
+        self.calls.append((ns, op, args))
+        failure = self._failures.pop(op, None)
+        if failure is not None:
+            raise failure
+
+    def fail(self, op: str, error: OSError | None = None) -> None:
+        self._failures[op] = error or OSError(errno.EBUSY, f"{op}: injected failure")
+
+    def namespace(self, name: str) -> FakeNamespace:
+        if name not in self.namespaces:
+            raise FileNotFoundError(errno.ENOENT, f"no network namespace {name}")
+        return self.namespaces[name]
+
+    def create_namespaces(self, names) -> None:
+        for n in names:
+            self.record(n, "create_namespace", ())
+            if n in self.namespaces:
+                raise FileExistsError(errno.EEXIST, f"network namespace {n} exists")
+            self.namespaces[n] = FakeNamespace(self, n)
+
+    def remove_namespaces(self, names) -> None:
+        for n in names:
+            gone = self.namespaces.pop(n, None)
+            for link in (gone.links.values() if gone else ()):
+                if link.peer and link.peer[0] in self.namespaces:
+                    self.namespaces[link.peer[0]]._drop(link.peer[1])
+            self.iptables.tables.pop(n, None)
+            self.conntrack.pop(n, None)
+            self.files = {k: v for k, v in self.files.items() if k[0] != n}
+
+    def namespace_exists(self, name: str) -> bool:
+        return name in self.namespaces
+
+    def netns_file(self, ns: str, name: str, text: str) -> None:
+        self.files[(ns, name)] = text
+
+    def run_many(self, jobs) -> list:
+        return [fn(self.namespace(ns), *args) for ns, fn, args in jobs]
+
+    def run_in(self, ns: str, fn, *args):
+        return fn(self.namespace(ns), *args)
+
+    def start_many(self, specs) -> list[Proc | OSError]:
+        out: list[Proc | OSError] = []
+        for s in specs:
+            if s.box.netns not in self.namespaces:
+                out.append(OSError(errno.ENOENT, f"{s.name}: no network namespace {s.box.netns}"))
+                continue
+            self._pid += 1
+            proc = Proc(s.name, self._pid, 1, s.box.netns, list(s.argv))
+            self.processes[proc.pid] = proc
+            out.append(proc)
+            program = self.programs.get(os.path.basename(s.argv[0]) if s.argv else "")
+            if program:
+                program(s)
+        return out
+
+    def alive(self, proc: Proc) -> bool:
+        return self.processes.get(proc.pid) == proc
+
+    def stop(self, procs, timeout: float = 1.0) -> None:
+        for p in procs:
+            if self.alive(p):
+                del self.processes[p.pid]
+
+    def kill_in(self, namespaces, timeout: float = 1.0) -> int:
+        pids = [pid for pid, p in self.processes.items() if p.netns in set(namespaces)]
+        for pid in pids:
+            del self.processes[pid]
+        return len(pids)
+
+    def crash(self, name: str) -> None:
+        pid = next(pid for pid, p in self.processes.items() if p.name == name)
+        del self.processes[pid]
+
+    def running(self) -> set[str]:
+        return {p.name for p in self.processes.values()}
+
+    def forget_udp_to(self, ns: str, keep: dict[str, set[str]]) -> int:
+        entries = self.conntrack.get(ns, set())
+        gone = {(dst, src) for dst, src in entries if dst in keep and src not in keep[dst]}
+        self.conntrack[ns] = entries - gone
+        return len(gone)
+
+    def wait_ready(self, probes: dict[str, list[int]], on_ready) -> set[str]:
+        ready = [ns for ns in probes if ns not in self.not_ready]
+        if ready:
+            on_ready(ready)
+        return set(ready)

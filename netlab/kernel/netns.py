@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -119,6 +120,13 @@ def remove(name: str) -> None:
         raise OSError(err, f"umount {target}: {os.strerror(err)}")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(target)
+
+
+def remove_all(names) -> None:
+    """Remove namespaces with their /etc/netns files (resolv.conf)."""
+    for n in names:
+        remove(n)
+        shutil.rmtree(f"/etc/netns/{n}", ignore_errors=True)
 
 
 def inode(name: str) -> int | None:

@@ -1,0 +1,86 @@
+"""The Services' dataplane, kept in step with the cluster: kube-proxy's rules on every node
+(and the conntrack entries they leave stale), the externalIPs nodes hold, the cloud's load
+balancer and the router. What did not change since the last sync is not written again."""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from netlab import cloud, layout, plumbing
+from netlab.kernel.api import Kernel
+from netlab.kube_proxy import proxier
+from netlab.kube_proxy.rules import build_nodes as proxy_rules
+from netlab.model.objects import Cluster, Node
+from netlab.state import LabDir
+
+
+class Dataplane:
+    def __init__(self, kernel: Kernel, lab_dir: LabDir):
+        self.kernel, self.dir = kernel, lab_dir
+
+    def sync(self, c: Cluster) -> dict[str, int]:
+        """Every node's rules side by side (an iptables-restore each); returns, per node, how
+        many chains changed."""
+        stale = self._stale_udp(c)
+        rulesets = proxy_rules(c, [n.name for n in c.nodes], precision=c.probability_decimals,
+                               endpoints=c.endpoints)
+
+        def node(n: Node) -> int:
+            ns = layout.node_ns(c.name, n.name)
+            changed = proxier.sync(ns, rulesets[n.name], self.dir.path / f"kube-proxy-{n.name}.json",
+                                   self.kernel.iptables)
+            if stale:
+                self.kernel.forget_udp_to(ns, stale)
+            record = self.dir.path / f"announced-{n.name}.json"
+            have = set(json.loads(record.read_text())) if record.exists() else set()
+            want = cloud.announced(c, n.name)
+            if have != want:
+                self.kernel.run_in(ns, plumbing.held_ips, have, want)
+                record.write_text(json.dumps(sorted(want)))
+            return changed
+        with ThreadPoolExecutor(max(1, len(c.nodes))) as pool:
+            changed = dict(zip((n.name for n in c.nodes), pool.map(node, c.nodes)))
+        lb, router = layout.host_ns(c.name, layout.LB), layout.host_ns(c.name, layout.ROUTER)
+        rules, addresses, routes = cloud.lb_rules(c), cloud.lb_addresses(c), cloud.router_routes(c)
+        if self._differs("lb-rules", rules):
+            self.kernel.iptables.restore(lb, rules, noflush=False)
+        if self._differs("lb-addresses", sorted(addresses)):
+            self.kernel.run_in(lb, plumbing.addresses, "eth0", addresses)
+        if self._differs("router-routes", [[r.dst, r.dev, r.gateway, r.onlink] for r in sorted(routes)]):
+            self.kernel.run_in(router, plumbing.host_routes, "eth0", routes)
+        return changed
+
+    def forget_node(self, name: str) -> None:
+        for record in (f"kube-proxy-{name}.json", f"announced-{name}.json"):
+            (self.dir.path / record).unlink(missing_ok=True)
+
+    def _differs(self, record: str, value) -> bool:
+        """Is `value` other than what was last applied under this record's name? (It is
+        recorded as applied: call it right before applying.)"""
+        path = self.dir.path / f"{record}.json"
+        text = json.dumps(value, sort_keys=True)
+        if path.exists() and path.read_text() == text:
+            return False
+        path.write_text(text)
+        return True
+
+    def _stale_udp(self, c: Cluster) -> dict[str, set[str]]:
+        """UDP services whose conntrack entries may lead nowhere since the last sync:
+        service IP -> the endpoints whose entries stay (the others' go, on every node).
+
+        That is a service that lost a ready endpoint, or a new one (traffic to its address
+        before it existed went out un-NATed). Not one that gains its first endpoints: while
+        it had none its packets met REJECT, whose connections are never confirmed, so none
+        is left. Nor anything at the lab's first sync, before any process ran (a dump of the
+        kernel's table costs about 10 ms a node, whatever it holds).
+        """
+        record = self.dir.path / "udp-endpoints.json"
+        first = not record.exists()
+        before = {} if first else json.loads(record.read_text())
+        eps = {(e.namespace, e.name): sorted(a.ip for a in e.addresses if a.ready) for e in c.endpoints}
+        now = {s.cluster_ip: eps.get((s.namespace, s.name), []) for s in c.services
+               if s.cluster_ip and s.cluster_ip != "None" and any(p.protocol == "UDP" for p in s.ports)}
+        record.write_text(json.dumps(now))
+        if first:
+            return {}
+        return {ip: set(addrs) for ip, addrs in now.items() if ip not in before or set(before[ip]) - set(addrs)}

@@ -1,0 +1,67 @@
+"""The real kernel behind netlab.kernel.api.Kernel: named namespaces, netlink inside them,
+iptables-legacy, conntrack, processes and their readiness probes."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence
+
+from netlab.kernel import readiness
+from netlab.kernel import conntrack, iptables, links, netns, process
+from netlab.kernel.api import Job
+from netlab.kernel.process import Proc, Spec
+
+WORKERS = 1    # measured: a second thread only adds GIL contention to netlink requests
+
+
+def _in(ns: str, fn: Callable[..., Any], args: tuple):
+    with links.netlink(ns) as nl:
+        return fn(nl, *args)
+
+
+class RealKernel:
+    iptables = iptables.LEGACY
+
+    def create_namespaces(self, names: Sequence[str]) -> None:
+        netns.create(list(names))
+
+    def remove_namespaces(self, names: Sequence[str]) -> None:
+        netns.remove_all(names)
+
+    def namespace_exists(self, name: str) -> bool:
+        return netns.exists(name)
+
+    def netns_file(self, ns: str, name: str, text: str) -> None:
+        """A file `ip netns exec` and netlab's sandbox bind over /etc/<name> in that namespace."""
+        etc = f"/etc/netns/{ns}"
+        os.makedirs(etc, exist_ok=True)
+        with open(f"{etc}/{name}", "w") as f:
+            f.write(text)
+
+    def run_many(self, jobs: Sequence[Job]) -> list:
+        return netns.run_many([(ns, _in, (ns, fn, args), {}) for ns, fn, args in jobs], WORKERS)
+
+    def run_in(self, ns: str, fn: Callable[..., Any], *args) -> Any:
+        return self.run_many([(ns, fn, args)])[0]
+
+    def start_many(self, specs: Sequence[Spec]) -> list[Proc | OSError]:
+        return process.start_many(list(specs))
+
+    def alive(self, proc: Proc) -> bool:
+        return process.alive(proc)
+
+    def stop(self, procs: Sequence[Proc], timeout: float = 1.0) -> None:
+        process.stop(list(procs), timeout)
+
+    def kill_in(self, namespaces: Sequence[str], timeout: float = 1.0) -> int:
+        pids = process.in_namespaces(list(namespaces))
+        process.kill(pids, timeout)
+        return len(pids)
+
+    def forget_udp_to(self, ns: str, keep: dict[str, set[str]]) -> int:
+        return conntrack.forget_udp_to(ns, keep)
+
+    def wait_ready(self, probes: dict[str, list[int]], on_ready: Callable[[list[str]], None]) -> set[str]:
+        return readiness.wait_ready(probes, on_ready=on_ready)
+
+
+KERNEL = RealKernel()

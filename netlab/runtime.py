@@ -1,0 +1,121 @@
+"""The container runtime: what a pod's or an agent's process is started with (its files,
+user, sandbox, environment and log), and the files kept in step while a pod runs. The
+processes themselves start through the kernel seam (Kernel.start_many)."""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+
+from netlab import container, layout
+from netlab.ingress import controller as ingress
+from netlab.kernel import process
+from netlab.model import secrets
+from netlab.model.objects import Cluster, Pod
+from netlab.state import RUN_DIR, LabDir
+
+# What a pod's private layers must not cover (the lab changes it while the pod runs).
+_KEEP_VISIBLE = ("/run/netns", str(RUN_DIR))
+
+
+def resolve(argv: list[str]) -> list[str]:
+    """netlab's own programs (netlab-whoami, ...) come from netlab's environment."""
+    own = os.path.join(os.path.dirname(sys.executable), argv[0]) if argv else ""
+    return [own, *argv[1:]] if argv and os.path.exists(own) else list(argv)
+
+
+def agent_box(ns: str) -> process.Sandbox:
+    """A node's agent or an outside host's server: the namespace's network, the host's files."""
+    return process.Sandbox(ns, pod=False)
+
+
+@functools.cache
+def _pods_as_root() -> bool:
+    """Pods run as their own users only if those can run netlab's Python and reach
+    their own directory under the labs' run directory."""
+    import netlab
+    closed = container.reachable_by_others([sys.prefix, sys.base_prefix, os.path.realpath(sys.executable),
+                                            os.path.dirname(netlab.__file__), str(RUN_DIR)])
+    if closed:
+        print(f"netlab: warning: {closed} is closed to other users, so pods run as root and can read "
+              f"each other's Secrets (install netlab, and NETLAB_RUN_DIR, outside /root)", file=sys.stderr)
+    return bool(closed)
+
+
+class Runtime:
+    def __init__(self, lab_dir: LabDir):
+        self.dir = lab_dir
+
+    def spec(self, name: str, argv: list[str], box: process.Sandbox, env: dict) -> process.Spec:
+        log = self.dir.logs / (name.replace("/", "_") + ".log")
+        if box.uid:     # its own user may reopen it (nginx's /dev/stdout), in a directory it cannot enter
+            log.touch(mode=0o600)
+            os.chown(log, box.uid, box.uid)
+        return process.Spec(name, argv, box, str(log), env)
+
+    def agent(self, name: str, argv: list[str], ns: str, env: dict | None = None) -> process.Spec:
+        return self.spec(name, resolve(argv), agent_box(ns), dict(os.environ) if env is None else env)
+
+    def log_failure(self, name: str, reason: str, e: Exception) -> None:
+        with open(self.dir.logs / (name.replace("/", "_") + ".log"), "a") as log:
+            log.write(f"{reason}: {e}\n")
+
+    def uid(self, c: Cluster, p: Pod) -> int:
+        if p.run_as_user is not None:
+            return p.run_as_user
+        return 0 if _pods_as_root() else layout.pod_uid(c.name, p)
+
+    def pod(self, c: Cluster, p: Pod) -> process.Spec:
+        """The pod's files in place; its process's command line, sandbox and environment."""
+        uid = self.uid(c, p)
+        home = self.dir.pod_dir(p.namespace, p.name)
+        variables = secrets.environment(c, p)
+        files = secrets.volume_files(c, p)
+        container.private_dir(home, 0)
+        os.chmod(home, 0o711)
+        command = resolve(p.command)
+        if ingress.is_controller(p):
+            command = ingress.prepare(c, p, home, uid)
+        mounts = []
+        for v in p.volumes:
+            if v.name in files:
+                container.write_files(home / "volumes" / v.name, files[v.name], uid)
+                mounts.append(container.Mount(str(home / "volumes" / v.name), v.mount_path))
+        overlays = container.overlay_points(mounts, keep=_KEEP_VISIBLE)
+        container.make_scratch(home / "layers", overlays)
+        # a container's environment: its own variables, not the caller's (root's)
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+        env.update({"HOME": "/", **variables, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
+                    "NODE_NAME": p.node})
+        if uid == 0:       # only root may read the lab's store (kube-dns serves from it)
+            env["NETLAB_STATE"] = str(self.dir.state_file)
+        box = container.sandbox(layout.pod_ns(c.name, p), uid, mounts, overlays, str(home / "layers"))
+        return self.spec(layout.pod_proc(p.namespace, p.name), command, box, env)
+
+    def refresh(self, c: Cluster, p: Pod, pid: int | None) -> None:
+        """A running pod's Secret and ConfigMap volumes (a rotated Secret reaches its file)
+        and the ingress controller's configuration (reloaded, connections in flight kept)."""
+        home = self.dir.pod_dir(p.namespace, p.name)
+        if p.volumes:
+            try:
+                files = secrets.volume_files(c, p)
+            except secrets.MissingRef:
+                files = {}          # gone: the pod keeps what it had, as the kubelet does
+            for v in p.volumes:
+                if v.name in files and (home / "volumes" / v.name).is_dir():
+                    container.write_files(home / "volumes" / v.name, files[v.name], self.uid(c, p))
+        if ingress.is_controller(p) and pid and (home / "nginx").is_dir():
+            if ingress.write(c, p, home, self.uid(c, p)):
+                ingress.reload(pid, p.name)
+
+    def preflight(self, c: Cluster, pods: list[Pod]) -> None:
+        """What would fail only once the kernel is half changed is checked before."""
+        for p in pods:
+            container.overlay_points([container.Mount("", v.mount_path) for v in p.volumes], keep=_KEEP_VISIBLE)
+        if any(ingress.is_controller(p) for p in c.pods):
+            ingress.check(c)
+
+    def forget(self, pods: list[Pod]) -> None:
+        for p in pods:
+            shutil.rmtree(self.dir.pod_dir(p.namespace, p.name), ignore_errors=True)
