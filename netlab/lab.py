@@ -108,16 +108,17 @@ class Lab(LabRecord):
             nodes.segment(c)
         with progress.step(f"nodes, docker0, flannel.1 ({len(c.nodes)})"):
             agents = nodes.build(c)        # flanneld starts now: its start-up overlaps the pods'
-        pods.add(c, c.pods, before_ready=lambda: nodes.agents_ready(agents))
-        with progress.step("kubelets"):
+        def kubelets() -> None:
             nodes.start_kubelets(c, c.nodes)
             ledger.save(c)
+        pods.add(c, c.pods, before_ready=lambda: nodes.agents_ready(agents), after_ready=kubelets,
+                 ready_step="flanneld, kubelets, pods ready")
 
     def down(self) -> None:
         teardown.down(self.name)
 
     def _teardown(self) -> None:
-        teardown.teardown(self.dir)
+        teardown.teardown(self.dir, self.kernel)
 
     # changes to a running lab -------------------------------------------------------
     def update(self, change, out=_quiet, warn=_quiet) -> tuple[list[Pod], list[Pod]]:
@@ -143,7 +144,13 @@ class Lab(LabRecord):
                 self.dataplane.sync(_without(new, rollout.stop))
                 pods.remove(old, rollout.stop)
             if rollout.start:
-                pods.add(new, rollout.start)
+                try:
+                    pods.add(new, rollout.start)
+                except BaseException:
+                    # the record keeps the cluster as it was: nothing of the new pods may stay
+                    pods.remove(new, rollout.start, best_effort=True)
+                    ledger.save()
+                    raise
             self.dataplane.sync(new)
             ledger.save(new)
             if pods.refresh(new, rollout.keep, warn):

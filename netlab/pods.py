@@ -26,7 +26,8 @@ class Pods:
         self.kernel, self.runtime, self.ledger, self.progress = kernel, runtime, ledger, progress
         self.sync = sync           # the Services' dataplane, brought in step with a cluster
 
-    def add(self, c: Cluster, pods: list[Pod], before_ready: Callable[[], None] = _nothing) -> None:
+    def add(self, c: Cluster, pods: list[Pod], before_ready: Callable[[], None] = _nothing,
+            after_ready: Callable[[], None] = _nothing, ready_step: str = "pods ready") -> None:
         """Namespaces (those not made yet), network, processes, readiness. The Services'
         rules are in step before the first process runs (a pod's first DNS query must find
         them), and each pod joins its Services' Endpoints once its ports answer."""
@@ -40,9 +41,10 @@ class Pods:
             self.sync(c)
             self.start(c, [p for p in pods if p.command])
             self.ledger.save()
-        with self.progress.step("pods ready"):
+        with self.progress.step(ready_step):
             before_ready()
             self._wait_ready(c, pods)
+            after_ready()
 
     def _plumb(self, c: Cluster, pods: list[Pod]) -> None:
         nets = [cni.pod_net(c, p) for p in pods]
@@ -91,9 +93,14 @@ class Pods:
             self.ledger.pop_proc(name)
             p.ready = False
 
-    def remove(self, c: Cluster, pods: list[Pod]) -> None:
-        """Stop their processes, unplug their veths (freeing the ifindex now), drop the namespaces."""
+    def remove(self, c: Cluster, pods: list[Pod], best_effort: bool = False) -> None:
+        """Stop their processes, unplug their veths (freeing the ifindex now), drop the namespaces.
+        `best_effort`: what a failed `add` made, some of it perhaps not (a veth whose pod
+        namespace never came is deleted with that namespace)."""
         names = [layout.pod_ns(c.name, p) for p in pods]
+        if best_effort:
+            names = [n for n in names if self.kernel.namespace_exists(n)]
+            pods = [p for p in pods if layout.pod_ns(c.name, p) in names]
         procs = [self.ledger.pop_proc(layout.pod_proc(p.namespace, p.name)) for p in pods]
         self.kernel.stop([p for p in procs if p])
         self.kernel.kill_in(names)

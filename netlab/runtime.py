@@ -72,7 +72,7 @@ class Runtime:
         home = self.dir.pod_dir(p.namespace, p.name)
         variables = secrets.environment(c, p)
         files = secrets.volume_files(c, p)
-        container.private_dir(home, 0)
+        container.private_dir(home, os.geteuid())      # root, as the lab runs
         os.chmod(home, 0o711)
         command = resolve(p.command)
         if ingress.is_controller(p):

@@ -214,7 +214,10 @@ class FakeNamespace:
 
     def up(self, idx: int) -> None:
         self._op("up", idx)
-        self._by_index(idx)[1].up = True
+        link = self._by_index(idx)[1]
+        link.up = True
+        if link.kind == "loopback":          # the kernel gives lo its address when it comes up
+            link.addresses.add("127.0.0.1/8")
 
     def add_bridge(self, name: str, mtu: int, mac: str | None = None) -> int:
         self._op("add_bridge", name, mtu, mac)
@@ -373,6 +376,7 @@ class FakeKernel:
 
     def remove_namespaces(self, names) -> None:
         for n in names:
+            self.record(n, "remove_namespace", ())
             gone = self.namespaces.pop(n, None)
             for link in (gone.links.values() if gone else ()):
                 if link.peer and link.peer[0] in self.namespaces:

@@ -1,5 +1,6 @@
 """The fake iptables and the kernel agree: kube-proxy's syncs are recorded over the fake, replayed
 in a real namespace of the test's own, and both end with the same tables."""
+import os
 import re
 
 import pytest
@@ -84,3 +85,68 @@ def test_both_refuse_the_same_bad_input_and_keep_the_table(node):
             with pytest.raises(NetlabError, match=rf"^iptables-legacy-restore in {ns} failed: "):
                 restore(ns, bad)
         assert tables(iptables.save(node, "nat")) == tables(fake.save("f", "nat"))
+
+
+def _replay(calls, real) -> None:
+    """The fake's recorded operations, in their order, against real namespaces."""
+    def apply(ns, ops):
+        for op, args in ops:
+            getattr(ns, op)(*args)
+    i = 0
+    while i < len(calls):
+        ns, op, args = calls[i]
+        if op == "create_namespace":
+            real.create_namespaces([ns])
+            i += 1
+        elif op == "remove_namespace":
+            real.remove_namespaces([ns])
+            i += 1
+        else:                          # a run of operations in one namespace: one entry into it
+            j = i
+            while j < len(calls) and calls[j][0] == ns and calls[j][1] not in ("create_namespace",
+                                                                             "remove_namespace"):
+                j += 1
+            real.run_in(ns, apply, [(o, a) for _, o, a in calls[i:j]])
+            i = j
+
+
+def test_a_lab_recorded_over_the_fake_replays_to_the_same_kernel_state(tmp_path, monkeypatch):
+    """A seed up, a scale up and down, a node joining and leaving, over the fake kernel; the same
+    operations replayed in real namespaces leave the same links, addresses, routes, permanent
+    neighbours and FDB entries in every namespace, and the same iptables tables on the nodes."""
+    from netlab import layout, state
+    from netlab.kernel.fake import FakeKernel
+    from netlab.kernel.links import Netlink
+    from netlab.kernel.real import KERNEL
+    from netlab.lab import Lab
+    from netlab.model.objects import Node
+
+    monkeypatch.setattr(state, "RUN_DIR", tmp_path / "run")
+    monkeypatch.setattr(state, "MARK_DIR", tmp_path / "marks")
+    fake = FakeKernel()
+    fake.programs["netlab-flanneld"] = lambda spec: open(spec.argv[spec.argv.index("--ready") + 1], "w").close()
+    name = unique("rp")
+    lab = Lab.up(seed_cluster(name), kernel=fake)
+
+    def scale(n):
+        return lambda c: setattr(next(d for d in c.deployments if d.name == "data-product"), "replicas", n)
+    lab.update(scale(4))
+    lab.update(scale(1))
+    lab.add_node(Node("node3", "192.168.0.23", "172.30.3.0/24"), pods=2)
+    lab.remove_node("node3")
+    touched = sorted({ns for ns, _, _ in fake.calls})
+    try:
+        _replay(fake.calls, KERNEL)
+        assert sorted(n for n in os.listdir("/run/netns") if n.startswith(f"{name}-")) == sorted(fake.namespaces)
+        for ns in sorted(fake.namespaces):
+            real, want = KERNEL.run_in(ns, Netlink.snapshot), fake.namespace(ns).snapshot()
+            assert real == want, (ns, {k: (str(real.get(k)), str(want.get(k))) for k in set(real) | set(want)
+                                       if real.get(k) != want.get(k)})
+        for node in ("node1", "node2"):
+            ns = layout.node_ns(name, node)
+            for n, text, noflush in fake.iptables.calls:
+                if n == ns:
+                    iptables.restore(ns, text, noflush)
+            assert tables(iptables.save(ns)) == tables(fake.iptables.save(ns)), ns
+    finally:
+        netns.remove_all([ns for ns in touched if netns.exists(ns)])
