@@ -164,7 +164,7 @@ def _pod_status(lab: LabRecord):
         if not netns.exists(layout.pod_ns(lab.name, pod)):
             return ("Unknown", f"0/{len(several or [1])}", 0)
         # kept from starting, or nothing to run: the reason, as kubectl shows it
-        reason = waiting.get(f"pod/{pod.namespace}/{pod.name}") or images.waiting_reason(pod)
+        reason = waiting.get(layout.pod_proc(pod.namespace, pod.name)) or images.waiting_reason(pod)
         if several:       # its runtime's status file: READY n/m, the containers' restarts too
             from netlab import pod_status
             return (reason or "Running", pod_status.ready_text(several), pod.restarts + pod_status.restarts(several))
@@ -174,13 +174,15 @@ def _pod_status(lab: LabRecord):
 
 def _containers(lab: LabRecord):
     """A pod of several containers: each one's status, as its runtime wrote it (None for one container)."""
+    from netlab import layout
     procs = lab.state().get("procs", {})
 
     def containers(pod):
         if len(pod.containers) < 2:
             return None
         from netlab import pod_status
-        doc = pod_status.read(lab.dir.pod_dir(pod.namespace, pod.name), procs.get(f"pod/{pod.namespace}/{pod.name}"))
+        proc = procs.get(layout.pod_proc(pod.namespace, pod.name))
+        doc = pod_status.read(lab.dir.pod_dir(pod.namespace, pod.name), proc)
         return pod_status.statuses(pod.containers, doc)
     return containers
 
@@ -550,7 +552,7 @@ def cmd_exec(args) -> int:
     c = lab.cluster()
     ns = resolve_target(c, args.target, args.namespace)
     pod = next((p for p in c.pods if layout.pod_ns(c.name, p) == ns), None)
-    rec = lab.state()["procs"].get(f"pod/{pod.namespace}/{pod.name}") if pod else None
+    rec = lab.state()["procs"].get(layout.pod_proc(pod.namespace, pod.name)) if pod else None
     if rec:
         from netlab.kernel import process
         if process.alive(process.Proc(**rec)):

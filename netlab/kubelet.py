@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from netlab import layout
 from netlab.errors import NetlabError
 from netlab.kernel import process
 from netlab.lab import Lab
@@ -72,10 +73,10 @@ def run(lab_name: str, node: str) -> None:
         pods = {(p.namespace, p.name): p for p in c.pods if p.node == node and p.command}
         alive = {}
         for key in pods:
-            rec = state["procs"].get(f"pod/{key[0]}/{key[1]}")
+            rec = state["procs"].get(layout.pod_proc(*key))
             proc = process.Proc(**rec) if rec else None
             if proc is None:     # not started yet, or kept from starting (a missing Secret): tried again
-                alive[key] = False if f"pod/{key[0]}/{key[1]}" in state.get("waiting", {}) else None
+                alive[key] = False if layout.pod_proc(*key) in state.get("waiting", {}) else None
                 continue
             alive[key] = process.alive(proc)
             if alive[key] and now - proc.start_seconds() > BACKOFF_RESET:

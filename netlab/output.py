@@ -9,6 +9,7 @@ from ipaddress import ip_address
 import yaml
 
 from netlab.model import images
+from netlab.model.names import host_port
 from netlab.model.objects import Cluster, Node, Pod
 from netlab.model.secrets import redacted
 
@@ -18,6 +19,13 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     cells = [headers] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def listing(headers: list[str], objects, row, all_ns: bool) -> str:
+    """kubectl get's table: a row per object; with --all-namespaces a NAMESPACE column first."""
+    if all_ns:
+        return table(["NAMESPACE", *headers], [[o.namespace, *row(o)] for o in objects])
+    return table(headers, [row(o) for o in objects])
 
 
 def age(created: float, now: float | None = None) -> str:
@@ -34,21 +42,12 @@ def timestamp(t: float) -> str:
 
 
 def pod_rows(c: Cluster, pods: list[Pod], wide: bool, all_ns: bool, status, now: float) -> str:
-    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    if wide:
-        headers += ["IP", "NODE"]
-    if all_ns:
-        headers.insert(0, "NAMESPACE")
-    rows = []
-    for p in pods:
+    def row(p: Pod) -> list[str]:
         phase, ready, restarts = status(p)
-        row = [p.name, ready, phase, str(restarts), age(p.created, now)]
-        if wide:
-            row += [p.ip, c.node(p.node).ip]     # the seed's nodes are known by their IPs
-        if all_ns:
-            row.insert(0, p.namespace)
-        rows.append(row)
-    return table(headers, rows)
+        cells = [p.name, ready, phase, str(restarts), age(p.created, now)]
+        return cells + [p.ip, c.node(p.node).ip] if wide else cells     # the seed's nodes are known by their IPs
+    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] + (["IP", "NODE"] if wide else [])
+    return listing(headers, pods, row, all_ns)
 
 
 def node_rows(c: Cluster, nodes: list[Node], wide: bool, created: float, now: float, kernel: str) -> str:
@@ -203,20 +202,11 @@ def selector_text(selector) -> str:
 
 
 def service_rows(services, wide: bool, all_ns: bool, now: float) -> str:
-    headers = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
-    if wide:
-        headers.append("SELECTOR")
-    if all_ns:
-        headers.insert(0, "NAMESPACE")
-    rows = []
-    for s in services:
-        row = [s.name, s.type, s.cluster_ip or "<none>", external_ip(s), _ports(s), age(s.created, now)]
-        if wide:
-            row.append(selector_text(s.selector))
-        if all_ns:
-            row.insert(0, s.namespace)
-        rows.append(row)
-    return table(headers, rows)
+    def row(s) -> list[str]:
+        cells = [s.name, s.type, s.cluster_ip or "<none>", external_ip(s), _ports(s), age(s.created, now)]
+        return cells + [selector_text(s.selector)] if wide else cells
+    headers = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"] + (["SELECTOR"] if wide else [])
+    return listing(headers, services, row, all_ns)
 
 
 def endpoint_list(ep, port_name: str | None = None, limit: int | None = 3) -> str:
@@ -224,7 +214,7 @@ def endpoint_list(ep, port_name: str | None = None, limit: int | None = 3) -> st
     if ep is None:
         return "<none>"
     ports = [p for p in ep.ports if port_name is None or p.name == port_name]
-    items = [f"{a.ip}:{p.port}" for p in ports for a in ep.addresses if a.ready]
+    items = [host_port(a.ip, p.port) for p in ports for a in ep.addresses if a.ready]
     if not items:
         return "<none>"
     if limit and len(items) > limit:
@@ -233,32 +223,17 @@ def endpoint_list(ep, port_name: str | None = None, limit: int | None = 3) -> st
 
 
 def endpoints_rows(endpoints, all_ns: bool, created: dict, now: float) -> str:
-    headers = ["NAME", "ENDPOINTS", "AGE"]
-    if all_ns:
-        headers.insert(0, "NAMESPACE")
-    rows = []
-    for e in endpoints:
-        row = [e.name, endpoint_list(e), age(created.get((e.namespace, e.name), now), now)]
-        if all_ns:
-            row.insert(0, e.namespace)
-        rows.append(row)
-    return table(headers, rows)
+    return listing(["NAME", "ENDPOINTS", "AGE"], endpoints,
+                   lambda e: [e.name, endpoint_list(e), age(created.get((e.namespace, e.name), now), now)], all_ns)
 
 
 def deployment_rows(c: Cluster, deployments, all_ns: bool, now: float) -> str:
-    headers = ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
-    if all_ns:
-        headers.insert(0, "NAMESPACE")
-    rows = []
-    for d in deployments:
+    def row(d) -> list[str]:
         pods = [p for p in c.pods if p.owner == d.name and p.namespace == d.namespace]
         ready = sum(p.ready for p in pods)
         first = min((p.created for p in pods), default=now)
-        row = [d.name, f"{ready}/{d.replicas}", str(len(pods)), str(ready), age(first, now)]
-        if all_ns:
-            row.insert(0, d.namespace)
-        rows.append(row)
-    return table(headers, rows)
+        return [d.name, f"{ready}/{d.replicas}", str(len(pods)), str(ready), age(first, now)]
+    return listing(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], deployments, row, all_ns)
 
 
 def describe_service(svc, ep) -> str:
@@ -453,17 +428,10 @@ def ingress_hosts(ing) -> str:
 
 
 def ingress_rows(ingresses, all_ns: bool, now: float, address: str, wide: bool = False) -> str:
-    headers = ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
-    if all_ns:
-        headers.insert(0, "NAMESPACE")
-    rows = []
-    for ing in ingresses:
-        row = [ing.name, ing.class_name or "<none>", ingress_hosts(ing), ingress_address(address, wide),
-               "80, 443" if ing.tls else "80", age(ing.created, now)]
-        if all_ns:
-            row.insert(0, ing.namespace)
-        rows.append(row)
-    return table(headers, rows)
+    return listing(["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], ingresses,
+                   lambda ing: [ing.name, ing.class_name or "<none>", ingress_hosts(ing),
+                                ingress_address(address, wide), "80, 443" if ing.tls else "80", age(ing.created, now)],
+                   all_ns)
 
 
 def _backend_object(b) -> dict:
@@ -509,8 +477,7 @@ def _endpoints_text(ep, port_name: str) -> str:
         return "<none>"
     ready = [a.ip for a in ep.addresses if a.ready]
     if ep.ports:
-        items = [f"[{ip}]:{p.port}" if ":" in ip else f"{ip}:{p.port}"
-                 for p in ep.ports if p.name == port_name for ip in ready]
+        items = [host_port(ip, p.port) for p in ep.ports if p.name == port_name for ip in ready]
     else:                                     # headless, no ports: the addresses alone
         items = ready
     if len(items) > 3:
@@ -578,16 +545,8 @@ def ingressclass_object(ic, created: float) -> dict:
 # ---- secrets and config maps ----------------------------------------------------------------
 
 def secret_rows(secrets, all_ns: bool, now: float) -> str:
-    headers = ["NAME", "TYPE", "DATA", "AGE"]
-    if all_ns:
-        headers.insert(0, "NAMESPACE")
-    rows = []
-    for s in secrets:
-        row = [s.name, s.type, str(len(s.data)), age(s.created, now)]
-        if all_ns:
-            row.insert(0, s.namespace)
-        rows.append(row)
-    return table(headers, rows)
+    return listing(["NAME", "TYPE", "DATA", "AGE"], secrets,
+                   lambda s: [s.name, s.type, str(len(s.data)), age(s.created, now)], all_ns)
 
 
 def secret_object(secret) -> dict:
@@ -609,16 +568,8 @@ def describe_secret(secret) -> str:
 
 
 def configmap_rows(config_maps, all_ns: bool, now: float) -> str:
-    headers = ["NAME", "DATA", "AGE"]
-    if all_ns:
-        headers.insert(0, "NAMESPACE")
-    rows = []
-    for m in config_maps:
-        row = [m.name, str(len(m.data)), age(m.created, now)]
-        if all_ns:
-            row.insert(0, m.namespace)
-        rows.append(row)
-    return table(headers, rows)
+    return listing(["NAME", "DATA", "AGE"], config_maps,
+                   lambda m: [m.name, str(len(m.data)), age(m.created, now)], all_ns)
 
 
 def configmap_object(cm) -> dict:

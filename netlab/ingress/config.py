@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from netlab import tls
 from netlab.errors import NetlabError
+from netlab.model.names import host_port
 from netlab.model.objects import Cluster, Ingress, IngressBackend
 
 CLASS = "nginx"
@@ -133,8 +134,7 @@ def _backend(c: Cluster, ing: Ingress, b: IngressBackend) -> Backend:
         port = next((p for p in svc.ports
                      if (p.name == b.port if isinstance(b.port, str) else p.port == b.port)), None)
         if port:
-            ip = f"[{svc.cluster_ip}]" if ":" in svc.cluster_ip else svc.cluster_ip
-            address = f"{ip}:{port.port}"
+            address = host_port(svc.cluster_ip, port.port)
     return Backend(ing.namespace, ing.name, b.service, str(b.port), address)
 
 

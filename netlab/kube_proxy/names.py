@@ -24,11 +24,6 @@ def service_port_name(namespace: str, name: str, port_name: str = "") -> str:
     return f"{namespace}/{name}:{port_name}"
 
 
-def host_port(ip: str, port: int) -> str:
-    """Go's net.JoinHostPort: IPv6 addresses are bracketed."""
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
 # Cached: a full sync of 10,000 endpoints would otherwise re-hash every one of them.
 @lru_cache(maxsize=1 << 16)
 def _hash16(text: str) -> str:

@@ -24,6 +24,7 @@ from ipaddress import ip_network
 from netlab.errors import ModelError
 from netlab.kube_proxy import names
 from netlab.model.endpoints import derive_endpoints
+from netlab.model.names import host_port
 from netlab.model.objects import Cluster, Endpoints, Service, ServicePort
 
 MASQ_MARK = "0x4000/0x4000"     # kube-proxy's --iptables-masquerade-bit=14
@@ -150,7 +151,7 @@ class _Endpoint:
 
     @property
     def text(self) -> str:
-        return names.host_port(self.ip, self.port)
+        return host_port(self.ip, self.port)
 
 
 def _port_endpoints(ep: Endpoints | None, port_name: str, node_name: str) -> list[_Endpoint]:

@@ -101,7 +101,6 @@ NGINX_BREAKERS = "'\"{};$\\#"              # characters that would end a token o
 
 _KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _CONTROLLER_PATH = re.compile(r"^[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$")
 
@@ -182,7 +181,7 @@ def _name(d: _Doc, value: str, path: str, label: bool = False) -> str:
 
 
 def _service_name(d: _Doc, value: str, path: str) -> str:
-    if not (len(value) <= 63 and _DNS1035.match(value)):
+    if not names.is_dns1035_label(value):
         d.fail(path, f"{value!r} is not a valid service name (a DNS-1035 label: lower case letters, digits "
                      "and '-', starting with a letter)")
     return value

@@ -13,6 +13,11 @@ def is_dns1123_label(name: str) -> bool:
     return len(name) <= 63 and bool(_LABEL.match(name))
 
 
+def is_dns1035_label(name: str) -> bool:
+    """A Service's name: a DNS-1123 label that starts with a letter (it becomes a DNS name)."""
+    return is_dns1123_label(name) and name[:1].isalpha()
+
+
 def is_dns1123_subdomain(name: str) -> bool:
     return 0 < len(name) <= 253 and all(is_dns1123_label(p) for p in name.split("."))
 
@@ -29,3 +34,8 @@ def pod_suffix(lab: str, namespace: str, deployment: str, ordinal: int) -> str:
 
 def pod_name(deployment: str, template: str, suffix: str) -> str:
     return f"{deployment}-{template}-{suffix}"
+
+
+def host_port(ip: str, port: int | str) -> str:
+    """Go's net.JoinHostPort: IPv6 addresses are bracketed."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"

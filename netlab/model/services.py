@@ -254,7 +254,7 @@ def validate_service(cluster: Cluster, svc: Service, taken: Taken | None = None)
 
 def _check_meta(svc: Service) -> None:
     # Kubernetes wants service names to be DNS-1035 labels: they become DNS names.
-    if not (isinstance(svc.name, str) and names.is_dns1123_label(svc.name) and svc.name[0].isalpha()):
+    if not (isinstance(svc.name, str) and names.is_dns1035_label(svc.name)):
         _fail(svc, "metadata.name", f"{svc.name!r} must be a DNS-1035 label (lower case letters, "
                                     "digits and '-', starting with a letter, at most 63 characters)")
     if not (isinstance(svc.namespace, str) and names.is_dns1123_label(svc.namespace)):

@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from netlab.kube_proxy import names
+from netlab.model.names import host_port
 
 
 def reference(prefix: str, text: str) -> str:
@@ -67,7 +68,7 @@ def test_different_inputs_give_different_names():
     ("fd00::5", 8080, "[fd00::5]:8080"),
 ])
 def test_host_port_is_go_join_host_port(ip, port, expected):
-    assert names.host_port(ip, port) == expected
+    assert host_port(ip, port) == expected
 
 
 # Names copied from iptables-save output of real clusters (issue trackers, blog posts).
