@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from netlab import prog
+from netlab.log import to_cli
 from netlab.errors import NetlabError
 from netlab.state import LabRecord, labs
 from netlab.teardown import default_name
@@ -363,8 +364,10 @@ def cmd_create(args) -> int:
             raise NetlabError("create secret generic: give --from-literal KEY=VALUE or --from-file [KEY=]PATH")
         type_ = "Opaque"
     # checked as the same Secret in a manifest would be (name, keys, size)
-    secret = manifests.parse_document({"apiVersion": "v1", "kind": "Secret", "type": type_, "data": encode(values),
-                                       "metadata": {"name": args.secret, "namespace": ns}}, "create secret").obj
+    parsed = manifests.parse_document({"apiVersion": "v1", "kind": "Secret", "type": type_, "data": encode(values),
+                                       "metadata": {"name": args.secret, "namespace": ns}}, "create secret")
+    assert parsed is not None          # a Secret is never a kind parse_document skips
+    secret = parsed.obj
 
     def change(c):
         if any((s.namespace, s.name) == (ns, secret.name) for s in c.secrets):
@@ -581,10 +584,10 @@ def cmd_node(args) -> int:
 
 
 def _next_node_ip(c: Cluster) -> str:
-    from ipaddress import ip_address, ip_network
-    taken = {ip_address(x) for x in [c.router] + [n.ip for n in c.nodes] + [h.ip for h in c.hosts]}
-    start = max(ip_address(n.ip) for n in c.nodes)
-    for addr in ip_network(c.underlay_cidr).hosts():
+    from ipaddress import IPv4Address, IPv4Network      # the underlay is IPv4, as the walk-through's
+    taken = {IPv4Address(x) for x in [c.router] + [n.ip for n in c.nodes] + [h.ip for h in c.hosts]}
+    start = max(IPv4Address(n.ip) for n in c.nodes)
+    for addr in IPv4Network(c.underlay_cidr).hosts():
         if addr > start and addr not in taken:
             return str(addr)
     raise NetlabError(f"node add: no free address in underlay {c.underlay_cidr}; give --ip")
@@ -719,6 +722,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("netlab: must be run as root: it creates network namespaces, links and iptables rules "
              "(try: sudo netlab ...)")
         return 1
+    to_cli()
     try:
         return args.fn(args) or 0
     except NetlabError as e:

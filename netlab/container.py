@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from typing import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def overlay_points(mounts: list[Mount], exists=os.path.exists, keep: tuple[str, 
     return sorted(points, key=lambda p: (p.count("/"), p))
 
 
-def sandbox(netns: str, uid: int, mounts: list[Mount] = (), overlays: list[str] = (),
+def sandbox(netns: str, uid: int, mounts: Sequence[Mount] = (), overlays: Sequence[str] = (),
             scratch: str = "") -> Sandbox:
     """Where the pod's process runs (pure): its namespace and user, a writable layer
     over each overlay point (layer i of `scratch`), each volume read-only at its path."""

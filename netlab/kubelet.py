@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from netlab import layout
 from netlab.errors import NetlabError
+from netlab.log import logger, to_log
 from netlab.kernel import process
 from netlab.lab import Lab
 from netlab.model.objects import Cluster
@@ -58,6 +59,7 @@ def run(lab_name: str, node: str) -> None:
     """Watch this node's pods: a dead process leaves Endpoints at once and is restarted
     after a back-off; readiness follows TCP probes from the node, as the kubelet's."""
     lab = Lab(lab_name)
+    log = logger("kubelet", lab_name)
     backoff = Backoff()
     last_probe = 0.0
     while True:
@@ -94,7 +96,7 @@ def run(lab_name: str, node: str) -> None:
             except NetlabError as e:
                 if not lab.dir.exists():
                     return                  # the lab is gone
-                print(f"kubelet: {e}", flush=True)
+                log.error("report refused: %s", e)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--node", required=True)
     a = p.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"kubelet for node {a.node} of lab {a.lab}", flush=True)
+    to_log()
+    logger("kubelet", a.lab).info("kubelet for node %s", a.node)
     run(a.lab, a.node)
     return 0
 

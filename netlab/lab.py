@@ -219,7 +219,7 @@ class Lab(LabRecord):
         on_node = {key(p): p for p in c.pods if p.node == node}
         _, pods = self._controllers(ledger)
         for k in restart:
-            p = on_node.get(tuple(k))
+            p = on_node.get((k[0], k[1]))
             proc = ledger.proc(layout.pod_proc(*k))
             if p is None or not p.command or (proc and self.kernel.alive(proc)):
                 continue     # deleted meanwhile, or already running

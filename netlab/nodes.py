@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from netlab import layout, plumbing, underlay
 from netlab.errors import NetlabError
@@ -29,7 +30,7 @@ class Nodes:
         self.kernel.run_in(layout.host_ns(c.name, layout.UNDERLAY), plumbing.segment, members)
         return len(members)
 
-    def build(self, c: Cluster) -> list[tuple[Proc, object]]:
+    def build(self, c: Cluster) -> list[tuple[Proc, Path]]:
         """Every host and node on the segment; the hosts' servers and flanneld started (their
         start-up overlaps what comes next; `agents_ready` waits for flanneld)."""
         members = {m.name: m for m in underlay.members(c)}
@@ -51,7 +52,7 @@ class Nodes:
             store.put(lease)
         return self._start_flanneld(c, c.nodes)
 
-    def join(self, c: Cluster, node: Node) -> list[tuple[Proc, object]]:
+    def join(self, c: Cluster, node: Node) -> list[tuple[Proc, Path]]:
         """A node added to a running lab (already in `c`, its namespace made): plugged into
         the underlay, built, its lease published (the other flanneld add it), flanneld started."""
         member = next(m for m in underlay.members(c) if m.name == node.name)
@@ -93,7 +94,7 @@ class Nodes:
         self.ledger.save()
         return started
 
-    def _start_flanneld(self, c: Cluster, nodes: list[Node]) -> list[tuple[Proc, object]]:
+    def _start_flanneld(self, c: Cluster, nodes: list[Node]) -> list[tuple[Proc, Path]]:
         ready = [self.dir.path / f"flanneld-{n.name}.ready" for n in nodes]
         specs = [self.runtime.agent(f"flanneld-{n.name}",
                                     ["netlab-flanneld", "--leases", str(self.dir.leases), "--subnet", n.pod_cidr,
@@ -102,7 +103,7 @@ class Nodes:
                  for n, r in zip(nodes, ready)]
         return list(zip(self._start(specs), ready))
 
-    def agents_ready(self, started: list[tuple[Proc, object]]) -> None:
+    def agents_ready(self, started: list[tuple[Proc, Path]]) -> None:
         deadline = time.monotonic() + AGENT_READY_TIMEOUT
         for proc, ready in started:
             while not ready.exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
+from typing import Any
 from ipaddress import ip_address
 
 import yaml
@@ -67,8 +68,8 @@ def pod_object(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiti
                containers: list[dict] | None = None) -> dict:
     """A v1 Pod; `waiting`: the reason its container is not running (NoCommand, ...);
     `containers`: a pod of several containers, each one's status (netlab.pod_status)."""
-    meta = {"name": p.name, "namespace": p.namespace, "labels": dict(p.labels),
-            "creationTimestamp": timestamp(p.created)}
+    meta: dict[str, Any] = {"name": p.name, "namespace": p.namespace, "labels": dict(p.labels),
+                            "creationTimestamp": timestamp(p.created)}
     if p.owner:
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
                                     "name": p.name.rsplit("-", 1)[0], "controller": True}]
@@ -386,7 +387,7 @@ def _sorted(value):
 
 
 def _meta(name: str, namespace: str | None, created: float, labels=None, annotations=None) -> dict:
-    meta = {"name": name, "creationTimestamp": timestamp(created)}
+    meta: dict[str, Any] = {"name": name, "creationTimestamp": timestamp(created)}
     if namespace is not None:
         meta["namespace"] = namespace
     if labels:
@@ -416,7 +417,8 @@ def ingress_address(address: str, wide: bool = True) -> str:
 
 def ingress_hosts(ing) -> str:
     """HOSTS: up to three rule hosts, `*` when no rule names one, "+ N more..." past three rules' worth."""
-    hosts, more = [], False
+    hosts: list[str] = []
+    more = False
     for rule in ing.rules:
         if len(hosts) == 3:
             more = True

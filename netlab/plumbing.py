@@ -57,7 +57,8 @@ def unplug_member(ns: Namespace, port: str) -> None:
 def _eth0(ns: Namespace, m: underlay.Member) -> int:
     ns.up(1)
     eth0 = ns.index("eth0")
-    ns.add_addr(eth0, m.address)
+    if m.address:
+        ns.add_addr(eth0, m.address)
     ns.up(eth0)
     if m.gateway:
         ns.add_route(Route("default", "eth0", m.gateway), oif=eth0)

@@ -10,6 +10,7 @@ from netlab.cni import bridge as cni
 from netlab.dns.resolv import resolv_conf
 from netlab.errors import NetlabError
 from netlab.kernel.api import Kernel
+from netlab.kernel.process import Spec
 from netlab.model import secrets
 from netlab.model.endpoints import derive_endpoints
 from netlab.model.objects import Cluster, Pod
@@ -73,7 +74,8 @@ class Pods:
         """Start each pod's process as its own user, with its Secrets and ConfigMaps as
         variables and files. What keeps one from starting (a missing Secret) goes to its
         log and its STATUS, and the kubelet tries again later, as in Kubernetes."""
-        specs, failed = [], {}
+        specs: list[tuple[Pod, Spec]] = []
+        failed: dict[str, tuple[Pod, Exception]] = {}
         for p in pods:
             name = layout.pod_proc(p.namespace, p.name)
             try:
@@ -86,9 +88,9 @@ class Pods:
             else:
                 self.ledger.waiting.pop(spec.name, None)
                 self.ledger.add_proc(proc)
-        for name, (p, e) in failed.items():
-            reason = "CreateContainerConfigError" if isinstance(e, secrets.MissingRef) else "CreateContainerError"
-            self.runtime.log_failure(name, reason, e)
+        for name, (p, why) in failed.items():
+            reason = "CreateContainerConfigError" if isinstance(why, secrets.MissingRef) else "CreateContainerError"
+            self.runtime.log_failure(name, reason, why)
             self.ledger.waiting[name] = reason
             self.ledger.pop_proc(name)
             p.ready = False

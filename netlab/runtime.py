@@ -11,6 +11,7 @@ import sys
 from netlab import container, layout
 from netlab.ingress import controller as ingress
 from netlab.kernel import process
+from netlab.log import logger
 from netlab.model import secrets
 from netlab.model.objects import Cluster, Pod
 from netlab.state import RUN_DIR, LabDir
@@ -38,8 +39,8 @@ def _pods_as_root() -> bool:
     closed = container.reachable_by_others([sys.prefix, sys.base_prefix, os.path.realpath(sys.executable),
                                             os.path.dirname(netlab.__file__), str(RUN_DIR)])
     if closed:
-        print(f"netlab: warning: {closed} is closed to other users, so pods run as root and can read "
-              f"each other's Secrets (install netlab, and NETLAB_RUN_DIR, outside /root)", file=sys.stderr)
+        logger("runtime").warning(f"{closed} is closed to other users, so pods run as root and can read "
+                                  f"each other's Secrets (install netlab, and NETLAB_RUN_DIR, outside /root)")
     return bool(closed)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from netlab.errors import NetlabError
-from netlab.kernel import netns, process
+from netlab.kernel import process
+from netlab.kernel.local import LocalKernel
 from netlab.state import LabDir, labs
 
 if TYPE_CHECKING:
@@ -14,8 +15,7 @@ if TYPE_CHECKING:
 
 def teardown(lab_dir: LabDir, kernel: Kernel | None = None) -> None:
     """Remove everything on record, even when the record is half written (hold the lock).
-    Through `kernel` when given (a test's fake); else the kernel's own calls, which need
-    no netlink library: `down` starts in little time."""
+    Through `kernel` when given (a test's fake), else the local kernel."""
     try:
         state = lab_dir.read()
     except (NetlabError, ValueError):
@@ -23,19 +23,12 @@ def teardown(lab_dir: LabDir, kernel: Kernel | None = None) -> None:
     names = state.get("namespaces", [])
     procs = [process.Proc(**p) for p in state.get("procs", {}).values()]
     # kubelets first, so that none restarts what is being stopped
-    if kernel is None:
-        stop, kill_in, remove = process.stop, _kill_in, netns.remove_all
-    else:
-        stop, kill_in, remove = kernel.stop, kernel.kill_in, kernel.remove_namespaces
-    stop([p for p in procs if p.name.startswith("kubelet-")], timeout=0)
-    stop(procs, timeout=0)          # the whole lab goes: no grace needed
-    kill_in(names, timeout=0)
-    remove(names)
+    k: Kernel | LocalKernel = kernel or LocalKernel()
+    k.stop([p for p in procs if p.name.startswith("kubelet-")], timeout=0)
+    k.stop(procs, timeout=0)          # the whole lab goes: no grace needed
+    k.kill_in(names, timeout=0)
+    k.remove_namespaces(names)
     lab_dir.remove()
-
-
-def _kill_in(namespaces: list[str], timeout: float) -> None:
-    process.kill(process.in_namespaces(namespaces), timeout)
 
 
 def down(name: str) -> None:

@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     host, _, port = a.target.rpartition(":")
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    by, failed, errors = Counter(), 0, []
+    by: Counter[str] = Counter()
+    failed = 0
+    errors: list[str] = []
     deadline = time.monotonic() + a.seconds if a.seconds else None
     n = 0
     try:

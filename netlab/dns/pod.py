@@ -63,7 +63,8 @@ class Run:
         if self.pid is not None:
             out.update(state="running", started=self.started_at)
         else:
-            out.update(state="waiting", reason="CrashLoopBackOff" if self.restarts or self.last else "ContainerCreating")
+            reason = "CrashLoopBackOff" if self.restarts or self.last else "ContainerCreating"
+            out.update(state="waiting", reason=reason)
         if self.last:
             out["last"] = self.last
         return out
@@ -152,7 +153,7 @@ class Runtime:
         self.parent_seen = parent_seen       # what a child's getppid() says while we live
         self.init: int | None = None
         self.stopping = False
-        self.written = None
+        self.written: list[dict] | None = None   # the statuses last written
         self.next_probe = 0.0
         self.me = (os.getpid(), _start_time(os.getpid()))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
+from typing import cast
 
 from netlab.model.objects import Cluster
 
@@ -84,7 +85,8 @@ def build(c: Cluster) -> Zone:
     for svc in c.services:
         fqdn = f"{svc.name}.{svc.namespace}.svc.{domain}"
         if svc.type == "ExternalName":
-            z.add(fqdn, "CNAME", svc.external_name.rstrip(".") + ".")
+            external = cast(str, svc.external_name)   # validation requires it of an ExternalName service
+            z.add(fqdn, "CNAME", external.rstrip(".") + ".")
             continue
         if svc.cluster_ip and svc.cluster_ip != "None":
             z.add(fqdn, "A", svc.cluster_ip)
@@ -102,9 +104,10 @@ def build(c: Cluster) -> Zone:
             z.add(fqdn, "A", a.ip)
             z.add(host, "A", a.ip)
             z.add(ptr_name(a.ip), "PTR", host)
-            for port in (ep.ports if ep else []):
-                if port.name:
-                    z.add(f"_{port.name}._{port.protocol.lower()}.{fqdn}", "SRV", f"0 100 {port.port} {host}")
+            for ep_port in (ep.ports if ep else []):
+                if ep_port.name:
+                    z.add(f"_{ep_port.name}._{ep_port.protocol.lower()}.{fqdn}", "SRV",
+                          f"0 100 {ep_port.port} {host}")
     for pod in c.pods:
         if not z.lookup(ptr_name(pod.ip), "PTR"):
             z.add(ptr_name(pod.ip), "PTR", f"{pod.ip.replace('.', '-')}.{pod.namespace}.pod.{domain}")

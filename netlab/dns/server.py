@@ -22,6 +22,7 @@ import struct
 import sys
 import threading
 import time
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -44,10 +45,11 @@ class Store:
     def __init__(self, path: str, on_change=None):
         self.path = path
         self.on_change = on_change       # called after the records changed (not at the first load)
-        self.version = None
+        self.version: tuple[int, int, int] | None = None
         self.loaded = False
-        self.current = (Zone("cluster.local."), {})     # (zone, its answers): swapped as one
-        self._upstream = None
+        # (zone, its answers by query): swapped as one
+        self.current: tuple[Zone, dict[tuple[Any, ...], bytes]] = (Zone("cluster.local."), {})
+        self._upstream: tuple[str, int] | None = None
         self.reload()
 
     @property
@@ -163,10 +165,12 @@ class TCPHandler(socketserver.StreamRequestHandler):
 
 class UDPServer(socketserver.UDPServer):
     allow_reuse_address = True
+    store: Store                         # set by main, read by the handlers
 
 
 class TCPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
+    store: Store
     daemon_threads = True
 
 

@@ -7,7 +7,6 @@ flannel.1's routes, neighbours and FDB entries in step with the other nodes.
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -21,8 +20,9 @@ from netlab.flannel.desired import desired, on_miss, stale
 from netlab.flannel.lease import Store
 from netlab.kernel import links
 from netlab.kernel.api import Namespace, converge
+from netlab.log import logger, to_log
 
-log = logging.getLogger("flanneld")
+log = logger("flanneld")
 POLL = 0.05          # seconds between looks at the lease store
 RTMGRP_NEIGH = 0x4
 
@@ -96,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cluster-cidr", required=True)
     p.add_argument("--ready", help="file written once the agent serves")
     a = p.parse_args(argv)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="%(asctime)s flanneld %(message)s")
+    to_log()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     agent = Agent(Store(a.leases), a.subnet, a.mode, a.cluster_cidr)
     events = None

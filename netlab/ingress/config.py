@@ -123,6 +123,7 @@ def servers(c: Cluster) -> list[Server]:
 
 
 def _default_route(c: Cluster, ing: Ingress, redirect: bool) -> Route:
+    assert ing.default_backend is not None      # called only for an Ingress that has one
     return Route("/", "Prefix", _backend(c, ing, ing.default_backend), redirect, (1, 0, *_age(ing)))
 
 

@@ -88,7 +88,7 @@ def check(c: Cluster) -> None:
 
 def _workers(master: int) -> dict[int, int]:
     """nginx's worker processes: pid -> start time."""
-    out = {}
+    out: dict[int, int] = {}
     try:
         children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     except FileNotFoundError:

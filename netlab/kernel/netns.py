@@ -100,7 +100,7 @@ def create(names: list[str]) -> None:
     def work():
         try:
             _create_all(names)
-        except BaseException as e:  # reported in the caller's thread
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             error.append(e)
 
     t = threading.Thread(target=work, name="netns-create")

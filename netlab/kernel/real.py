@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 from netlab.kernel import readiness
 from netlab.kernel import conntrack, iptables, links, netns, process
 from netlab.kernel.api import Job
+from netlab.kernel.local import LocalKernel
 from netlab.kernel.process import Proc, Spec
 
 WORKERS = 1    # measured: a second thread only adds GIL contention to netlink requests
@@ -18,14 +19,11 @@ def _in(ns: str, fn: Callable[..., Any], args: tuple):
         return fn(nl, *args)
 
 
-class RealKernel:
+class RealKernel(LocalKernel):
     iptables = iptables.LEGACY
 
     def create_namespaces(self, names: Sequence[str]) -> None:
         netns.create(list(names))
-
-    def remove_namespaces(self, names: Sequence[str]) -> None:
-        netns.remove_all(names)
 
     def namespace_exists(self, name: str) -> bool:
         return netns.exists(name)
@@ -48,14 +46,6 @@ class RealKernel:
 
     def alive(self, proc: Proc) -> bool:
         return process.alive(proc)
-
-    def stop(self, procs: Sequence[Proc], timeout: float = 1.0) -> None:
-        process.stop(list(procs), timeout)
-
-    def kill_in(self, namespaces: Sequence[str], timeout: float = 1.0) -> int:
-        pids = process.in_namespaces(list(namespaces))
-        process.kill(pids, timeout)
-        return len(pids)
 
     def forget_udp_to(self, ns: str, keep: dict[str, set[str]]) -> int:
         return conntrack.forget_udp_to(ns, keep)

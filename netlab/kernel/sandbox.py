@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from typing import Sequence
 
 from netlab.kernel import netns
 
@@ -92,8 +93,8 @@ def become(uid: int) -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
-def enter(netns_name: str, uid: int = 0, overlays: list[tuple[str, str]] = (),
-          binds: list[tuple[str, str]] = ()) -> None:
+def enter(netns_name: str, uid: int = 0, overlays: Sequence[tuple[str, str]] = (),
+          binds: Sequence[tuple[str, str]] = ()) -> None:
     """All of the above, in the order the pod's files need: network, mounts (layers
     before the volumes bound into them, the namespace's /etc files last), the user."""
     netns.setns(netns_name)

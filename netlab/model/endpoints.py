@@ -49,10 +49,11 @@ def selects(selector: dict[str, str], pod: Pod) -> bool:
 def selected_pods(cluster: Cluster, svc: Service, pods: list[Pod] | None = None) -> list[Pod]:
     """The pods `svc` selects, among `pods` (those of its namespace, when the caller has them
     grouped) or the cluster's."""
-    if not has_selector(svc):
+    selector = svc.selector
+    if not has_selector(svc) or selector is None:   # has_selector implies a selector
         return []
     return [p for p in (cluster.pods if pods is None else pods)
-            if p.namespace == svc.namespace and p.ip and selects(svc.selector, p)]
+            if p.namespace == svc.namespace and p.ip and selects(selector, p)]
 
 
 def container_port(pod: Pod, name: str) -> int | None:
@@ -117,8 +118,8 @@ def slice_endpoints(svc: Service, slices: list[EndpointSlice]) -> Endpoints | No
 
 def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
     """Every Endpoints object of the cluster, sorted by namespace and name."""
-    derived = {}
-    controlled = set()
+    derived: dict[tuple[str, str], Endpoints] = {}
+    controlled: set[tuple[str, str]] = set()
     pods_in: dict[str, list[Pod]] = {}        # grouped once: each service looks at its namespace only
     for p in cluster.pods:
         pods_in.setdefault(p.namespace, []).append(p)
@@ -128,7 +129,9 @@ def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
     for svc in cluster.services:
         if has_selector(svc):
             controlled.add((svc.namespace, svc.name))
-            derived[(svc.namespace, svc.name)] = endpoints_for(cluster, svc, pods_in.get(svc.namespace, []))
+            own = endpoints_for(cluster, svc, pods_in.get(svc.namespace, []))
+            assert own is not None   # has_selector(svc), so endpoints_for gives Endpoints
+            derived[(svc.namespace, svc.name)] = own
     for ep in cluster.endpoints:
         key = (ep.namespace, ep.name)
         if key not in controlled:
@@ -136,9 +139,9 @@ def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
     for svc in cluster.services:
         key = (svc.namespace, svc.name)
         if key not in derived:
-            ep = slice_endpoints(svc, slices_of.get(key, []))
-            if ep is not None:
-                derived[key] = ep
+            sliced = slice_endpoints(svc, slices_of.get(key, []))
+            if sliced is not None:
+                derived[key] = sliced
     return [derived[k] for k in sorted(derived)]
 
 

@@ -18,7 +18,7 @@ import binascii
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
@@ -138,7 +138,7 @@ class _Doc:
     def warn(self, note: str) -> None:
         self.notes.append(note)
 
-    def fail(self, path: str, msg: str):
+    def fail(self, path: str, msg: str) -> NoReturn:
         raise ModelError(f"{self.where}: {path}: {msg}" if self.where else f"{path}: {msg}")
 
     def get(self, obj: dict, key: str, path: str, kind, default=None, required=False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 
 from netlab.errors import NetlabError
 from netlab.model.objects import Cluster, Pod, Secret
@@ -18,11 +19,11 @@ KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
-class MissingRef(NetlabError):
+class MissingRef(NetlabError):   # noqa: N818 - the kubelet's own word for it
     """A pod refers to a Secret, ConfigMap or key that is not there."""
 
 
-def encode(values: dict[str, bytes | str]) -> dict[str, str]:
+def encode(values: Mapping[str, bytes | str]) -> dict[str, str]:
     """Values as the API server stores a Secret's `data`."""
     return {k: base64.b64encode(v.encode() if isinstance(v, str) else v).decode() for k, v in values.items()}
 
@@ -36,10 +37,10 @@ def decode(secret: Secret) -> dict[str, bytes]:
 
 def _source(c: Cluster, kind: str, namespace: str, name: str) -> dict[str, bytes] | None:
     if kind == "Secret":
-        found = next((s for s in c.secrets if (s.namespace, s.name) == (namespace, name)), None)
-        return None if found is None else decode(found)
-    found = next((m for m in c.config_maps if (m.namespace, m.name) == (namespace, name)), None)
-    return None if found is None else {k: v.encode() for k, v in found.data.items()}
+        secret = next((s for s in c.secrets if (s.namespace, s.name) == (namespace, name)), None)
+        return None if secret is None else decode(secret)
+    config_map = next((m for m in c.config_maps if (m.namespace, m.name) == (namespace, name)), None)
+    return None if config_map is None else {k: v.encode() for k, v in config_map.data.items()}
 
 
 def _field(pod: Pod, c: Cluster, path: str) -> str:
@@ -72,18 +73,18 @@ def environment(c: Cluster, pod: Pod) -> dict[str, str]:
             if ENV_NAME.match(ref.prefix + key):      # invalid names are skipped, as the kubelet does
                 out[ref.prefix + key] = _text(value, f"{ref.kind.lower()} {ref.name} key {key}")
     out.update(pod.env)
-    for name, ref in pod.env_refs.items():
-        if ref.kind == "Field":
-            out[name] = _field(pod, c, ref.key)
+    for name, key_ref in pod.env_refs.items():
+        if key_ref.kind == "Field":
+            out[name] = _field(pod, c, key_ref.key)
             continue
-        values = _source(c, ref.kind, pod.namespace, ref.name)
-        if values is None or ref.key not in values:
-            if ref.optional:
+        values = _source(c, key_ref.kind, pod.namespace, key_ref.name)
+        if values is None or key_ref.key not in values:
+            if key_ref.optional:
                 continue
-            what = f"{ref.kind.lower()} {pod.namespace}/{ref.name}"
+            what = f"{key_ref.kind.lower()} {pod.namespace}/{key_ref.name}"
             raise MissingRef(f"pod {pod.namespace}/{pod.name}: env {name}: "
-                             + (f"{what} not found" if values is None else f"{what} has no key {ref.key!r}"))
-        out[name] = _text(values[ref.key], f"{ref.kind.lower()} {ref.name} key {ref.key}")
+                             + (f"{what} not found" if values is None else f"{what} has no key {key_ref.key!r}"))
+        out[name] = _text(values[key_ref.key], f"{key_ref.kind.lower()} {key_ref.name} key {key_ref.key}")
     return out
 
 

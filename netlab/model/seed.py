@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import secrets as random
+from typing import cast
 
 from netlab import tls
 from netlab.dns import addon
@@ -88,7 +89,7 @@ def seed_cluster(name: str = "seed", now: float = 0.0) -> Cluster:
     _deployments(c, {d[0] for d in _DEPLOYMENTS} - PLATFORM, now)
     order = [d[0] for d in _DEPLOYMENTS]          # as the walk-through lists them
     c.deployments.sort(key=lambda d: order.index(d.name))
-    c.pods.sort(key=lambda p: order.index(p.owner))
+    c.pods.sort(key=lambda p: order.index(cast(str, p.owner)))   # every seed pod belongs to a deployment
     c.services[:0] = [
         Service("business-manager", "default", cluster_ip="10.254.80.22",
                 ports=[ServicePort(80, "business-manager", "TCP", 8080)],

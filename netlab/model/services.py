@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn, TypeGuard
 from ipaddress import IPv4Address, ip_network
 
 from netlab.errors import ModelError
@@ -48,11 +48,11 @@ def _where(svc: Service) -> str:
     return f"service {svc.namespace}/{svc.name}"
 
 
-def _fail(svc: Service, field: str, message: str):
+def _fail(svc: Service, field: str, message: str) -> NoReturn:
     raise ModelError(f"{_where(svc)}: {field}: {message}")
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from netlab.errors import ModelError
 from netlab.model import endpoints as ep_controller
 from netlab.model.manifests import Manifest
-from netlab.model.objects import plain
+from netlab.model.objects import Cluster, plain
 
 LISTS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deployments", "Pod": "pods",
          "Secret": "secrets", "ConfigMap": "config_maps", "EndpointSlice": "endpoint_slices",
@@ -32,7 +32,7 @@ class _Lists:
     """The cluster's lists, by kind, as dictionaries by (namespace, name) while a batch is
     applied; `done` writes them back in their order."""
 
-    def __init__(self, cluster):
+    def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self._by_list: dict[str, dict] = {}
 

@@ -12,7 +12,7 @@ from netlab.model.validate import validate
 _DEFAULT_HOSTS = [Host("client", "192.168.0.100"), Host("db", "192.168.0.103")]
 
 # field name in the file -> (attribute, type, required)
-_SCHEMA = {
+_SCHEMA: dict[str, dict[str, tuple[str, type, bool]]] = {   # section -> key -> (attribute, type, required)
     "cluster": {"clusterCIDR": ("cluster_cidr", str, False), "serviceCIDR": ("service_cidr", str, False),
                 "flannelMode": ("flannel_mode", str, False), "dnsDomain": ("dns_domain", str, False),
                 "probabilityDecimals": ("probability_decimals", int, False),

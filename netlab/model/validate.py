@@ -1,13 +1,14 @@
 """Validation of a cluster: the first problem found, as one line naming the field."""
 from __future__ import annotations
 
-from ipaddress import ip_address, ip_network
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
 from netlab import layout
 from netlab.cni import ipam
 from netlab.errors import ModelError
 from netlab.model import names
-from netlab.model.objects import Cluster
+from netlab.model.objects import Cluster, ConfigMap, EndpointSlice, Host, Ingress, Node, Secret
 from netlab.model.services import validate_services
 
 FLANNEL_MODES = ("routes", "seed")
@@ -73,7 +74,8 @@ def _check(c: Cluster) -> None:
     _unique(c.nodes, "nodes")
     _unique(c.hosts, "underlay.hosts")
     taken_underlay = {c.router: "underlay.router"}
-    for field, items in (("nodes", c.nodes), ("underlay.hosts", c.hosts)):
+    underlay_items: tuple[tuple[str, Sequence[Node | Host]], ...] = (("nodes", c.nodes), ("underlay.hosts", c.hosts))
+    for field, items in underlay_items:
         for i, item in enumerate(items):
             _dns_name(item.name, f"{field}[{i}].name", label=True)
             if item.name in layout.RESERVED:
@@ -89,7 +91,7 @@ def _check(c: Cluster) -> None:
         dup = next(n for n in names_all if names_all.count(n) > 1)
         raise ModelError(f"underlay.hosts: name {dup!r} is already used by a node")
 
-    subnets = []
+    subnets: list[tuple[int, IPv4Network | IPv6Network]] = []
     for i, node in enumerate(c.nodes):
         field = f"nodes[{i}].podCIDR"
         net = _net(node.pod_cidr, field)
@@ -120,12 +122,12 @@ def _check(c: Cluster) -> None:
             continue  # IPAM fills it in
         _ip(pod.ip, f"pods[{i}].ip")
         owner = [n for n in c.nodes if ipam.in_subnet(pod.ip, n.pod_cidr)]
-        node = node_names[pod.node] if pod.node else (owner[0] if owner else None)
-        if node is None:
+        pod_node = node_names[pod.node] if pod.node else (owner[0] if owner else None)
+        if pod_node is None:
             raise ModelError(f"pods[{i}].ip: {pod.ip} is in no node's podCIDR")
-        if not ipam.in_subnet(pod.ip, node.pod_cidr):
-            raise ModelError(f"pods[{i}].ip: {pod.ip} is outside node {node.name}'s podCIDR {node.pod_cidr}")
-        if pod.ip in ipam.reserved(node.pod_cidr):
+        if not ipam.in_subnet(pod.ip, pod_node.pod_cidr):
+            raise ModelError(f"pods[{i}].ip: {pod.ip} is outside node {pod_node.name}'s podCIDR {pod_node.pod_cidr}")
+        if pod.ip in ipam.reserved(pod_node.pod_cidr):
             raise ModelError(f"pods[{i}].ip: {pod.ip} is reserved (subnet, gateway or broadcast address)")
         if pod.ip in ips:
             raise ModelError(f"pods[{i}].ip: {pod.ip} is already used by {ips[pod.ip]}")
@@ -146,14 +148,16 @@ def _check(c: Cluster) -> None:
 def _check_objects(c: Cluster) -> None:
     """Secrets, ConfigMaps, EndpointSlices, Ingresses and IngressClasses (a state file's: manifests
     are checked as they are read)."""
-    for field, items in (("secrets", c.secrets), ("configMaps", c.config_maps),
-                         ("endpointSlices", c.endpoint_slices), ("ingresses", c.ingresses)):
+    objects: tuple[tuple[str, Sequence[Secret | ConfigMap | EndpointSlice | Ingress]], ...] = (
+        ("secrets", c.secrets), ("configMaps", c.config_maps),
+        ("endpointSlices", c.endpoint_slices), ("ingresses", c.ingresses))
+    for field, items in objects:
         for i, item in enumerate(items):
             _dns_name(item.name, f"{field}[{i}].name")
             _dns_name(item.namespace, f"{field}[{i}].namespace", label=True)
         _unique(items, field, namespaced=True)
-    for i, item in enumerate(c.ingress_classes):
-        _dns_name(item.name, f"ingressClasses[{i}].name")
+    for i, ic in enumerate(c.ingress_classes):
+        _dns_name(ic.name, f"ingressClasses[{i}].name")
     _unique(c.ingress_classes, "ingressClasses")
     first: dict[tuple[str, str], tuple[str, set]] = {}
     for s in sorted(c.endpoint_slices, key=lambda s: (s.namespace, s.service, s.name)):

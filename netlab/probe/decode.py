@@ -82,12 +82,12 @@ def vxlan_info(pkt: Packet) -> VxlanInfo | None:
 def summary(pkt: Packet, iface: str | None = None) -> str:
     """One tcpdump-like line: time, interface, headers (outer and inner for VXLAN)."""
     when = datetime.datetime.fromtimestamp(float(pkt.time)).strftime("%H:%M:%S.%f")
-    iface = iface or pkt.sniffed_on
+    on = iface or pkt.sniffed_on   # scapy may give a NetworkInterface, shown by its name
     try:
         text = describe(pkt)
-    except Exception:   # a malformed packet must not end a capture
+    except Exception:   # noqa: BLE001 - a malformed packet must not end a capture
         text = f"{pkt.summary()} (malformed?)"
-    return f"{when} {iface} {text}" if iface else f"{when} {text}"
+    return f"{when} {on} {text}" if on else f"{when} {text}"
 
 
 def describe(pkt: Packet) -> str:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from typing import IO, TYPE_CHECKING, cast
 
 from netlab.errors import NetlabError
 from netlab.kernel import netns
@@ -23,7 +24,15 @@ class ProbeError(NetlabError):
     """A capture or send failed: no such namespace or interface, bad filter, ..."""
 
 
-def start(ns: str, args: list[str]) -> subprocess.Popen:
+if TYPE_CHECKING:
+    class WorkerProcess(subprocess.Popen[bytes]):
+        """What `start` returns: a Popen whose stdin and stdout are pipes, with `errors` added."""
+        stdin: IO[bytes]
+        stdout: IO[bytes]
+        errors: IO[bytes]
+
+
+def start(ns: str, args: list[str]) -> WorkerProcess:
     """Start a worker inside namespace `ns`: stdin/stdout are pipes, stderr goes to
     a temporary file kept as `proc.errors` (read by `error_of`)."""
     if not netns.exists(ns):
@@ -41,10 +50,10 @@ def start(ns: str, args: list[str]) -> subprocess.Popen:
 
     errors = tempfile.TemporaryFile()   # a file, not a pipe: a chatty worker never blocks on it
     try:
-        proc = subprocess.Popen(
+        proc = cast("WorkerProcess", subprocess.Popen(
             [sys.executable, "-m", "netlab.probe.worker", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-            preexec_fn=enter, env=env)
+            preexec_fn=enter, env=env))
     except subprocess.SubprocessError:
         errors.close()
         raise ProbeError(f"cannot enter network namespace {ns!r} (root needed)") from None
@@ -52,7 +61,7 @@ def start(ns: str, args: list[str]) -> subprocess.Popen:
     return proc
 
 
-def error_of(proc: subprocess.Popen) -> str:
+def error_of(proc: WorkerProcess) -> str:
     """The worker's one-line error (last line of its stderr)."""
     proc.errors.seek(0)
     lines = proc.errors.read().decode(errors="replace").strip().splitlines()

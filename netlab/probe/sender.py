@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import random
 from dataclasses import dataclass, field
+from typing import SupportsFloat, cast
 
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
@@ -104,6 +105,7 @@ def ping(ns: str, dst: str, count: int = 1, timeout: float = 1.0, size: int = 56
     except ValueError:
         raise runner.ProbeError(f"ping needs an IP address, not {dst!r}") from None
     ident = random.randrange(1, 0xFFFF)   # tells our echoes apart from any other ping
+    requests: list[PacketLike]
     if addr.version == 4:
         requests = [IP(dst=dst) / ICMP(id=ident, seq=seq) / Raw(b"\x00" * size) for seq in range(1, count + 1)]
     else:
@@ -113,5 +115,6 @@ def ping(ns: str, dst: str, count: int = 1, timeout: float = 1.0, size: int = 56
     result = PingResult(dst)
     for sent, answer in pairs:
         result.replies.append(answer)
-        result.rtts.append(None if answer is None else max(0.0, float(answer.time) - float(sent.sent_time)))
+        sent_time = cast(SupportsFloat, sent.sent_time)   # set by scapy on every packet it sent
+        result.rtts.append(None if answer is None else max(0.0, float(answer.time) - float(sent_time)))
     return result

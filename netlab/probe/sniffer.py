@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import cast
 
 from scapy.packet import Packet
 from scapy.utils import rdpcap
@@ -27,7 +28,7 @@ from netlab.probe.runner import ProbeError
 class Capture:
     """One capture worker on `ns`:`iface`; see the module docstring for its life."""
 
-    _proc: subprocess.Popen | None = None
+    _proc: runner.WorkerProcess | None = None
 
     def __init__(self, ns: str, iface: str, count: int | None = None, timeout: float | None = None,
                  bpf: str | None = None, write: str | None = None, lines: bool = False):
@@ -39,7 +40,7 @@ class Capture:
         self.lines_wanted = lines
         self._own_file = write is None   # a temporary pcap, removed once read
         self.pcap = os.path.abspath(write) if write else None
-        self._proc: subprocess.Popen | None = None
+        self._proc = None
         self._packets: list[Packet] | None = None
         self.ready_after: float | None = None   # seconds from start() to listening
 
@@ -48,7 +49,7 @@ class Capture:
         if self._own_file:
             fd, self.pcap = tempfile.mkstemp(prefix="netlab-capture-", suffix=".pcap")
             os.close(fd)
-        args = ["capture", self.iface, "--write", self.pcap]
+        args = ["capture", self.iface, "--write", cast(str, self.pcap)]   # set above or in __init__
         if self.count is not None:
             args += ["--count", str(self.count)]
         if self.timeout is not None:
@@ -77,18 +78,23 @@ class Capture:
         return f"{self.ns}:{self.iface}"
 
     @property
+    def _worker(self) -> runner.WorkerProcess:
+        """The worker, for methods only called once the capture has been started."""
+        return cast("runner.WorkerProcess", self._proc)
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     def lines(self) -> Iterator[str]:
         """Summary lines as the worker reports packets (needs lines=True); ends with the capture."""
-        for raw in self._proc.stdout:
+        for raw in self._worker.stdout:
             yield raw.decode(errors="replace").rstrip("\n")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the capture to end by itself; False if still running after `timeout`."""
         try:
-            self._proc.wait(timeout)
+            self._worker.wait(timeout)
         except subprocess.TimeoutExpired:
             return False
         return True
@@ -109,9 +115,9 @@ class Capture:
 
     def status(self) -> int:
         """0 if the capture ended normally; raises ProbeError with the worker's error otherwise."""
-        rc = self._proc.wait()
+        rc = self._worker.wait()
         if rc != 0:
-            raise ProbeError(f"{self.where}: {runner.error_of(self._proc)}")
+            raise ProbeError(f"{self.where}: {runner.error_of(self._worker)}")
         return rc
 
     def packets(self) -> list[Packet]:
@@ -120,7 +126,7 @@ class Capture:
             self.stop()
             try:
                 self.status()
-                self._packets = list(rdpcap(self.pcap))
+                self._packets = list(rdpcap(cast(str, self.pcap)))
             finally:
                 self.close()
             for pkt in self._packets:
@@ -168,7 +174,7 @@ class Capture:
         try:
             self.kill()
             self._discard()
-        except Exception:
+        except Exception:   # noqa: BLE001 - at interpreter exit anything may be half gone
             pass
 
 

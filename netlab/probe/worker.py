@@ -29,7 +29,12 @@ import struct
 import sys
 import time
 
+from typing import TYPE_CHECKING
+
 from netlab.probe.runner import READY
+
+if TYPE_CHECKING:
+    from scapy.packet import Packet   # scapy is imported only where a worker needs it
 
 SIOCGIFFLAGS = 0x8913
 IFF_LOOPBACK = 0x8
@@ -172,6 +177,7 @@ def _request() -> None:
         _fail("an Ether frame needs an interface to be sent on")
     kw = {"iface": iface} if layer2 else {}
 
+    result: int | list[tuple[Packet, Packet | None]]
     if req["op"] == "send":
         (sendp if layer2 else send)(pkts, inter=req.get("inter", 0), verbose=0, **kw)
         result = len(pkts)
@@ -208,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except OSError as e:
         _fail(e.strerror or str(e))
-    except Exception as e:   # one line for the parent, not a traceback
+    except Exception as e:   # noqa: BLE001 - one line for the parent, not a traceback
         _fail(f"{type(e).__name__}: {e}")
 
 

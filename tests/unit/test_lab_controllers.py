@@ -146,7 +146,7 @@ def test_an_iptables_restore_failing_leaves_the_record_as_it_was(kernel):
     lab = seed(kernel)
     before = lab.state()["cluster"]
     kernel.iptables.fail_next = "Resource temporarily unavailable"
-    with pytest.raises(NetlabError, match="iptables-legacy-restore in ctl-node1 failed"):
+    with pytest.raises(NetlabError, match=r"^iptables-legacy-restore in ctl-node[12] failed: Resource temporarily unavailable$"):
         lab.update(lambda c: c.services.pop())
     assert lab.state()["cluster"] == before
     lab.update(lambda c: c.services.pop())
