@@ -54,7 +54,7 @@ def _target(rule: str) -> str:
 class FakeIptables:
     """The Iptables seam in memory: namespace -> table -> chains; every call is recorded."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.tables: dict[str, dict[str, _Table]] = {}
         self.calls: list[tuple[str, str, bool]] = []     # (ns, restore input, noflush)
         self.fail_next: str | None = None                # the message the next restore fails with
@@ -339,7 +339,7 @@ class FakeKernel:
     `not_ready` holds namespaces whose probes never answer; `programs` what a started
     program does (nothing runs: a test says, say, that flanneld writes its ready file)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.namespaces: dict[str, FakeNamespace] = {}
         self.files: dict[tuple[str, str], str] = {}
         self.iptables = FakeIptables()
