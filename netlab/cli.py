@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING
 
 from netlab import prog
-from netlab.log import to_cli
 from netlab.errors import NetlabError
 from netlab.state import LabRecord, labs
 from netlab.teardown import default_name
@@ -722,7 +721,6 @@ def main(argv: list[str] | None = None) -> int:
         _err("netlab: must be run as root: it creates network namespaces, links and iptables rules "
              "(try: sudo netlab ...)")
         return 1
-    to_cli()
     try:
         return args.fn(args) or 0
     except NetlabError as e:
