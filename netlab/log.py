@@ -11,9 +11,13 @@ from typing import TextIO
 
 
 def logger(component: str, lab: str = "") -> logging.LoggerAdapter:
-    if not logging.getLogger("netlab").handlers:
-        to_cli()
+    if not any(isinstance(h, _Ours) for h in logging.getLogger("netlab").handlers):
+        to_cli()          # (a handler someone else added, a test runner's, does not count)
     return logging.LoggerAdapter(logging.getLogger(f"netlab.{component}"), {"lab": lab, "component": component})
+
+
+class _Ours(logging.StreamHandler):
+    """netlab's own handler (a test runner may add its own beside it)."""
 
 
 class _Cli(logging.Formatter):
@@ -38,7 +42,7 @@ def _handle(stream: TextIO, level: int, formatter: logging.Formatter) -> None:
     root = logging.getLogger("netlab")
     for h in list(root.handlers):
         root.removeHandler(h)
-    handler = logging.StreamHandler(stream)
+    handler = _Ours(stream)
     handler.setFormatter(formatter)
     root.addHandler(handler)
     root.setLevel(level)
