@@ -132,22 +132,19 @@ def test_describe_pod_whose_runtime_has_not_started_its_containers():
     statuses = pod_status.statuses(pod.containers[:2], None)
     lines = output.describe_pod(c, pod, "Pending", False, 0, None, statuses).splitlines()
     start = lines.index("Containers:")
+
+    def waiting(name):
+        return [f"  {name}:",
+                "    Image:          <none> (not pulled: netlab-kube-dns-pod runs it)",
+                "    Port:           <none>",
+                "    State:          Waiting",
+                "      Reason:       ContainerCreating",
+                "    Ready:          False",
+                "    Restart Count:  0"]
     assert lines[start:] == [
         "Containers:",
-        "  kubedns:",
-        "    Image:          <none> (not pulled: netlab-kube-dns-pod runs it)",
-        "    Port:           <none>",
-        "    State:          Waiting",
-        "      Reason:       ContainerCreating",
-        "    Ready:          False",
-        "    Restart Count:  0",
-        "  dnsmasq:",
-        "    Image:          <none> (not pulled: netlab-kube-dns-pod runs it)",
-        "    Port:           <none>",
-        "    State:          Waiting",
-        "      Reason:       ContainerCreating",
-        "    Ready:          False",
-        "    Restart Count:  0",
+        *waiting("kubedns"),
+        *waiting("dnsmasq"),
         "Conditions:",
         "  Type    Status",
         "  Ready   False",
