@@ -270,11 +270,10 @@ def clean(out=_quiet, only: str | None = None) -> list[str]:
     if only is not None and only not in removed:
         orphans = _orphan_namespaces(only)
         if orphans:
-            pids = process.in_namespaces(orphans)
-            process.kill(pids, timeout=0)
+            stopped = process.kill_in(orphans, timeout=0)
             netns.remove_all(orphans)
             removed.append(only)
-            out(f"removed lab {only}: it had no record left; {len(orphans)} namespaces, {len(pids)} processes")
+            out(f"removed lab {only}: it had no record left; {len(orphans)} namespaces, {stopped} processes")
     return removed
 
 

@@ -16,6 +16,4 @@ class LocalKernel:
         process.stop(list(procs), timeout)
 
     def kill_in(self, namespaces: Sequence[str], timeout: float = 1.0) -> int:
-        pids = process.in_namespaces(list(namespaces))
-        process.kill(pids, timeout)
-        return len(pids)
+        return process.kill_in(list(namespaces), timeout)

@@ -234,32 +234,46 @@ def _reap(pid: int) -> None:
 
 
 def kill(pids: list[int], timeout: float = 1.0) -> None:
-    """SIGTERM, then SIGKILL whatever is still there after `timeout` (at once if 0)."""
+    """SIGTERM, then SIGKILL whatever is still there after `timeout` (at once if 0); returns
+    once they have all gone (a SIGKILL takes effect when its process next runs: one that has
+    not yet died could still fork)."""
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM if timeout else signal.SIGKILL)
         except ProcessLookupError:
             pass
-    deadline = time.monotonic() + timeout
-    left = list(pids)
-    while left and time.monotonic() < deadline:
-        for pid in list(left):
-            if pid in _children:
-                if _children[pid].poll() is not None:
-                    _reap(pid)
-                    left.remove(pid)
-            elif pid in _forked:
-                if _reaped(pid):
-                    left.remove(pid)
-            elif _start_time(pid) is None or _is_zombie(pid):
-                left.remove(pid)
-        time.sleep(0.01)
+    left = _wait_gone(list(pids), timeout)
     for pid in left:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    for pid in _wait_gone(left, GONE_WITHIN):
+        _reap(pid)          # ours: waits; another's pid still there after a SIGKILL: reused
+
+
+GONE_WITHIN = 2.0     # seconds a SIGKILLed process may take to die (the host busy, say)
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    """Wait up to `timeout` for each of `pids` to end (reaping ours); those still there."""
+    deadline = time.monotonic() + timeout
+    left = [pid for pid in pids if not _gone(pid)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.002)
+        left = [pid for pid in left if not _gone(pid)]
+    return left
+
+
+def _gone(pid: int) -> bool:
+    if pid in _children:
+        if _children[pid].poll() is None:
+            return False
         _reap(pid)
+        return True
+    if pid in _forked:
+        return _reaped(pid) or _start_time(pid) is None
+    return _start_time(pid) is None or _is_zombie(pid)
 
 
 def _is_zombie(pid: int) -> bool:
@@ -272,6 +286,22 @@ def _is_zombie(pid: int) -> bool:
 
 def stop(procs: list[Proc], timeout: float = 1.0) -> None:
     kill([p.pid for p in procs if alive(p)], timeout)
+
+
+def kill_in(names: list[str], timeout: float = 1.0) -> int:
+    """Stop every process in these network namespaces, and what they fork as they are
+    stopped, and so on, till none is left (or SWEEPS rounds); how many were stopped."""
+    stopped = 0
+    for _ in range(SWEEPS):
+        pids = in_namespaces(names)
+        if not pids:
+            break
+        kill(pids, timeout)
+        stopped += len(pids)
+    return stopped
+
+
+SWEEPS = 20
 
 
 def in_namespaces(names: list[str]) -> list[int]:

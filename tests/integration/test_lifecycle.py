@@ -34,6 +34,35 @@ def test_up_then_down_leaves_nothing_and_the_host_untouched():
     assert host_snapshot() == before
 
 
+def test_down_leaves_nothing_of_a_process_that_keeps_forking(make_lab):
+    """A pod process that forks all the time (a shell starting workers, a kubelet restarting
+    containers as it is stopped): what it forks while down lists and kills must go too."""
+    from netlab.model.seed import seed_cluster
+    lab = make_lab(seed_cluster)
+    ns = layout.pod_ns(lab.name, lab.cluster().pods[0])
+    env = {"PATH": os.environ["PATH"], "NETLAB_NETNS": ns}      # the mark leftovers() looks for
+    forker = subprocess.Popen(["ip", "netns", "exec", ns, "sh", "-c", "while :; do sleep 60 & done"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert eventually(lambda: len(process.in_namespaces([ns])) > 50, timeout=10)
+        netlab("down", "--name", lab.name)
+        assert leftovers(lab.name) == []
+    finally:
+        _kill_marked(ns)
+        forker.wait(timeout=10)
+
+
+def _kill_marked(ns: str) -> None:
+    """What a failed run of the test above left: processes carrying its mark (by pid)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"NETLAB_NETNS={ns}".encode() in f.read().split(b"\0"):
+                    os.kill(int(pid), signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+
+
 def _pod(state, name):
     from netlab.model.objects import Cluster
     return next(p for p in Cluster.from_dict(state["cluster"]).pods if p.name == name)
