@@ -18,12 +18,13 @@ import binascii
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
 from netlab.errors import ModelError
-from netlab.model import names, yamlio
+from netlab.model import fields, names, yamlio
+from netlab.model.fields import Reader
 from netlab.model.objects import (
     PodSpec,
     ConfigMap, Deployment, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, EnvFrom, Ingress,
@@ -101,7 +102,6 @@ NGINX_BREAKERS = "'\"{};$\\#"              # characters that would end a token o
 
 _KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _CONTROLLER_PATH = re.compile(r"^[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$")
 
 
@@ -119,89 +119,29 @@ class Manifest:
         return (self.kind, ns, getattr(self.obj, "name", self.obj))
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-class _Doc:
-    """One document being read: collects warnings, raises errors with their place."""
-
-    def __init__(self, where: str, doc: dict):
-        self.where, self.doc = where, doc
-        self.unknown: list[str] = []            # fields netlab does not know
-        self.notes: list[str] = []              # every warning, without the document's place
-
-    @property
-    def warnings(self) -> list[str]:
-        return [f"{self.where}: {n}" if self.where else n for n in self.notes]
-
-    def warn(self, note: str) -> None:
-        self.notes.append(note)
-
-    def fail(self, path: str, msg: str) -> NoReturn:
-        raise ModelError(f"{self.where}: {path}: {msg}" if self.where else f"{path}: {msg}")
-
-    def get(self, obj: dict, key: str, path: str, kind, default=None, required=False):
-        value = obj.get(key, default) if isinstance(obj, dict) else default
-        where = _join(path, key)
-        if value is None:
-            if required:
-                self.fail(where, "required field is missing")
-            return default
-        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-            names_ = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            self.fail(where, f"{value!r} must be a {names_}")
-        return value
-
-    def items(self, obj: dict, key: str, path: str):
-        """(index, mapping, its path) for each item of a list of mappings."""
-        for i, item in enumerate(self.get(obj, key, path, list, [])):
-            ipath = f"{_join(path, key)}[{i}]"
-            if not isinstance(item, dict):
-                self.fail(ipath, "must be a mapping")
-            yield i, item, ipath
-
-    def known(self, obj: dict, allowed: str, path: str) -> None:
-        for key in obj:
-            if key not in _KNOWN[allowed]:
-                self.unknown.append(_join(path, key))
-                why = f": {_WHY[key]}" if key in _WHY else ""
-                self.warn(f"{_join(path, key)} is not implemented by netlab and was ignored{why}")
-
-
 # ---------------------------------------------------------------- names and checks
 
-def _name(d: _Doc, value: str, path: str, label: bool = False) -> str:
-    ok = names.is_dns1123_label(value) if label else names.is_dns1123_subdomain(value)
-    if not ok:
-        kind, chars = ("label", "'-'") if label else ("subdomain", "'-' and '.'")
-        d.fail(path, f"{value!r} is not a valid DNS-1123 {kind} (lower case letters, digits, {chars}, "
-                     "starting and ending alphanumeric)")
+def _name(d: Reader, value: str, path: str, label: bool = False) -> str:
+    d.check(path, fields.dns1123(value, label))
     return value
 
 
-def _service_name(d: _Doc, value: str, path: str) -> str:
-    if not names.is_dns1035_label(value):
-        d.fail(path, f"{value!r} is not a valid service name (a DNS-1035 label: lower case letters, digits "
-                     "and '-', starting with a letter)")
+def _service_name(d: Reader, value: str, path: str) -> str:
+    d.check(path, fields.service_name(value))
     return value
 
 
-def _port_number(d: _Doc, value: int, path: str) -> int:
-    if not 1 <= value <= 65535:
-        d.fail(path, f"{value} must be between 1 and 65535, inclusive")
+def _port_number(d: Reader, value: int, path: str) -> int:
+    d.check(path, fields.port_number(value))
     return value
 
 
-def _port_name(d: _Doc, value: str, path: str) -> str:
-    if not (len(value) <= 15 and _PORT_NAME.match(value) and "--" not in value
-            and any(c.isalpha() for c in value)):
-        d.fail(path, f"{value!r} is not a valid port name (at most 15 lower case letters, digits and '-', "
-                     "with at least one letter)")
+def _port_name(d: Reader, value: str, path: str) -> str:
+    d.check(path, fields.port_name(value))
     return value
 
 
-def _key(d: _Doc, key, path: str) -> str:
+def _key(d: Reader, key, path: str) -> str:
     """A key of a Secret's or ConfigMap's data, as the API server validates it."""
     if isinstance(key, int) and not isinstance(key, bool):
         key = str(key)
@@ -216,19 +156,19 @@ def _key(d: _Doc, key, path: str) -> str:
     return key
 
 
-def _env_name(d: _Doc, value: str, path: str) -> str:
+def _env_name(d: Reader, value: str, path: str) -> str:
     if not _ENV_NAME.match(value):
         d.fail(path, f"{value!r} is not a valid environment variable name (letters, digits, '_', '-' and '.', "
                      "not starting with a digit)")
     return value
 
 
-def _labels(d: _Doc, obj: dict, path: str) -> dict[str, str]:
+def _labels(d: Reader, obj: dict, path: str) -> dict[str, str]:
     labels = d.get(obj, "labels", path, dict, {}) or {}
     return {str(k): str(v) for k, v in labels.items()}
 
 
-def _annotations(d: _Doc, meta: dict) -> dict[str, str]:
+def _annotations(d: Reader, meta: dict) -> dict[str, str]:
     out = {}
     for k, v in (d.get(meta, "annotations", "metadata", dict, {}) or {}).items():
         if not isinstance(v, str):
@@ -237,17 +177,17 @@ def _annotations(d: _Doc, meta: dict) -> dict[str, str]:
     return out
 
 
-def _meta(d: _Doc, kind: str = "") -> tuple[str, str, dict]:
+def _meta(d: Reader, kind: str = "") -> tuple[str, str, dict]:
     if kind:
-        d.known(d.doc, kind, "")
+        d.known(d.doc, _KNOWN[kind], "")
     meta = d.get(d.doc, "metadata", "", dict, required=True)
-    d.known(meta, "metadata", "metadata")
+    d.known(meta, _KNOWN["metadata"], "metadata")
     name = d.get(meta, "name", "metadata", str, required=True)
     namespace = d.get(meta, "namespace", "metadata", str, "default")
     return name, namespace, meta
 
 
-def _new_meta(d: _Doc, kind: str) -> tuple[str, str, dict]:
+def _new_meta(d: Reader, kind: str) -> tuple[str, str, dict]:
     """_meta for the kinds netlab has no cluster-wide name checks for: names are checked here."""
     name, namespace, meta = _meta(d, kind)
     _name(d, name, "metadata.name")
@@ -257,15 +197,15 @@ def _new_meta(d: _Doc, kind: str) -> tuple[str, str, dict]:
 
 # ---------------------------------------------------------------- pod specs
 
-def _key_ref(d: _Doc, ref: dict, path: str, kind: str) -> KeyRef:
-    d.known(ref, "keyRef", path)
+def _key_ref(d: Reader, ref: dict, path: str, kind: str) -> KeyRef:
+    d.known(ref, _KNOWN["keyRef"], path)
     name = _name(d, d.get(ref, "name", path, str, required=True), f"{path}.name")
     key = _key(d, d.get(ref, "key", path, str, required=True), f"{path}.key")
     return KeyRef(kind, name, key, d.get(ref, "optional", path, bool, False))
 
 
-def _value_from(d: _Doc, vf: dict, path: str) -> KeyRef | None:
-    d.known(vf, "env.valueFrom", path)
+def _value_from(d: Reader, vf: dict, path: str) -> KeyRef | None:
+    d.known(vf, _KNOWN["env.valueFrom"], path)
     given = [k for k in ("secretKeyRef", "configMapKeyRef", "fieldRef", "resourceFieldRef") if k in vf]
     if len(given) > 1:
         d.fail(path, f"give one of secretKeyRef, configMapKeyRef or fieldRef, not {' and '.join(given)}")
@@ -277,7 +217,7 @@ def _value_from(d: _Doc, vf: dict, path: str) -> KeyRef | None:
     ref = d.get(vf, source, path, dict, required=True)
     spath = f"{path}.{source}"
     if source == "fieldRef":
-        d.known(ref, "fieldRef", spath)
+        d.known(ref, _KNOWN["fieldRef"], spath)
         fp = d.get(ref, "fieldPath", spath, str, required=True)
         if fp not in FIELD_PATHS:
             d.fail(f"{spath}.fieldPath", f"{fp!r} is not supported by netlab (supported: {', '.join(FIELD_PATHS)})")
@@ -288,9 +228,9 @@ def _value_from(d: _Doc, vf: dict, path: str) -> KeyRef | None:
     return _key_ref(d, ref, spath, "Secret" if source == "secretKeyRef" else "ConfigMap")
 
 
-def _env(d: _Doc, c: dict, cpath: str, out: PodSpec) -> None:
+def _env(d: Reader, c: dict, cpath: str, out: PodSpec) -> None:
     for _, e, epath in d.items(c, "env", cpath):
-        d.known(e, "env", epath)
+        d.known(e, _KNOWN["env"], epath)
         name = _env_name(d, d.get(e, "name", epath, str, required=True), f"{epath}.name")
         vf = d.get(e, "valueFrom", epath, dict)
         # a later variable of the same name wins, as in Kubernetes
@@ -305,13 +245,13 @@ def _env(d: _Doc, c: dict, cpath: str, out: PodSpec) -> None:
         if ref is not None:
             out.env_refs[name] = ref
     for _, ef, path in d.items(c, "envFrom", cpath):
-        d.known(ef, "envFrom", path)
+        d.known(ef, _KNOWN["envFrom"], path)
         given = [k for k in ("secretRef", "configMapRef") if k in ef]
         if len(given) != 1:
             d.fail(path, "give one of configMapRef or secretRef" + (", not both" if given else ""))
         ref = d.get(ef, given[0], path, dict, required=True)
         rpath = f"{path}.{given[0]}"
-        d.known(ref, "envFrom.ref", rpath)
+        d.known(ref, _KNOWN["envFrom.ref"], rpath)
         name = _name(d, d.get(ref, "name", rpath, str, required=True), f"{rpath}.name")
         prefix = d.get(ef, "prefix", path, str, "")
         if prefix:
@@ -334,11 +274,11 @@ class _Vol:
         return self.kind in ("Secret", "ConfigMap")
 
 
-def _volume_items(d: _Doc, src: dict, path: str) -> dict[str, str]:
+def _volume_items(d: Reader, src: dict, path: str) -> dict[str, str]:
     out: dict[str, str] = {}
     seen: dict[str, str] = {}
     for _, item, ipath in d.items(src, "items", path):
-        d.known(item, "volume.item", ipath)
+        d.known(item, _KNOWN["volume.item"], ipath)
         key = _key(d, d.get(item, "key", ipath, str, required=True), f"{ipath}.key")
         to = d.get(item, "path", ipath, str, required=True)
         if not to:
@@ -360,7 +300,7 @@ def _volume_items(d: _Doc, src: dict, path: str) -> dict[str, str]:
     return out
 
 
-def _volumes(d: _Doc, spec: dict, path: str) -> dict[str, _Vol]:
+def _volumes(d: Reader, spec: dict, path: str) -> dict[str, _Vol]:
     vols: dict[str, _Vol] = {}
     for _, v, vpath in d.items(spec, "volumes", path):
         name = _name(d, d.get(v, "name", vpath, str, required=True), f"{vpath}.name", label=True)
@@ -373,14 +313,12 @@ def _volumes(d: _Doc, spec: dict, path: str) -> dict[str, _Vol]:
             d.fail(vpath, f"may not give more than one volume type ({', '.join(types)})")
         kind = types[0]
         if kind not in ("secret", "configMap"):
-            d.unknown.append(f"{vpath}.{kind}")
-            d.warn(f"{vpath}.{kind} is not implemented by netlab and was ignored "
-                   "(netlab makes secret and configMap volumes only)")
+            d.ignored(f"{vpath}.{kind}", ("secret", "configMap"), " (netlab makes secret and configMap volumes only)")
             vols[name] = _Vol(vpath, kind)
             continue
         spath = f"{vpath}.{kind}"
         src = d.get(v, kind, vpath, dict, required=True)
-        d.known(src, f"volume.{kind}", spath)
+        d.known(src, _KNOWN[f"volume.{kind}"], spath)
         source_key = "secretName" if kind == "secret" else "name"
         source = _name(d, d.get(src, source_key, spath, str, required=True), f"{spath}.{source_key}")
         vols[name] = _Vol(vpath, "Secret" if kind == "secret" else "ConfigMap", source,
@@ -388,17 +326,17 @@ def _volumes(d: _Doc, spec: dict, path: str) -> dict[str, _Vol]:
     return vols
 
 
-def _mounts(d: _Doc, c: dict, cpath: str, vols: dict[str, _Vol], path: str, first: bool) -> list[Volume]:
+def _mounts(d: Reader, c: dict, cpath: str, vols: dict[str, _Vol], path: str, first: bool) -> list[Volume]:
     out: list[Volume] = []
     seen: dict[str, str] = {}
     for _, m, mpath in d.items(c, "volumeMounts", cpath):
         for refused in ("subPath", "subPathExpr"):
             if refused in m:
                 d.fail(f"{mpath}.{refused}", "not supported by netlab (mount the whole volume)")
-        d.known(m, "volumeMount", mpath)
+        d.known(m, _KNOWN["volumeMount"], mpath)
         name = d.get(m, "name", mpath, str, required=True)
         if name not in vols:
-            d.fail(f"{mpath}.name", f"{name!r} is not the name of a volume in {_join(path, 'volumes')}")
+            d.fail(f"{mpath}.name", f"{name!r} is not the name of a volume in {fields.join(path, 'volumes')}")
         mount = d.get(m, "mountPath", mpath, str, required=True)
         where = f"{mpath}.mountPath"
         if not mount.startswith("/"):
@@ -422,23 +360,23 @@ def _mounts(d: _Doc, c: dict, cpath: str, vols: dict[str, _Vol], path: str, firs
     return out
 
 
-def _run_as_user(d: _Doc, sc: dict, path: str) -> int | None:
+def _run_as_user(d: Reader, sc: dict, path: str) -> int | None:
     uid = d.get(sc, "runAsUser", path, int)
     if uid is not None and not 0 <= uid <= 2147483647:
         d.fail(f"{path}.runAsUser", f"{uid} must be between 0 and 2147483647, inclusive")
     return uid
 
 
-def _pod_spec(d: _Doc, spec: dict, path: str) -> PodSpec:
+def _pod_spec(d: Reader, spec: dict, path: str) -> PodSpec:
     """The pod spec's first container (the one netlab runs) with its volumes; ports of every container."""
     out = PodSpec()
     vols = _volumes(d, spec, path)
-    sc_path = _join(path, "securityContext")
+    sc_path = fields.join(path, "securityContext")
     sc = d.get(spec, "securityContext", path, dict, {})
-    d.known(sc, "securityContext", sc_path)
+    d.known(sc, _KNOWN["securityContext"], sc_path)
     out.run_as_user = _run_as_user(d, sc, sc_path)
     for i, c, cpath in d.items(spec, "containers", path):
-        d.known(c, "container", cpath)
+        d.known(c, _KNOWN["container"], cpath)
         for j, p in enumerate(d.get(c, "ports", cpath, list, [])):
             number = d.get(p, "containerPort", f"{cpath}.ports[{j}]", int, required=True)
             out.container_ports[d.get(p, "name", f"{cpath}.ports[{j}]", str, "")] = number
@@ -449,7 +387,7 @@ def _pod_spec(d: _Doc, spec: dict, path: str) -> PodSpec:
             _env(d, c, cpath, out)
             out.volumes = mounts
             csc = d.get(c, "securityContext", cpath, dict, {})
-            d.known(csc, "securityContext", f"{cpath}.securityContext")
+            d.known(csc, _KNOWN["securityContext"], f"{cpath}.securityContext")
             uid = _run_as_user(d, csc, f"{cpath}.securityContext")
             out.run_as_user = uid if uid is not None else out.run_as_user      # the container's wins
             continue
@@ -467,10 +405,8 @@ def _pod_spec(d: _Doc, spec: dict, path: str) -> PodSpec:
 def containers(spec: dict, where: str) -> PodSpec:
     """A pod spec outside a manifest (a topology file's deployment or pod): its `containers`
     (and `volumes` and `securityContext`, if the topology schema passes them)."""
-    d = _Doc("", {})
+    d = Reader("", {}, strict=True)     # topology files are netlab's own: an unknown field is an error
     out = _pod_spec(d, spec, where)
-    if d.unknown:        # topology files are netlab's own: an unknown field is an error there
-        raise ModelError(f"{d.unknown[0]} is not a field netlab knows")
     if d.notes:
         raise ModelError(d.notes[0])
     return out
@@ -478,16 +414,16 @@ def containers(spec: dict, where: str) -> PodSpec:
 
 # ---------------------------------------------------------------- v1 and apps/v1
 
-def _service(d: _Doc) -> Service:
+def _service(d: Reader) -> Service:
     name, ns, meta = _meta(d, "Service")
     spec = d.get(d.doc, "spec", "", dict, {})
-    d.known(spec, "Service.spec", "spec")
+    d.known(spec, _KNOWN["Service.spec"], "spec")
     ports = []
     for i, p in enumerate(d.get(spec, "ports", "spec", list, [])):
         path = f"spec.ports[{i}]"
         if not isinstance(p, dict):
             d.fail(path, "must be a mapping")
-        d.known(p, "Service.port", path)
+        d.known(p, _KNOWN["Service.port"], path)
         port = d.get(p, "port", path, int, required=True)
         ports.append(ServicePort(port, d.get(p, "name", path, str, ""), d.get(p, "protocol", path, str, "TCP"),
                                  d.get(p, "targetPort", path, (int, str), port),
@@ -507,7 +443,7 @@ def _service(d: _Doc) -> Service:
                    labels=_labels(d, meta, "metadata"))
 
 
-def _endpoints(d: _Doc) -> Endpoints:
+def _endpoints(d: Reader) -> Endpoints:
     name, ns, _ = _meta(d, "Endpoints")
     subsets = d.get(d.doc, "subsets", "", list, [])
     addresses, ports = [], None
@@ -530,10 +466,10 @@ def _endpoints(d: _Doc) -> Endpoints:
     return Endpoints(name, ns, addresses, ports or [])
 
 
-def _deployment(d: _Doc) -> Deployment:
+def _deployment(d: Reader) -> Deployment:
     name, ns, _ = _meta(d, "Deployment")
     spec = d.get(d.doc, "spec", "", dict, required=True)
-    d.known(spec, "Deployment.spec", "spec")
+    d.known(spec, _KNOWN["Deployment.spec"], "spec")
     template = d.get(spec, "template", "spec", dict, required=True)
     labels = _labels(d, d.get(template, "metadata", "spec.template", dict, {}), "spec.template.metadata")
     match = d.get(d.get(spec, "selector", "spec", dict, {}), "matchLabels", "spec.selector", dict, {})
@@ -541,7 +477,7 @@ def _deployment(d: _Doc) -> Deployment:
     if any(labels.get(k) != v for k, v in match.items()):
         d.fail("spec.selector.matchLabels", "does not match spec.template.metadata.labels")
     pod_spec = d.get(template, "spec", "spec.template", dict, {})
-    d.known(pod_spec, "Pod.spec", "spec.template.spec")
+    d.known(pod_spec, _KNOWN["Pod.spec"], "spec.template.spec")
     ps = _pod_spec(d, pod_spec, "spec.template.spec")
     replicas = d.get(spec, "replicas", "spec", int, 1)
     if replicas < 0:
@@ -549,15 +485,15 @@ def _deployment(d: _Doc) -> Deployment:
     return Deployment(name, ns, replicas, labels or {"app": name}, **ps.template())
 
 
-def _pod(d: _Doc) -> Pod:
+def _pod(d: Reader) -> Pod:
     name, ns, meta = _meta(d, "Pod")
     spec = d.get(d.doc, "spec", "", dict, {})
-    d.known(spec, "Pod.spec", "spec")
+    d.known(spec, _KNOWN["Pod.spec"], "spec")
     ps = _pod_spec(d, spec, "spec")
     return Pod(name, ns, d.get(spec, "nodeName", "spec", str, ""), "", _labels(d, meta, "metadata"), **ps.template())
 
 
-def _data_map(d: _Doc, key: str) -> dict:
+def _data_map(d: Reader, key: str) -> dict:
     value = d.doc.get(key)
     if value is None:
         return {}
@@ -566,7 +502,7 @@ def _data_map(d: _Doc, key: str) -> dict:
     return value
 
 
-def _secret(d: _Doc) -> Secret:
+def _secret(d: Reader) -> Secret:
     name, ns, meta = _new_meta(d, "Secret")
     type_ = d.get(d.doc, "type", "", str, "Opaque") or "Opaque"
     data: dict[str, str] = {}
@@ -595,7 +531,7 @@ def _secret(d: _Doc) -> Secret:
     return Secret(name, ns, type_, data, _labels(d, meta, "metadata"))
 
 
-def _config_map(d: _Doc) -> ConfigMap:
+def _config_map(d: Reader) -> ConfigMap:
     name, ns, meta = _new_meta(d, "ConfigMap")
     data: dict[str, str] = {}
     for k, v in _data_map(d, "data").items():
@@ -614,14 +550,12 @@ def _config_map(d: _Doc) -> ConfigMap:
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-def _ipv4(d: _Doc, value, path: str) -> str:
-    try:
-        return str(IPv4Address(value if isinstance(value, str) else ""))
-    except ValueError:
-        d.fail(path, f"{value!r} is not an IPv4 address")
+def _ipv4(d: Reader, value, path: str) -> str:
+    d.check(path, fields.ipv4(value))
+    return str(IPv4Address(value))
 
 
-def _endpoint_slice(d: _Doc) -> EndpointSlice:
+def _endpoint_slice(d: Reader) -> EndpointSlice:
     name, ns, meta = _new_meta(d, "EndpointSlice")
     labels = _labels(d, meta, "metadata")
     service = labels.get(SERVICE_NAME_LABEL)
@@ -638,13 +572,13 @@ def _endpoint_slice(d: _Doc) -> EndpointSlice:
         d.fail("addressType", f"{family!r} is not one of IPv4, IPv6, FQDN")
     addresses = []
     for _, e, epath in d.items(d.doc, "endpoints", ""):
-        d.known(e, "EndpointSlice.endpoint", epath)
+        d.known(e, _KNOWN["EndpointSlice.endpoint"], epath)
         ips = d.get(e, "addresses", epath, list, required=True)
         if not ips:
             d.fail(f"{epath}.addresses", "must have at least one address")
         ips = [_ipv4(d, ip, f"{epath}.addresses[{k}]") for k, ip in enumerate(ips)]
         cond = d.get(e, "conditions", epath, dict, {})
-        d.known(cond, "EndpointSlice.conditions", f"{epath}.conditions")
+        d.known(cond, _KNOWN["EndpointSlice.conditions"], f"{epath}.conditions")
         ready = d.get(cond, "ready", f"{epath}.conditions", bool, True)
         hostname = d.get(e, "hostname", epath, str)
         if hostname is not None:
@@ -653,7 +587,7 @@ def _endpoint_slice(d: _Doc) -> EndpointSlice:
         pod = None
         if ref is not None:
             rpath = f"{epath}.targetRef"
-            d.known(ref, "EndpointSlice.targetRef", rpath)
+            d.known(ref, _KNOWN["EndpointSlice.targetRef"], rpath)
             kind = d.get(ref, "kind", rpath, str, "Pod")
             if kind != "Pod":
                 d.fail(f"{rpath}.kind", f"{kind!r} is not supported by netlab (a targetRef names a Pod)")
@@ -662,7 +596,7 @@ def _endpoint_slice(d: _Doc) -> EndpointSlice:
                                          hostname=hostname))
     ports = []
     for _, p, ppath in d.items(d.doc, "ports", ""):
-        d.known(p, "EndpointSlice.port", ppath)
+        d.known(p, _KNOWN["EndpointSlice.port"], ppath)
         number = _port_number(d, d.get(p, "port", ppath, int, required=True), f"{ppath}.port")
         protocol = d.get(p, "protocol", ppath, str, "TCP")
         if protocol not in PROTOCOLS:
@@ -673,7 +607,7 @@ def _endpoint_slice(d: _Doc) -> EndpointSlice:
 
 # ---------------------------------------------------------------- networking.k8s.io Ingress
 
-def _host(d: _Doc, host, path: str) -> str:
+def _host(d: Reader, host, path: str) -> str:
     if not isinstance(host, str):
         d.fail(path, f"{host!r} must be a str")
     try:
@@ -692,7 +626,7 @@ def _host(d: _Doc, host, path: str) -> str:
     return host
 
 
-def _ingress_path(d: _Doc, value: str, path_type: str, path: str) -> str:
+def _ingress_path(d: Reader, value: str, path_type: str, path: str) -> str:
     if not value.startswith("/"):
         d.fail(path, f"{value!r} must be an absolute path (start with '/')")
     for ch in value:
@@ -710,11 +644,11 @@ def _ingress_path(d: _Doc, value: str, path_type: str, path: str) -> str:
     return value
 
 
-def _backend(d: _Doc, obj: dict, path: str, v1: bool) -> IngressBackend:
+def _backend(d: Reader, obj: dict, path: str, v1: bool) -> IngressBackend:
     if "resource" in obj:
         d.fail(f"{path}.resource", "a resource backend is not supported by netlab (give a service)")
     if not v1:
-        d.known(obj, "Ingress.backend.v1beta1", path)
+        d.known(obj, _KNOWN["Ingress.backend.v1beta1"], path)
         name = _service_name(d, d.get(obj, "serviceName", path, str, required=True), f"{path}.serviceName")
         port = d.get(obj, "servicePort", path, (int, str), required=True)
         ppath = f"{path}.servicePort"
@@ -722,14 +656,14 @@ def _backend(d: _Doc, obj: dict, path: str, v1: bool) -> IngressBackend:
             d.fail(ppath, f"{port!r} must be a port number or a port name")
         return IngressBackend(name, _port_number(d, port, ppath) if isinstance(port, int) else
                               _port_name(d, port, ppath))
-    d.known(obj, "Ingress.backend.v1", path)
+    d.known(obj, _KNOWN["Ingress.backend.v1"], path)
     svc = d.get(obj, "service", path, dict, required=True)
     spath = f"{path}.service"
-    d.known(svc, "Ingress.service", spath)
+    d.known(svc, _KNOWN["Ingress.service"], spath)
     name = _service_name(d, d.get(svc, "name", spath, str, required=True), f"{spath}.name")
     port = d.get(svc, "port", spath, dict, required=True)
     ppath = f"{spath}.port"
-    d.known(port, "Ingress.port", ppath)
+    d.known(port, _KNOWN["Ingress.port"], ppath)
     number, port_name = d.get(port, "number", ppath, int), d.get(port, "name", ppath, str)
     if number is not None and port_name is not None:
         d.fail(ppath, "give port.number or port.name, not both")
@@ -742,12 +676,12 @@ def _backend(d: _Doc, obj: dict, path: str, v1: bool) -> IngressBackend:
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
-def _ingress(d: _Doc) -> Ingress:
+def _ingress(d: Reader) -> Ingress:
     name, ns, meta = _new_meta(d, "Ingress")
     v1 = d.doc["apiVersion"] == "networking.k8s.io/v1"
     annotations = _annotations(d, meta)
     spec = d.get(d.doc, "spec", "", dict, {})
-    d.known(spec, "Ingress.spec.v1" if v1 else "Ingress.spec.v1beta1", "spec")
+    d.known(spec, _KNOWN["Ingress.spec.v1" if v1 else "Ingress.spec.v1beta1"], "spec")
     class_name = d.get(spec, "ingressClassName", "spec", str)
     if class_name is not None:
         _name(d, class_name, "spec.ingressClassName")
@@ -759,18 +693,18 @@ def _ingress(d: _Doc) -> Ingress:
     default = _backend(d, default, f"spec.{default_key}", v1) if default is not None else None
     rules = []
     for _, r, rpath in d.items(spec, "rules", "spec"):
-        d.known(r, "Ingress.rule", rpath)
+        d.known(r, _KNOWN["Ingress.rule"], rpath)
         host = d.get(r, "host", rpath, str, "")
         if host:
             _host(d, host, f"{rpath}.host")
         paths = []
         http = d.get(r, "http", rpath, dict)
         if http is not None:
-            d.known(http, "Ingress.http", f"{rpath}.http")
+            d.known(http, _KNOWN["Ingress.http"], f"{rpath}.http")
             if not d.get(http, "paths", f"{rpath}.http", list, required=True):
                 d.fail(f"{rpath}.http.paths", "must give at least one path")
             for _, p, ppath in d.items(http, "paths", f"{rpath}.http"):
-                d.known(p, "Ingress.path", ppath)
+                d.known(p, _KNOWN["Ingress.path"], ppath)
                 path_type = d.get(p, "pathType", ppath, str, None if v1 else "ImplementationSpecific", required=v1)
                 if path_type not in PATH_TYPES:
                     d.fail(f"{ppath}.pathType", f"{path_type!r} is not one of {', '.join(PATH_TYPES)}")
@@ -785,7 +719,7 @@ def _ingress(d: _Doc) -> Ingress:
         d.fail("spec", f"either {default_key} or rules must be given")
     tls = []
     for _, t, tpath in d.items(spec, "tls", "spec"):
-        d.known(t, "Ingress.tls", tpath)
+        d.known(t, _KNOWN["Ingress.tls"], tpath)
         hosts = [_host(d, h, f"{tpath}.hosts[{j}]") for j, h in enumerate(d.get(t, "hosts", tpath, list, []))]
         secret = d.get(t, "secretName", tpath, str, "")
         if secret:
@@ -799,14 +733,14 @@ def _ingress(d: _Doc) -> Ingress:
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 
 
-def _ingress_class(d: _Doc) -> IngressClass:
+def _ingress_class(d: Reader) -> IngressClass:
     name, _, meta = _meta(d, "IngressClass")
     _name(d, name, "metadata.name")
     if "namespace" in meta:
         d.warn("metadata.namespace was ignored: IngressClass is cluster-scoped")
     annotations = _annotations(d, meta)
     spec = d.get(d.doc, "spec", "", dict, required=True)
-    d.known(spec, "IngressClass.spec", "spec")
+    d.known(spec, _KNOWN["IngressClass.spec"], "spec")
     controller = d.get(spec, "controller", "spec", str, required=True)
     domain, slash, rest = controller.partition("/")
     if len(controller) > 250 or not slash or not names.is_dns1123_subdomain(domain) \
@@ -828,7 +762,7 @@ def parse_document(doc, where: str) -> Manifest | None:
         return None
     if not isinstance(doc, dict):
         raise ModelError(f"{where}: must be a mapping (a Kubernetes object)")
-    d = _Doc(where, doc)
+    d = Reader(where, doc, reasons=_WHY)
     api, kind = doc.get("apiVersion"), doc.get("kind")
     if not kind:
         d.fail("kind", "required field is missing")

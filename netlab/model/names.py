@@ -1,4 +1,4 @@
-"""Kubernetes-shaped names: DNS-1123 checks and deployment pod names."""
+"""Kubernetes-shaped names: DNS-1123, DNS-1035 and port name checks, and deployment pod names."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +16,14 @@ def is_dns1123_label(name: str) -> bool:
 def is_dns1035_label(name: str) -> bool:
     """A Service's name: a DNS-1123 label that starts with a letter (it becomes a DNS name)."""
     return is_dns1123_label(name) and name[:1].isalpha()
+
+
+_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+def is_port_name(name: str) -> bool:
+    """An IANA service name, as a port's name must be: at most 15 characters, one a letter."""
+    return len(name) <= 15 and bool(_PORT_NAME.match(name)) and "--" not in name and any(c.isalpha() for c in name)
 
 
 def is_dns1123_subdomain(name: str) -> bool:

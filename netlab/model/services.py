@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any, NoReturn, TypeGuard
 from ipaddress import IPv4Address, ip_network
 
 from netlab.errors import ModelError
-from netlab.model import names
+from netlab.model import fields, names
 from netlab.model.endpoints import container_port, selected_pods
 from netlab.model.objects import Cluster, Service, ServicePort
 
@@ -37,7 +36,6 @@ def lb_pool(underlay_cidr: str) -> tuple[str, str]:
 MAX_AFFINITY_TIMEOUT = 86400                     # seconds, as Kubernetes validates it
 KUBERNETES = ("default", "kubernetes")           # the API service owns the range's first address
 
-_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
 def _key(svc: Service) -> tuple[str, str]:
@@ -50,6 +48,11 @@ def _where(svc: Service) -> str:
 
 def _fail(svc: Service, field: str, message: str) -> NoReturn:
     raise ModelError(f"{_where(svc)}: {field}: {message}")
+
+
+def _check(svc: Service, field: str, problem: str | None) -> None:
+    if problem:
+        _fail(svc, field, problem)
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -254,11 +257,8 @@ def validate_service(cluster: Cluster, svc: Service, taken: Taken | None = None)
 
 def _check_meta(svc: Service) -> None:
     # Kubernetes wants service names to be DNS-1035 labels: they become DNS names.
-    if not (isinstance(svc.name, str) and names.is_dns1035_label(svc.name)):
-        _fail(svc, "metadata.name", f"{svc.name!r} must be a DNS-1035 label (lower case letters, "
-                                    "digits and '-', starting with a letter, at most 63 characters)")
-    if not (isinstance(svc.namespace, str) and names.is_dns1123_label(svc.namespace)):
-        _fail(svc, "metadata.namespace", f"{svc.namespace!r} is not a valid DNS-1123 label")
+    _check(svc, "metadata.name", fields.service_name(svc.name))
+    _check(svc, "metadata.namespace", fields.dns1123(svc.namespace, label=True))
 
 
 def _check_external_name(svc: Service) -> None:
@@ -298,8 +298,8 @@ def _check_ports(cluster: Cluster, svc: Service, taken: Taken) -> None:
     seen_node_ports: dict[tuple, int] = {}
     for j, port in enumerate(svc.ports):
         field = f"spec.ports[{j}]"
-        if not isinstance(port.name, str) or (port.name and not names.is_dns1123_label(port.name)):
-            _fail(svc, f"{field}.name", f"{port.name!r} is not a valid DNS-1123 label")
+        if not isinstance(port.name, str) or port.name:
+            _check(svc, f"{field}.name", fields.dns1123(port.name, label=True))
         if len(svc.ports) > 1 and not port.name:
             _fail(svc, f"{field}.name", "a name is required when a service has more than one port")
         if port.name in seen_names:
@@ -323,18 +323,13 @@ def _check_target_port(cluster: Cluster, svc: Service, port: ServicePort, field:
         if not 0 <= target <= 65535:
             _fail(svc, field, f"{target} must be a port number 1-65535 (or 0 for the same as port)")
         return
-    if not isinstance(target, str) or not _is_port_name(target):
+    if not isinstance(target, str) or not names.is_port_name(target):
         _fail(svc, field, f"{target!r} must be a port number or a port name (at most 15 lower case "
                           "letters, digits and '-', with at least one letter)")
     pods = selected_pods(cluster, svc)
     # Only judged when some pod is selected: a Service may be created before its pods.
     if pods and all(container_port(p, target) is None for p in pods):
         _fail(svc, field, f"{target!r} is not a container port of any pod the selector selects")
-
-
-def _is_port_name(name: str) -> bool:
-    return (len(name) <= 15 and bool(_IANA_SVC_NAME.match(name)) and "--" not in name
-            and any(c.isalpha() for c in name))
 
 
 def _check_node_port(svc: Service, port: ServicePort, field: str, taken: Taken,

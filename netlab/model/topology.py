@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from netlab.errors import ModelError
-from netlab.model import controller, manifests, store, yamlio
+from netlab.model import controller, fields, manifests, store, yamlio
 from netlab.model.objects import Cluster, Deployment, Host, Node, Pod, PodSpec
 from netlab.model.validate import validate
 
@@ -37,21 +37,7 @@ def _spec(f: dict, where: str) -> PodSpec:
 
 
 def _fields(doc, section: str, where: str) -> dict:
-    if not isinstance(doc, dict):
-        raise ModelError(f"{where}: must be a mapping, got {type(doc).__name__}")
-    out = {}
-    schema = _SCHEMA[section]
-    for key, value in doc.items():
-        if key not in schema:
-            raise ModelError(f"{where}.{key}: unknown field (known: {', '.join(schema)})")
-        attr, kind, _ = schema[key]
-        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-            raise ModelError(f"{where}.{key}: {value!r} must be a {kind.__name__}")
-        out[attr] = value
-    for key, (attr, _, required) in schema.items():
-        if required and attr not in out:
-            raise ModelError(f"{where}.{key}: required field is missing")
-    return out
+    return fields.Reader("", {}, strict=True).fields(doc, _SCHEMA[section], where)
 
 
 def _list(doc: dict, key: str, where: str) -> list:
@@ -65,9 +51,7 @@ def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
     """A parsed YAML document -> a validated cluster with every pod named, placed and addressed."""
     if not isinstance(doc, dict):
         raise ModelError("the file must hold a mapping with nodes, deployments, pods, ...")
-    for key in doc:
-        if key not in _TOP:
-            raise ModelError(f"{key}: unknown field (known: {', '.join(sorted(_TOP))})")
+    fields.Reader("", doc, strict=True).known(doc, sorted(_TOP), "")
     c = Cluster(name=name, flannel_mode="routes")
     for attr, value in _fields(doc.get("cluster") or {}, "cluster", "cluster").items():
         setattr(c, attr, value)

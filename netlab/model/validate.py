@@ -7,7 +7,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from netlab import layout
 from netlab.cni import ipam
 from netlab.errors import ModelError
-from netlab.model import names
+from netlab.model import fields, names
 from netlab.model.objects import Cluster, ConfigMap, EndpointSlice, Host, Ingress, Node, Secret
 from netlab.model.services import validate_services
 
@@ -44,11 +44,7 @@ def _unique(items, field: str, namespaced: bool = False):
 
 
 def _dns_name(value, field: str, label: bool = False):
-    ok = names.is_dns1123_label(value) if label else names.is_dns1123_subdomain(value)
-    if not isinstance(value, str) or not ok:
-        kind = "label" if label else "subdomain"
-        raise ModelError(f"{field}: {value!r} is not a valid DNS-1123 {kind} "
-                         "(lower case letters, digits and '-', starting and ending alphanumeric)")
+    fields.check(field, fields.dns1123(value, label))
 
 
 def validate(c: Cluster, where: str = "") -> Cluster:

@@ -85,7 +85,8 @@ def test_container_errors_name_the_field():
     base = {"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}]}
     with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.ports\[0\]\.containerPort: 'x' must be a int$"):
         topology.parse({**base, "pods": [{"name": "p", "containers": [{"ports": [{"containerPort": "x"}]}]}]})
-    with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.cmd is not a field netlab knows$"):
+    with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.cmd: unknown field \(known: args, command, env, envFrom, "
+                                         r"image, imagePullPolicy, name, ports, securityContext, volumeMounts\)$"):
         topology.parse({**base, "pods": [{"name": "p", "containers": [{"cmd": ["x"]}]}]})
 
 

@@ -131,7 +131,9 @@ def test_dns_upstream():
 
 # ---- every rule of validate(), on model objects, with its whole message ------------------------
 
-DNS = "(lower case letters, digits and '-', starting and ending alphanumeric)"
+# one wording for a name wherever it is checked (manifests, topology files, a lab's state)
+DNS = "(lower case letters, digits, '-', starting and ending alphanumeric)"
+SUB = "(lower case letters, digits, '-' and '.', starting and ending alphanumeric)"
 
 
 def _cluster():
@@ -175,7 +177,7 @@ RULES = [
      "nodes[1].podCIDR: 172.30.9.0/31 is too small for pods (at most /30)"),
     (lambda c: setattr(c.nodes[1], "pod_cidr", "nine"), "nodes[1].podCIDR: 'nine' is not a network in CIDR form"),
     (_set(deployments=[_o("Deployment", "Web", "default", 1, {"app": "web"})]),
-     f"deployments[0].name: 'Web' is not a valid DNS-1123 subdomain {DNS}"),
+     f"deployments[0].name: 'Web' is not a valid DNS-1123 subdomain {SUB}"),
     (_set(deployments=[_o("Deployment", "web", "a.b", 1, {"app": "web"})]),
      f"deployments[0].namespace: 'a.b' is not a valid DNS-1123 label {DNS}"),
     (_set(deployments=[_o("Deployment", "web", "default", "2", {"app": "web"})]),
@@ -183,7 +185,7 @@ RULES = [
     (_set(deployments=[_o("Deployment", "web", "default", 1, {"app": "web"}),
                        _o("Deployment", "web", "default", 2, {"app": "web"})]),
      "deployments[1].name: 'default/web' is already used by deployments[0]"),
-    (lambda c: setattr(c.pods[0], "name", "A"), f"pods[0].name: 'A' is not a valid DNS-1123 subdomain {DNS}"),
+    (lambda c: setattr(c.pods[0], "name", "A"), f"pods[0].name: 'A' is not a valid DNS-1123 subdomain {SUB}"),
     (lambda c: setattr(c.pods[0], "namespace", "a.b"), f"pods[0].namespace: 'a.b' is not a valid DNS-1123 label {DNS}"),
     (lambda c: setattr(c.pods[0], "node", "node9"), "pods[0].node: 'node9' is not a node of this cluster"),
     (lambda c: setattr(c.pods[0], "ip", "x"), "pods[0].ip: 'x' is not an IPv4 address"),
@@ -200,7 +202,7 @@ RULES = [
     (_set(dns_upstream="192.168.0.100:65536"), "cluster.dnsUpstream: '192.168.0.100:65536': the port must be 1-65535"),
     (_set(dns_upstream="192.168.0.100:x"), "cluster.dnsUpstream: '192.168.0.100:x': the port must be 1-65535"),
     (_set(dns_upstream="192.168.0.100:53:1"), "cluster.dnsUpstream: '192.168.0.100:53:1': the port must be 1-65535"),
-    (_set(secrets=[_o("Secret", "Db", "default")]), f"secrets[0].name: 'Db' is not a valid DNS-1123 subdomain {DNS}"),
+    (_set(secrets=[_o("Secret", "Db", "default")]), f"secrets[0].name: 'Db' is not a valid DNS-1123 subdomain {SUB}"),
     (_set(config_maps=[_o("ConfigMap", "conf", "a.b")]),
      f"configMaps[0].namespace: 'a.b' is not a valid DNS-1123 label {DNS}"),
     (_set(endpoint_slices=[_o("EndpointSlice", "s", "default", "web"), _o("EndpointSlice", "s", "default", "web")]),
@@ -208,7 +210,7 @@ RULES = [
     (_set(ingresses=[_o("Ingress", "x", "default"), _o("Ingress", "x", "default")]),
      "ingresses[1].name: 'default/x' is already used by ingresses[0]"),
     (_set(ingress_classes=[_o("IngressClass", "Nginx", "k8s.io/ingress-nginx")]),
-     f"ingressClasses[0].name: 'Nginx' is not a valid DNS-1123 subdomain {DNS}"),
+     f"ingressClasses[0].name: 'Nginx' is not a valid DNS-1123 subdomain {SUB}"),
     (_set(ingress_classes=[_o("IngressClass", "nginx", "k8s.io/ingress-nginx"),
                            _o("IngressClass", "nginx", "k8s.io/other")]),
      "ingressClasses[1].name: 'nginx' is already used by ingressClasses[0]"),
