@@ -24,8 +24,23 @@ if TYPE_CHECKING:
 
 
 class Parser(argparse.ArgumentParser):
+    _intermixing = False
+
     def error(self, message):  # one line, not argparse's usage block
         raise SystemExit(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        """Options may stand anywhere, as kubectl allows (`get pods -n kube-system NAME`):
+        a command's positionals are read around its options, unless it passes the rest of
+        its line on (exec's command) or holds sub-commands."""
+        passes_on = any(a.nargs in (argparse.REMAINDER, argparse.PARSER) for a in self._actions)
+        if passes_on or self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _say(line: str) -> None:

@@ -62,41 +62,45 @@ def run(lab_name: str, node: str) -> None:
     log = logger("kubelet", lab_name)
     backoff = Backoff()
     last_probe = 0.0
-    while True:
+    while lab.dir.exists():
         time.sleep(PERIOD)
         try:
-            state = lab.state()
-        except (NetlabError, ValueError):
+            last_probe = _round(lab, node, backoff, last_probe)
+        except Exception:       # noqa: BLE001 -- one failed round (a namespace removed meanwhile, say) must not end the node's agent
             if not lab.dir.exists():
-                return                      # the lab is gone
+                return          # the lab is gone
+            log.exception("round failed; trying again")
+
+
+def _round(lab: Lab, node: str, backoff: Backoff, last_probe: float) -> float:
+    """Look at this node's pods once: restart the dead, report readiness; when it last probed."""
+    try:
+        state = lab.state()
+    except (NetlabError, ValueError):
+        return last_probe               # being written: read it next time
+    c = Cluster.from_dict(state["cluster"])
+    now = time.monotonic()
+    pods = {(p.namespace, p.name): p for p in c.pods if p.node == node and p.command}
+    alive = {}
+    for key in pods:
+        rec = state["procs"].get(layout.pod_proc(*key))
+        proc = process.Proc(**rec) if rec else None
+        if proc is None:     # not started yet, or kept from starting (a missing Secret): tried again
+            alive[key] = False if layout.pod_proc(*key) in state.get("waiting", {}) else None
             continue
-        c = Cluster.from_dict(state["cluster"])
-        now = time.monotonic()
-        pods = {(p.namespace, p.name): p for p in c.pods if p.node == node and p.command}
-        alive = {}
-        for key in pods:
-            rec = state["procs"].get(layout.pod_proc(*key))
-            proc = process.Proc(**rec) if rec else None
-            if proc is None:     # not started yet, or kept from starting (a missing Secret): tried again
-                alive[key] = False if layout.pod_proc(*key) in state.get("waiting", {}) else None
-                continue
-            alive[key] = process.alive(proc)
-            if alive[key] and now - proc.start_seconds() > BACKOFF_RESET:
-                backoff.delay.pop(key, None)        # running well for a while: back-off forgotten
-        probed = {}
-        if now - last_probe >= PROBE_PERIOD:
-            last_probe = now
-            # no ports: a running process is ready (Kubernetes without a readiness probe)
-            probed = {key: _probe(p.ip, sorted(set(p.container_ports.values()))) if p.container_ports else True
-                      for key, p in pods.items() if alive[key]}
-        restart, ready = decide(pods, alive, probed, now, backoff)
-        if restart or ready:
-            try:
-                lab.kubelet_report(node, restart, ready)
-            except NetlabError as e:
-                if not lab.dir.exists():
-                    return                  # the lab is gone
-                log.error("report refused: %s", e)
+        alive[key] = process.alive(proc)
+        if alive[key] and now - proc.start_seconds() > BACKOFF_RESET:
+            backoff.delay.pop(key, None)        # running well for a while: back-off forgotten
+    probed = {}
+    if now - last_probe >= PROBE_PERIOD:
+        last_probe = now
+        # no ports: a running process is ready (Kubernetes without a readiness probe)
+        probed = {key: _probe(p.ip, sorted(set(p.container_ports.values()))) if p.container_ports else True
+                  for key, p in pods.items() if alive[key]}
+    restart, ready = decide(pods, alive, probed, now, backoff)
+    if restart or ready:
+        lab.kubelet_report(node, restart, ready)
+    return last_probe
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,10 @@ SAVE = "iptables-legacy-save"
 
 
 def _run(ns: str, argv: list[str], text: str = "") -> str:
-    r = subprocess.run(argv, input=text, capture_output=True, text=True, preexec_fn=netns.preexec(ns))
+    try:
+        r = subprocess.run(argv, input=text, capture_output=True, text=True, preexec_fn=netns.preexec(ns))
+    except subprocess.SubprocessError:      # the child could not enter the namespace: removed meanwhile
+        raise NetlabError(f"{argv[0]} in {ns} failed: no network namespace {ns!r} (removed?)") from None
     if r.returncode != 0:
         detail = (r.stderr.strip().splitlines() or ["no message"])[0]
         raise NetlabError(f"{argv[0]} in {ns} failed: {detail}")
