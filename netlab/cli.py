@@ -408,7 +408,7 @@ def cmd_logs(args) -> int:
     pod = next((p for p in c.pods if layout.pod_ns(c.name, p) == ns), None)
     if pod is None:
         raise NetlabError(f"logs: {args.pod!r} is not a pod")
-    path = lab.dir.logs / f"pod_{pod.namespace}_{pod.name}.log"
+    path = lab.dir.logs / layout.log_file(layout.pod_proc(pod.namespace, pod.name))
     if not path.exists():
         raise NetlabError(f"logs: pod {pod.name!r} runs no process, so it has no logs")
     with open(path, errors="replace") as f:

@@ -260,9 +260,9 @@ def clean(out=_quiet, only: str | None = None) -> list[str]:
         out(f"removed lab {name}")
     for name in chosen(marked_gone()):
         # only directories holding netlab's resolv.conf alone, of namespaces that do not exist
-        etc = [d for d in (os.listdir("/etc/netns") if os.path.isdir("/etc/netns") else [])
+        etc = [d for d in (os.listdir(netns.ETC) if os.path.isdir(netns.ETC) else [])
                if d.startswith(f"{name}-") and not netns.exists(d)
-               and set(os.listdir(f"/etc/netns/{d}")) <= {"resolv.conf", "nginx"}]
+               and set(os.listdir(f"{netns.ETC}/{d}")) <= {"resolv.conf", "nginx"}]
         netns.remove_all(etc)
         LabDir(name).remove()
         removed.append(name)

@@ -19,9 +19,28 @@ def host_ns(lab: str, host: str) -> str:
     return f"{lab}-{host}"
 
 
+# A file name's limit (NAME_MAX): a namespace is a file in /run/netns and a directory in /etc/netns.
+NAME_MAX = 255
+
+
+def fit(name: str, limit: int = NAME_MAX) -> str:
+    """`name`, or if it is longer than the kernel allows a file name to be, its beginning and
+    a hash of the whole: still readable, still unique. A pod may have a 253-character name
+    in a 63-character namespace; a lab name and its dash come on top."""
+    if len(name.encode()) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{name.encode()[:limit - len(digest) - 1].decode(errors='ignore')}-{digest}"
+
+
 def pod_ns(lab: str, pod: Pod) -> str:
     # The dot cannot occur in a node or host name, so pods never clash with them.
-    return f"{lab}-{pod.namespace}.{pod.name}"
+    return fit(f"{lab}-{pod.namespace}.{pod.name}")
+
+
+def log_file(proc: str) -> str:
+    """The log's file name of a process on the lab's record (pod/<ns>/<name>, kubelet-node1)."""
+    return fit(proc.replace("/", "_") + ".log")
 
 
 def pod_proc(namespace: str, name: str) -> str:

@@ -49,7 +49,7 @@ class Runtime:
         self.dir = lab_dir
 
     def spec(self, name: str, argv: list[str], box: process.Sandbox, env: dict) -> process.Spec:
-        log = self.dir.logs / (name.replace("/", "_") + ".log")
+        log = self.dir.logs / layout.log_file(name)
         if box.uid:     # its own user may reopen it (nginx's /dev/stdout), in a directory it cannot enter
             log.touch(mode=0o600)
             os.chown(log, box.uid, box.uid)
@@ -59,7 +59,7 @@ class Runtime:
         return self.spec(name, resolve(argv), agent_box(ns), dict(os.environ) if env is None else env)
 
     def log_failure(self, name: str, reason: str, e: Exception) -> None:
-        with open(self.dir.logs / (name.replace("/", "_") + ".log"), "a") as log:
+        with open(self.dir.logs / layout.log_file(name), "a") as log:
             log.write(f"{reason}: {e}\n")
 
     def uid(self, c: Cluster, p: Pod) -> int:

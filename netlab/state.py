@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+from netlab import layout
 from netlab.errors import NetlabError
 
 RUN_DIR = Path(os.environ.get("NETLAB_RUN_DIR", "/run/netlab"))
@@ -43,7 +44,7 @@ class LabDir:
 
     def pod_dir(self, namespace: str, name: str) -> Path:
         """A pod's own files (volumes, the ingress's nginx): each pod's user owns its own."""
-        return self.path / "pods" / f"{namespace}_{name}"
+        return self.path / "pods" / layout.fit(f"{namespace}_{name}")
 
     def exists(self) -> bool:
         return self.path.is_dir()

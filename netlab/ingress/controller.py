@@ -18,6 +18,7 @@ from pathlib import Path
 from netlab import container, layout, tls
 from netlab.errors import NetlabError
 from netlab.ingress import config
+from netlab.kernel import netns
 from netlab.model.objects import Cluster, Pod
 
 COMMAND = "nginx-ingress-controller"      # a pod whose command is this runs netlab's controller
@@ -30,7 +31,7 @@ def is_controller(pod: Pod) -> bool:
 
 
 def etc_dir(lab: str, pod: Pod) -> Path:
-    return Path("/etc/netns") / layout.pod_ns(lab, pod) / "nginx"
+    return Path(netns.ETC) / layout.pod_ns(lab, pod) / "nginx"
 
 
 def nginx_argv(prefix: Path) -> list[str]:

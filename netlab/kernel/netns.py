@@ -110,8 +110,23 @@ def create(names: list[str]) -> None:
         raise error[0]
 
 
+# Files `ip netns exec` lays over /etc in a namespace (resolv.conf; the ingress's nginx)
+ETC = "/etc/netns"
+
+
+def _cannot_exist(name: str) -> bool:
+    """Longer than a file name may be: on a record written before names were fitted, say."""
+    return len(os.fsencode(name)) > NAME_MAX
+
+
+NAME_MAX = 255
+
+
 def remove(name: str) -> None:
-    """Unmount and unlink; the kernel frees the namespace and its links when unused."""
+    """Unmount and unlink; the kernel frees the namespace and its links when unused. One
+    that cannot exist is gone already."""
+    if _cannot_exist(name):
+        return
     target = path(name)
     while _libc.umount2(target.encode(), MNT_DETACH) == 0:
         pass    # a copy propagated by a recursive bind may sit on top: unmount them all
@@ -126,10 +141,12 @@ def remove_all(names) -> None:
     """Remove namespaces with their /etc/netns files (resolv.conf)."""
     for n in names:
         remove(n)
-        shutil.rmtree(f"/etc/netns/{n}", ignore_errors=True)
+        shutil.rmtree(f"{ETC}/{n}", ignore_errors=True)
 
 
 def inode(name: str) -> int | None:
+    if _cannot_exist(name):
+        return None
     try:
         return os.stat(path(name)).st_ino
     except FileNotFoundError:

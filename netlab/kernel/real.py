@@ -30,7 +30,7 @@ class RealKernel(LocalKernel):
 
     def netns_file(self, ns: str, name: str, text: str) -> None:
         """A file `ip netns exec` and netlab's sandbox bind over /etc/<name> in that namespace."""
-        etc = f"/etc/netns/{ns}"
+        etc = f"{netns.ETC}/{ns}"
         os.makedirs(etc, exist_ok=True)
         with open(f"{etc}/{name}", "w") as f:
             f.write(text)

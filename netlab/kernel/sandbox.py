@@ -50,7 +50,7 @@ def netns_files(netns_name: str) -> None:
     /etc/netns/<ns>/ (resolv.conf) over its namesake in /etc."""
     _check(_libc.umount2(b"/sys", MNT_DETACH), "umount /sys")
     mount(netns_name, "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    etc = f"/etc/netns/{netns_name}"
+    etc = f"{netns.ETC}/{netns_name}"
     for entry in sorted(os.listdir(etc)) if os.path.isdir(etc) else []:
         target = f"/etc/{entry}"
         if os.path.exists(target):

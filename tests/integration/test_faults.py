@@ -9,7 +9,7 @@ from netlab import layout
 from netlab.errors import NetlabError
 from netlab.kernel import iptables, process
 
-from helpers import eventually, proc_state, unique
+from helpers import eventually, leftovers, netlab, ping, proc_state, unique
 
 
 def test_iptables_in_a_namespace_that_is_gone_is_one_error():
@@ -34,3 +34,37 @@ def test_the_kubelet_outlives_its_node_namespace_removed_behind_its_back(make_la
     time.sleep(1)
     assert proc_state(kubelet) not in (None, "Z"), log.read_text()
     assert os.path.exists(f"/proc/{kubelet}")
+
+
+def test_a_pod_with_the_longest_names_kubernetes_accepts_runs_and_goes(tmp_path):
+    """253 characters of pod name in a 63-character namespace: more than a file name may
+    hold, as /run/netns/<lab>-<namespace>.<pod> would be."""
+    name = unique()
+    namespace, pod = "n" * 63, ".".join(["p" * 63] * 3) + "." + "q" * 61
+    assert len(pod) == 253
+    manifest = tmp_path / "long.yaml"
+    manifest.write_text(f"""apiVersion: v1
+kind: Namespace
+metadata: {{name: {namespace}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: {pod}, namespace: {namespace}}}
+spec:
+  containers:
+  - {{name: web, image: netlab-whoami, command: [netlab-whoami, --port, "8080"], ports: [{{containerPort: 8080}}]}}
+""")
+    try:
+        netlab("up", "--name", name)
+        netlab("apply", "-f", str(manifest), "--name", name)
+        lab = __import__("netlab.lab", fromlist=["Lab"]).Lab(name)
+        p = next(p for p in lab.cluster().pods if p.name == pod)
+        ns = layout.pod_ns(name, p)
+        assert len(ns) <= 255 and ns.startswith(f"{name}-{namespace}.ppp") and os.path.exists(f"/run/netns/{ns}")
+        assert eventually(lambda: pod in netlab("get", "pods", "-n", namespace, "--name", name).stdout
+                          and "1/1" in netlab("get", "pods", "-n", namespace, "--name", name).stdout, timeout=10)
+        assert ping(ns, "172.30.9.2")
+        netlab("logs", pod, "-n", namespace, "--name", name)
+    finally:
+        netlab("down", "--name", name, check=False)
+    assert leftovers(name) == []

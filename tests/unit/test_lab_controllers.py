@@ -9,6 +9,7 @@ import pytest
 
 from netlab import layout, runtime, state
 from netlab.errors import NetlabError
+from netlab.kernel import netns
 from netlab.kernel.fake import FakeKernel
 from netlab.lab import Lab
 from netlab.model.objects import Node
@@ -20,6 +21,7 @@ def kernel(tmp_path, monkeypatch):
     """A fake kernel, the labs' records under tmp_path, and pods run as the test's own user."""
     monkeypatch.setattr(state, "RUN_DIR", tmp_path / "run")
     monkeypatch.setattr(state, "MARK_DIR", tmp_path / "marks")
+    monkeypatch.setattr(netns, "ETC", str(tmp_path / "etc-netns"))
     monkeypatch.setattr(runtime.Runtime, "uid", lambda self, c, p: os.geteuid())
     k = FakeKernel()
 
@@ -43,6 +45,13 @@ def endpoints_of(k: FakeKernel, node_ns: str, service: str) -> list[str]:
 
 def seed(kernel, name="ctl"):
     return Lab.up(seed_cluster(name), kernel=kernel)
+
+
+def test_the_ingress_files_go_where_the_lab_keeps_its_namespaces_files_never_to_the_host(kernel, tmp_path):
+    lab = seed(kernel)
+    ingress = next(p for p in lab.cluster().pods if p.name.startswith("nginx-ingress-controller"))
+    assert (tmp_path / "etc-netns" / layout.pod_ns("ctl", ingress) / "nginx" / "nginx.conf").is_file()
+    assert not os.path.exists(f"/etc/netns/{layout.pod_ns('ctl', ingress)}")
 
 
 def test_a_seed_up_builds_every_namespace_link_rule_and_process(kernel):
