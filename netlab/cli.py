@@ -141,6 +141,14 @@ def cmd_clean(args) -> int:
     return 0
 
 
+def _nodes_down(lab: LabRecord, c) -> dict[str, str]:
+    """Nodes whose kubelet or flanneld is not running, with why: NotReady."""
+    down = lab.agents_down()
+    agents = {n.name: (f"kubelet-{n.name}", f"flanneld-{n.name}") for n in c.nodes}
+    return {node: "; ".join(down[a] for a in names if a in down)
+            for node, names in agents.items() if set(names) & set(down)}
+
+
 def cmd_status(args) -> int:
     from netlab import output
     from netlab.model.objects import Cluster
@@ -161,7 +169,9 @@ def cmd_status(args) -> int:
         procs = lab.procs()
         from netlab.kernel import process
         alive = sum(process.alive(p) for p in procs)
-        rows.append([name, state.get("status", "?"), str(len(c.nodes)), str(len(c.pods)),
+        down = lab.agents_down() if state.get("status") == "ready" else {}
+        shown = f"degraded: {'; '.join(down.values())}" if down else state.get("status", "?")
+        rows.append([name, shown, str(len(c.nodes)), str(len(c.pods)),
                      f"{alive}/{len(procs)}", c.flannel_mode, output.age(state.get("created", 0))])
     _say(output.table(["LAB", "STATUS", "NODES", "PODS", "PROCESSES", "FLANNEL", "AGE"], rows))
     return 0
@@ -275,10 +285,11 @@ def cmd_get(args) -> int:
     elif kind == "nodes":
         if args.resource:
             c.nodes = [n for n in c.nodes if n.name == args.resource]
+        down = _nodes_down(lab, c)
         if structured:
-            _say(output.as_list([output.node_object(n, state["created"]) for n in c.nodes], fmt))
+            _say(output.as_list([output.node_object(n, state["created"], down.get(n.name)) for n in c.nodes], fmt))
         else:
-            _say(output.node_rows(c, c.nodes, fmt == "wide", state["created"], now, platform.release()))
+            _say(output.node_rows(c, c.nodes, fmt == "wide", state["created"], now, platform.release(), down))
     elif kind == "services":
         svcs = _in_ns(c.services, args)
         if structured:

@@ -13,8 +13,8 @@ from netlab.flannel.lease import Store, lease_of
 from netlab.kernel.api import Kernel
 from netlab.kernel.process import Proc
 from netlab.model.objects import Cluster, Node
-from netlab.runtime import Runtime, resolve
-from netlab.state import Ledger
+from netlab.runtime import Runtime
+from netlab.state import Ledger, why_down
 
 AGENT_READY_TIMEOUT = 10.0
 
@@ -79,8 +79,7 @@ class Nodes:
                            underlay.port_name(node.name))
 
     def _start_hosts(self, c: Cluster) -> None:
-        self._start([self.runtime.agent(f"host/{h.name}", ["netlab-supervise", "--"] + resolve(h.command),
-                                        layout.host_ns(c.name, h.name),
+        self._start([self.runtime.supervised(f"host/{h.name}", h.command, layout.host_ns(c.name, h.name),
                                         {**os.environ, "POD_NAME": h.name, "NETLAB_STATE": str(self.dir.state_file)})
                      for h in c.hosts if h.command])   # a host's server is kept running by its own supervisor
 
@@ -96,7 +95,7 @@ class Nodes:
 
     def _start_flanneld(self, c: Cluster, nodes: list[Node]) -> list[tuple[Proc, Path]]:
         ready = [self.dir.path / f"flanneld-{n.name}.ready" for n in nodes]
-        specs = [self.runtime.agent(f"flanneld-{n.name}",
+        specs = [self.runtime.supervised(f"flanneld-{n.name}",
                                     ["netlab-flanneld", "--leases", str(self.dir.leases), "--subnet", n.pod_cidr,
                                      "--mode", c.flannel_mode, "--cluster-cidr", c.cluster_cidr, "--ready", str(r)],
                                     layout.node_ns(c.name, n.name))
@@ -107,7 +106,7 @@ class Nodes:
         deadline = time.monotonic() + AGENT_READY_TIMEOUT
         for proc, ready in started:
             while not ready.exists():
-                if not self.kernel.alive(proc):
+                if why_down(self.dir, proc.name, self.kernel.alive(proc)):
                     raise NetlabError(f"{proc.name} exited at start; see {self.dir.logs}/{proc.name}.log")
                 if time.monotonic() > deadline:
                     raise NetlabError(f"{proc.name} not ready after {AGENT_READY_TIMEOUT:.0f}s")
@@ -116,6 +115,6 @@ class Nodes:
     def start_kubelets(self, c: Cluster, nodes: list[Node]) -> None:
         """The kubelet per node: restarts pods' processes, probes their readiness. Started
         once the pods are up: on two cores, its start-up would only slow theirs."""
-        self._start([self.runtime.agent(f"kubelet-{n.name}", ["netlab-kubelet", "--lab", self.ledger.dir.name,
+        self._start([self.runtime.supervised(f"kubelet-{n.name}", ["netlab-kubelet", "--lab", self.ledger.dir.name,
                                                               "--node", n.name], layout.node_ns(c.name, n.name))
                      for n in nodes])

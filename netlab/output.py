@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
+from collections.abc import Collection
 from typing import Any
 from ipaddress import ip_address
 
@@ -51,13 +52,14 @@ def pod_rows(c: Cluster, pods: list[Pod], wide: bool, all_ns: bool, status, now:
     return listing(headers, pods, row, all_ns)
 
 
-def node_rows(c: Cluster, nodes: list[Node], wide: bool, created: float, now: float, kernel: str) -> str:
+def node_rows(c: Cluster, nodes: list[Node], wide: bool, created: float, now: float, kernel: str,
+              not_ready: Collection[str] = ()) -> str:
     headers = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     if wide:
         headers += ["INTERNAL-IP", "POD-CIDR", "KERNEL-VERSION"]
     rows = []
     for n in nodes:
-        row = [n.name, "Ready", "<none>", age(created, now), "netlab"]
+        row = [n.name, "NotReady" if n.name in not_ready else "Ready", "<none>", age(created, now), "netlab"]
         if wide:
             row += [n.ip, n.pod_cidr, kernel]
         rows.append(row)
@@ -153,7 +155,10 @@ def _container_lines(p: Pod, x: dict) -> list[str]:
     return out + [f"    Ready:\t{bool(x.get('ready'))}", f"    Restart Count:\t{int(x.get('restarts', 0))}"]
 
 
-def node_object(n: Node, created: float) -> dict:
+def node_object(n: Node, created: float, down: str | None = None) -> dict:
+    """A v1 Node; `down`: why it is not Ready (its kubelet or flanneld is not running)."""
+    ready = {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": down} if down \
+        else {"type": "Ready", "status": "True"}
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": n.name, "labels": {"kubernetes.io/hostname": n.name},
@@ -161,7 +166,7 @@ def node_object(n: Node, created: float) -> dict:
         "spec": {"podCIDR": n.pod_cidr, "podCIDRs": [n.pod_cidr]},
         "status": {"addresses": [{"type": "InternalIP", "address": n.ip},
                                  {"type": "Hostname", "address": n.name}],
-                   "conditions": [{"type": "Ready", "status": "True"}]},
+                   "conditions": [ready]},
     }
 
 

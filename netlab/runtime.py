@@ -58,6 +58,12 @@ class Runtime:
     def agent(self, name: str, argv: list[str], ns: str, env: dict | None = None) -> process.Spec:
         return self.spec(name, resolve(argv), agent_box(ns), dict(os.environ) if env is None else env)
 
+    def supervised(self, name: str, argv: list[str], ns: str, env: dict | None = None) -> process.Spec:
+        """An agent or host server kept running by netlab-supervise, as an init system would;
+        it says in the lab's directory whether the program runs and how often it restarted."""
+        wrapper = ["netlab-supervise", "--status", str(self.dir.agent_status(name)), "--", *resolve(argv)]
+        return self.agent(name, wrapper, ns, env)
+
     def log_failure(self, name: str, reason: str, e: Exception) -> None:
         with open(self.dir.logs / layout.log_file(name), "a") as log:
             log.write(f"{reason}: {e}\n")

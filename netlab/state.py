@@ -46,6 +46,10 @@ class LabDir:
         """A pod's own files (volumes, the ingress's nginx): each pod's user owns its own."""
         return self.path / "pods" / layout.fit(f"{namespace}_{name}")
 
+    def agent_status(self, name: str) -> Path:
+        """What netlab-supervise says of the program it keeps running (see netlab.apps.supervise)."""
+        return self.path / layout.fit(name.replace("/", "_") + ".status")
+
     def exists(self) -> bool:
         return self.path.is_dir()
 
@@ -117,6 +121,26 @@ class LabRecord:
     def procs(self) -> list:
         from netlab.kernel.process import Proc
         return [Proc(**p) for p in self.state().get("procs", {}).values()]
+
+    def agents_down(self) -> dict[str, str]:
+        """Agents and servers that are not running (name -> why): kubelet-node1, flanneld-node2, host/db."""
+        from netlab.kernel import process
+        supervised = [p for p in self.procs() if not p.name.startswith("pod/")]
+        return {p.name: why for p in supervised if (why := why_down(self.dir, p.name, process.alive(p)))}
+
+
+def why_down(lab_dir: LabDir, name: str, alive: bool) -> str | None:
+    """Why a supervised agent or server is not running (None: it runs), from its supervisor's
+    word: "kubelet-node1 was killed by signal 9, restarting (restarts: 1)"."""
+    if not alive:
+        return f"{name} is not running (nor its supervisor)"
+    try:
+        status = json.loads(lab_dir.agent_status(name).read_text())
+    except (FileNotFoundError, ValueError):
+        return None          # not supervised, or not yet said: its process runs
+    if status.get("running"):
+        return None
+    return f"{name} {status.get('last', 'exited')}, restarting (restarts: {status.get('restarts', 0)})"
 
 
 def marked_gone() -> list[str]:

@@ -407,7 +407,10 @@ class FakeKernel:
             proc = Proc(s.name, self._pid, 1, s.box.netns, list(s.argv))
             self.processes[proc.pid] = proc
             out.append(proc)
-            program = self.programs.get(os.path.basename(s.argv[0]) if s.argv else "")
+            argv = list(s.argv)
+            if argv and os.path.basename(argv[0]) == "netlab-supervise":
+                argv = argv[argv.index("--") + 1:]      # what it keeps running
+            program = self.programs.get(os.path.basename(argv[0]) if argv else "")
             if program:
                 program(s)
         return out

@@ -265,7 +265,22 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     return left
 
 
+PF_EXITING = 0x4       # the kernel's flag for a process in exit: it runs no code of its own again
+
+
+def _exiting(pid: int) -> bool:
+    """Dying: past the point where it could fork. Its exit may still take a while (a pod's
+    last process tears its mount namespace down), which need not be waited for."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return bool(int(f.read().rsplit(")", 1)[1].split()[6]) & PF_EXITING)
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return True
+
+
 def _gone(pid: int) -> bool:
+    if _exiting(pid):
+        return True
     if pid in _children:
         if _children[pid].poll() is None:
             return False
@@ -285,7 +300,27 @@ def _is_zombie(pid: int) -> bool:
 
 
 def stop(procs: list[Proc], timeout: float = 1.0) -> None:
-    kill([p.pid for p in procs if alive(p)], timeout)
+    """Stop these processes and every process under them (a supervisor's program, say,
+    which may be in a namespace no longer found by its name)."""
+    pids = [p.pid for p in procs if alive(p)]
+    kill(pids + [d for pid in pids for d in descendants(pid)], timeout)
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes under `pid`, children first."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop(0)
+        children = []
+        try:
+            for task in os.listdir(f"/proc/{parent}/task"):     # a child belongs to the thread that forked it
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    children += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found += children
+        queue += children
+    return found
 
 
 def kill_in(names: list[str], timeout: float = 1.0) -> int:

@@ -68,3 +68,47 @@ spec:
     finally:
         netlab("down", "--name", name, check=False)
     assert leftovers(name) == []
+
+
+def _child_of(pid: int) -> int:
+    """The program a supervisor keeps running (its one child)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        children = f.read().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def _seed_request(lab) -> int:
+    """The seed's request from the client host, through the ingress on node2's NodePort."""
+    r = subprocess.run(["ip", "netns", "exec", layout.host_ns(lab.name, "client"), "curl", "-sS", "-o", "/dev/null",
+                        "-m", "2", "-w", "%{http_code}", "-H", "Host: business-manager.default",
+                        "http://192.168.0.22:30799/api/v1/product/list"], capture_output=True, text=True)
+    return int(r.stdout or 0)
+
+
+@pytest.mark.parametrize("agent", ["kubelet-node1", "flanneld-node2", "host/db"])
+def test_a_killed_agent_is_shown_down_and_comes_back_with_traffic_within_5_s(make_lab, agent):
+    from netlab.model.seed import seed_cluster
+    lab = make_lab(seed_cluster)
+    assert eventually(lambda: _seed_request(lab) == 200, timeout=10)
+    supervisor = lab.state()["procs"][agent]["pid"]
+    program = _child_of(supervisor)
+    assert agent.partition("/")[0].split("-")[0] in open(f"/proc/{program}/cmdline").read() or agent == "host/db"
+    os.kill(program, 9)
+    killed = time.monotonic()
+    seen = []
+
+    def status() -> str:
+        line = netlab("status", "--name", lab.name).stdout.splitlines()[1]
+        seen.append(line)
+        return line
+    assert eventually(lambda: "degraded" in status(), timeout=1, step=0.05), seen
+    assert f"{agent} was killed by signal 9, restarting (restarts: 0)" in seen[-1]
+    if agent.startswith("kubelet-"):
+        node = netlab("get", "nodes", "--name", lab.name).stdout
+        assert "node1   NotReady" in node, node
+    assert eventually(lambda: " ready " in status() and _seed_request(lab) == 200, timeout=5, step=0.1), seen[-3:]
+    recovered = time.monotonic() - killed
+    assert _child_of(supervisor) != program
+    assert "node1   Ready" in netlab("get", "nodes", "--name", lab.name).stdout
+    print(f"{agent}: recovered in {recovered:.2f} s")
