@@ -583,10 +583,12 @@ def cmd_exec(args) -> int:
     rec = lab.state()["procs"].get(layout.pod_proc(pod.namespace, pod.name)) if pod else None
     if rec:
         from netlab.kernel import process
-        if process.alive(process.Proc(**rec)):
-            # into the pod's process's namespaces, as kubectl exec enters a container: its
-            # network, and its mounts (resolv.conf, volumes, the ingress's nginx.conf), as root
-            os.execvp("nsenter", ["nsenter", f"--target={rec['pid']}", "--mount", "--net", "--", *args.command])
+        init = process.pod_init(process.Proc(**rec)) if process.alive(process.Proc(**rec)) else None
+        if init:
+            # into the pod's namespaces, as kubectl exec enters a container: its network, its
+            # mounts (resolv.conf, volumes, the ingress's nginx.conf), its processes, as root
+            os.execvp("nsenter", ["nsenter", f"--target={init}", "--mount", "--net", "--pid", "--ipc", "--",
+                                  *args.command])
     # ip netns exec bind-mounts /etc/netns/NS/* over /etc: the pod's own resolv.conf
     os.execvp("ip", ["ip", "netns", "exec", ns, *args.command])
 
@@ -747,6 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("netlab: must be run as root: it creates network namespaces, links and iptables rules "
              "(try: sudo netlab ...)")
         return 1
+    os.umask(0o077)         # what the lab writes (rules, leases, state) is root's alone unless said
     try:
         return args.fn(args) or 0
     except NetlabError as e:

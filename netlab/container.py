@@ -2,9 +2,11 @@
 command line. netlab's pods share the host's file system, so a volume's mount point
 that does not exist is made in a copy-on-write layer (overlayfs) private to the pod.
 
-    fork: the pod's network namespace, a mount namespace of its own with
-      /etc/netns/<ns>/* over /etc (as `ip netns exec`), the overlays, then each
-      volume bound read-only at its mountPath; the pod's user, no capabilities
+    fork: the pod's network namespace; mount, IPC and PID namespaces of its own with
+      empty /tmp, /dev/shm and /run (the pod's directory bound back), the overlays,
+      each volume bound read-only at its mountPath, /etc/netns/<ns>/* over /etc (as
+      `ip netns exec`); then it stays as the pod's shim in the host's PID namespace
+      fork: PID 1 of the pod: its /proc, its user, its capabilities
         the pod's command (exec, or one of netlab's programs run in place)
 
 The system calls are netlab.kernel.sandbox's; this module decides what they get.
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netlab.errors import NetlabError
+from netlab.kernel import sandbox as calls
+from netlab.model import capabilities as caps
 from netlab.kernel.process import Sandbox
 
 
@@ -35,7 +39,7 @@ def overlay_points(mounts: list[Mount], exists=os.path.exists, keep: tuple[str, 
     volumes themselves live): the pod would no longer see them change."""
     points = set()
     for m in mounts:
-        if exists(m.target):
+        if exists(m.target) or calls.is_private(m.target):     # (the pod's own /run, /tmp: made there)
             continue
         parent = os.path.dirname(m.target)
         while not exists(parent):
@@ -51,11 +55,12 @@ def overlay_points(mounts: list[Mount], exists=os.path.exists, keep: tuple[str, 
 
 
 def sandbox(netns: str, uid: int, mounts: Sequence[Mount] = (), overlays: Sequence[str] = (),
-            scratch: str = "") -> Sandbox:
+            scratch: str = "", keep: Sequence[str] = (), capabilities: Sequence[str] = caps.DEFAULT) -> Sandbox:
     """Where the pod's process runs (pure): its namespace and user, a writable layer
-    over each overlay point (layer i of `scratch`), each volume read-only at its path."""
+    over each overlay point (layer i of `scratch`), each volume read-only at its path,
+    the lab's directories it sees (its own, which holds those), its capabilities."""
     return Sandbox(netns, uid, tuple((point, f"{scratch}/{i}") for i, point in enumerate(overlays)),
-                   tuple((m.source, m.target) for m in mounts))
+                   tuple((m.source, m.target) for m in mounts), keep=tuple(keep), capabilities=tuple(capabilities))
 
 
 def make_scratch(scratch: Path, overlays: list[str]) -> None:

@@ -8,11 +8,11 @@ import os
 import shutil
 import sys
 
-from netlab import container, layout
+from netlab import container, layout, pod_status
 from netlab.ingress import controller as ingress
 from netlab.kernel import process
 from netlab.log import logger
-from netlab.model import secrets
+from netlab.model import capabilities, secrets
 from netlab.model.objects import Cluster, Pod
 from netlab.state import RUN_DIR, LabDir
 
@@ -24,6 +24,11 @@ def resolve(argv: list[str]) -> list[str]:
     """netlab's own programs (netlab-whoami, ...) come from netlab's environment."""
     own = os.path.join(os.path.dirname(sys.executable), argv[0]) if argv else ""
     return [own, *argv[1:]] if argv and os.path.exists(own) else list(argv)
+
+
+def reads_store(p: Pod) -> bool:
+    """The DNS add-on's programs serve from the store, as kube-dns watches the API server."""
+    return bool(p.command) and os.path.basename(p.command[0]) in ("netlab-kube-dns-pod", "netlab-kube-dns")
 
 
 def agent_box(ns: str) -> process.Sandbox:
@@ -95,9 +100,15 @@ class Runtime:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
         env.update({"HOME": "/", **variables, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
                     "NODE_NAME": p.node})
-        if uid == 0:       # only root may read the lab's store (kube-dns serves from it)
-            env["NETLAB_STATE"] = str(self.dir.state_file)
-        box = container.sandbox(layout.pod_ns(c.name, p), uid, mounts, overlays, str(home / "layers"))
+        keep = [str(home)]
+        if reads_store(p):       # what it may read of the store: Services, Endpoints, Pods
+            env["NETLAB_STATE"] = str(self.dir.view_file)
+            keep.append(str(self.dir.view_file.parent))
+        if p.containers:         # its runtime writes how its containers are (netlab.pod_status)
+            container.private_dir(pod_status.directory(home), uid)
+            env["NETLAB_POD_DIR"] = str(home)
+        box = container.sandbox(layout.pod_ns(c.name, p), uid, mounts, overlays, str(home / "layers"), keep,
+                                capabilities.effective(p.cap_add, p.cap_drop))
         return self.spec(layout.pod_proc(p.namespace, p.name), command, box, env)
 
     def refresh(self, c: Cluster, p: Pod, pid: int | None) -> None:

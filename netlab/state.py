@@ -35,6 +35,11 @@ class LabDir:
         return self.path / "state.json"
 
     @property
+    def view_file(self) -> Path:
+        """What a pod of the DNS add-on reads of the store (see view())."""
+        return self.path / "view" / "cluster.json"
+
+    @property
     def leases(self) -> Path:
         return self.path / "leases"
 
@@ -89,18 +94,41 @@ class LabDir:
             raise NetlabError(f"lab {self.name!r} is not running (netlab up --name {self.name})") from None
 
     def write(self, state: dict) -> None:
-        tmp = self.path / ".state.json.tmp"
         # one line, so that json's C encoder writes it (indenting takes the Python one: 5x slower)
-        text = json.dumps(state, sort_keys=True, separators=(",", ":"))
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.state_file)
+        _replace(self.state_file, json.dumps(state, sort_keys=True, separators=(",", ":")), 0o600)
+        if "cluster" in state:
+            self.view_file.parent.mkdir(exist_ok=True)
+            self.view_file.parent.chmod(0o755)
+            _replace(self.view_file, json.dumps({"cluster": view(state["cluster"])}, sort_keys=True,
+                                                separators=(",", ":")), 0o644)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
         (MARK_DIR / self.name).unlink(missing_ok=True)
+
+
+def _replace(path: Path, text: str, mode: int) -> None:
+    """Write `path` anew at once: a reader sees the old content or the new, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+# What kube-dns may read, as its RBAC lets it list Services, Endpoints and Pods: no
+# Secrets, ConfigMaps, templates or pods' commands and variables (a password may be one).
+_HIDDEN = ("secrets", "config_maps", "deployments")
+_POD_FIELDS = ("name", "namespace", "node", "ip", "labels", "owner", "created", "ready", "restarts")
+
+
+def view(cluster: dict) -> dict:
+    """The cluster (as stored) with only what a DNS server needs to know of it (pure)."""
+    out = {k: v for k, v in cluster.items() if k not in _HIDDEN}
+    out["pods"] = [{k: p[k] for k in _POD_FIELDS if k in p} for p in cluster.get("pods", [])]
+    return out
 
 
 class LabRecord:

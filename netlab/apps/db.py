@@ -11,6 +11,7 @@ namespace only.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ TEMPLATE = Path(os.environ.get("NETLAB_DB_TEMPLATE", "/var/lib/netlab/mariadb-te
 DATABASE, USER = "shop", "data-product"
 PASSWORD = os.environ.get("DB_PASSWORD", "netlab-shop")
 PRODUCTS = [(1, "apple", 3.5), (2, "banana", 1.2), (3, "cherry", 7.9), (4, "durian", 12.0)]
-SERVER = ["mariadbd", "--no-defaults", "--user=root", "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
+SERVER = ["mariadbd", "--no-defaults", "--skip-name-resolve", "--innodb-buffer-pool-size=16M",
           "--innodb-log-file-size=8M", "--skip-log-bin"]
 
 
@@ -58,7 +59,7 @@ def ensure_template(password: str = PASSWORD) -> Path:
     init = work / "init.sql"
     init.write_text(schema_sql(password))
     log = open(work / "init.log", "w")
-    proc = subprocess.Popen(SERVER + [f"--datadir={data}", f"--socket={sock}", "--skip-networking",
+    proc = subprocess.Popen(SERVER + ["--user=root", f"--datadir={data}", f"--socket={sock}", "--skip-networking",
                                       f"--init-file={init}", f"--pid-file={work}/init.pid"],
                             stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -71,6 +72,22 @@ def ensure_template(password: str = PASSWORD) -> Path:
     os.replace(data, TEMPLATE)
     shutil.rmtree(work, ignore_errors=True)
     return TEMPLATE
+
+
+def server_user() -> str:
+    """The distribution's user for the server (the mariadb-server package makes it), else root."""
+    try:
+        pwd.getpwnam("mysql")
+        return "mysql"
+    except KeyError:
+        return "root"
+
+
+def _own(home: Path, user: str) -> None:
+    """The server's directory and all in it, its user's (it drops root at its start)."""
+    entry = pwd.getpwnam(user)
+    for path in [home, *home.rglob("*")]:
+        os.lchown(path, entry.pw_uid, entry.pw_gid)
 
 
 def secret_value(state: str, ref: str) -> str:
@@ -95,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print("netlab-db: NETLAB_STATE is not set (the lab starts this program)", file=sys.stderr)
         return 1
     home = Path(state).parent / "db"
-    # root's alone: the socket lets root in without a password, the data holds the accounts
+    user = server_user()
+    # the server's alone: the socket lets root in without a password, the data holds the accounts
     home.mkdir(mode=0o700, exist_ok=True)
     home.chmod(0o700)
     if not (home / "data").exists():
@@ -103,15 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     extra = []
     if a.password_secret:
         pw = secret_value(state, a.password_secret).replace("\\", "\\\\").replace("'", "\\'")
-        init = home / "init.sql"           # root's alone: it holds the password
+        init = home / "init.sql"           # the server's alone: it holds the password
         fd = os.open(init, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(f"ALTER USER '{USER}'@'%' IDENTIFIED BY '{pw}';\n")
         extra = [f"--init-file={init}"]
-    print(f"netlab-db: MariaDB on port 3306, data in {home / 'data'}", flush=True)
-    os.execvp(SERVER[0], SERVER + extra + [f"--datadir={home / 'data'}", f"--socket={home / 'mysqld.sock'}",
-                                           f"--pid-file={home / 'mysqld.pid'}", "--port=3306",
-                                           "--bind-address=0.0.0.0"])
+    _own(home, user)
+    print(f"netlab-db: MariaDB on port 3306 as user {user}, data in {home / 'data'}", flush=True)
+    os.execvp(SERVER[0], SERVER + [f"--user={user}", *extra, f"--datadir={home / 'data'}",
+                                   f"--socket={home / 'mysqld.sock'}", f"--pid-file={home / 'mysqld.pid'}",
+                                   "--port=3306", "--bind-address=0.0.0.0"])
 
 
 if __name__ == "__main__":

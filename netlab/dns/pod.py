@@ -7,9 +7,9 @@ pod's namespaces, restarts one that dies (after a back-off that doubles, as the 
 CrashLoopBackOff, shortened; the first restart at once) and counts its restarts, probes
 each one's readiness, and writes all of it to the pod's status file (netlab.pod_status),
 which `get pods` and `describe pod` read. SIGTERM stops every container. None outlives
-it: each is started with PR_SET_PDEATHSIG, and they all live in a PID namespace of the
-pod's whose init dies with the runtime, which takes down whatever is left in it (dnsmasq
-drops its privileges itself, and a change of user clears the parent-death signal).
+it: each is started with PR_SET_PDEATHSIG, and the runtime is PID 1 of the pod's PID
+namespace (netlab's container runtime gives every pod one), whose end takes down what is
+left in it (dnsmasq drops its privileges itself, which clears the parent-death signal).
 
 When kubedns's records change it writes a byte to a pipe; the runtime then sends dnsmasq
 SIGHUP, which clears its cache: an answer dnsmasq holds is never older than the records.
@@ -33,7 +33,6 @@ from netlab import pod_status
 from netlab.dns import addon
 from netlab.kernel import process, sandbox
 
-CLONE_NEWPID = 0x20000000
 PR_SET_PDEATHSIG = 1
 BACKOFF = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)     # seconds before the 1st, 2nd, ... restart
 BACKOFF_RESET = 30.0                           # running this long: the back-off starts again
@@ -71,7 +70,10 @@ class Run:
 
 
 def dnsmasq_user() -> str:
-    """The distribution's own user for dnsmasq, else nobody."""
+    """The distribution's own user for dnsmasq, else nobody; none (the pod's) when the pod
+    does not run as root (dnsmasq changes its user only when given one)."""
+    if os.getuid() != 0:
+        return ""
     for name in ("dnsmasq", "nobody"):
         try:
             pwd.getpwnam(name)
@@ -117,31 +119,6 @@ def _child_setup(parent_seen: int, keep: set[int]) -> None:
     _close_fds(keep)
 
 
-def _pid_namespace() -> int | None:
-    """A PID namespace for the containers, with an init that dies with us; its pid, or
-    None when the kernel refuses one (then the children's parent-death signal alone)."""
-    if _libc.unshare(CLONE_NEWPID) != 0:
-        print(f"kube-dns pod: no PID namespace ({os.strerror(ctypes.get_errno())}): "
-              "a container that changes its user may outlive the pod", flush=True)
-        return None
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            _child_setup(0, set())
-            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
-            while True:                      # PID 1: reap what is left to it
-                try:
-                    while os.waitpid(-1, os.WNOHANG)[0]:
-                        pass
-                except ChildProcessError:
-                    pass
-                signal.sigtimedwait([signal.SIGCHLD], 5)
-        finally:
-            os._exit(code)
-    return pid
-
-
 class Runtime:
     def __init__(self, specs: list[addon.Container], pod_dir: Path, notify_r: int, keep: dict[str, set[int]],
                  parent_seen: int, qname: str = addon.probe_name("cluster.local")):
@@ -151,7 +128,6 @@ class Runtime:
         self.notify_r = notify_r
         self.keep = keep                     # container -> fds it inherits
         self.parent_seen = parent_seen       # what a child's getppid() says while we live
-        self.init: int | None = None
         self.stopping = False
         self.written: list[dict] | None = None   # the statuses last written
         self.next_probe = 0.0
@@ -180,11 +156,6 @@ class Runtime:
         print(f"kube-dns pod: container {spec.name} started (pid {pid})", flush=True)
 
     def died(self, pid: int, status: int) -> None:
-        if pid == self.init:
-            print("kube-dns pod: the PID namespace's init is gone: stopping", flush=True)
-            self.init = None
-            self.stopping = True
-            return
         r = next((r for r in self.runs if r.pid == pid), None)
         if r is None:
             return
@@ -295,11 +266,6 @@ class Runtime:
                     os.kill(r.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        if self.init is not None:
-            try:
-                os.kill(self.init, signal.SIGKILL)      # and with it whatever is left in the namespace
-            except ProcessLookupError:
-                pass
         self.reap()
         for r in self.runs:
             r.ready = False
@@ -320,24 +286,21 @@ def _dns_probe(port: int, qname: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="netlab-kube-dns-pod", description=__doc__.splitlines()[0])
     p.add_argument("--state", default=os.environ.get("NETLAB_STATE"), help="the lab's state.json")
-    p.add_argument("--pod-dir", help="where the status file goes (default: the pod's directory of the lab)")
+    p.add_argument("--pod-dir", default=os.environ.get("NETLAB_POD_DIR"),
+                   help="where the status file goes (default: the pod's directory, from the lab)")
     p.add_argument("--pod-ip", default=os.environ.get("POD_IP", ""))
     a = p.parse_args(argv)
     if not a.state:
         p.error("--state (or NETLAB_STATE) is required")
     from netlab.model.objects import Cluster
     cluster = Cluster.from_dict(json.loads(Path(a.state).read_text())["cluster"])
-    pod_dir = Path(a.pod_dir) if a.pod_dir else (
-        Path(a.state).parent / "pods" / f"{os.environ.get('POD_NAMESPACE', 'kube-system')}_{os.environ['POD_NAME']}")
+    pod_dir = Path(a.pod_dir or ".")
     import netlab.dns.server  # noqa: F401 - imported once here, shared by the containers forked from us
     import netlab.dns.sidecar  # noqa: F401
     notify_r, notify_w = os.pipe()
     os.set_blocking(notify_r, False)
     specs = addon.containers(cluster.dns_domain, a.pod_ip, dnsmasq_user(), cluster.dns_upstream, notify_w)
-    init = _pid_namespace()
-    rt = Runtime(specs, pod_dir, notify_r, {"kubedns": {notify_w}}, 0 if init else os.getpid(),
-                 addon.probe_name(cluster.dns_domain))
-    rt.init = init
+    rt = Runtime(specs, pod_dir, notify_r, {"kubedns": {notify_w}}, os.getpid(), addon.probe_name(cluster.dns_domain))
     print(f"kube-dns pod: containers {', '.join(s.name for s in specs)}", flush=True)
     return rt.run()
 

@@ -65,7 +65,7 @@ def write(c: Cluster, pod: Pod, home: Path, uid: int) -> bool:
         pems[default.name] = fake["tls.crt"] + fake["tls.key"]
     changed = container.write_files(Path(paths.ssl_dir), pems, uid)
     etc = etc_dir(c.name, pod)
-    etc.mkdir(parents=True, exist_ok=True)
+    netns.etc_dir(layout.pod_ns(c.name, pod), "nginx")
     try:
         text = config.render(c, paths)
     except ValueError as e:     # manifests are checked before they get here; topology files too
@@ -74,6 +74,7 @@ def write(c: Cluster, pod: Pod, home: Path, uid: int) -> bool:
     if not conf.exists() or conf.read_text() != text:
         tmp = etc / ".nginx.conf.tmp"
         tmp.write_text(text)
+        tmp.chmod(0o644)
         os.replace(tmp, conf)     # a directory mount: the pod sees the new file at once
         changed = True
     return changed

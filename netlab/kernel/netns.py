@@ -114,6 +114,18 @@ def create(names: list[str]) -> None:
 ETC = "/etc/netns"
 
 
+def etc_dir(name: str, *sub: str) -> str:
+    """/etc/netns/<name>[/sub...], made if missing, each readable by all (a pod's user
+    reads what is bound over its /etc; netlab itself runs with umask 077)."""
+    path = ETC
+    for part in ("", name, *sub):
+        path = os.path.join(path, part) if part else path
+        if not os.path.isdir(path):
+            os.mkdir(path)
+            os.chmod(path, 0o755)
+    return path
+
+
 def _cannot_exist(name: str) -> bool:
     """Longer than a file name may be: on a record written before names were fitted, say."""
     return len(os.fsencode(name)) > NAME_MAX

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import NoReturn
 
-from netlab.kernel import netns
+from netlab.kernel import netns, sandbox
+from netlab.model import capabilities as caps
 
 _children: dict[int, subprocess.Popen] = {}   # ours to reap
 _forked: set[int] = set()                     # ours to reap too (started by start())
@@ -45,12 +47,15 @@ def _start_time(pid: int) -> int | None:
 @dataclass(frozen=True)
 class Sandbox:
     """Where a pod's process runs: its network namespace, its user, the writable layers
-    (directory, scratch layer) and read-only volumes (source, mount point) of its mounts."""
+    (directory, scratch layer) and read-only volumes (source, mount point) of its mounts,
+    the host directories it keeps seeing under its private ones (its own), its capabilities."""
     netns: str
     uid: int = 0
     overlays: tuple[tuple[str, str], ...] = ()
     binds: tuple[tuple[str, str], ...] = ()
-    pod: bool = field(default=True)     # False: an agent or host server (no mounts of its own)
+    pod: bool = field(default=True)     # False: an agent or host server (no namespaces of its own)
+    keep: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = caps.DEFAULT
 
 
 def program(argv: list[str]) -> str | None:
@@ -148,9 +153,24 @@ def _child(argv, box: Sandbox, env: dict, log: int, report: int, target: str | N
         os.dup2(log, 2)
         os.closerange(3, report)
         os.closerange(report + 1, 1 << 16)
-        from netlab.kernel import sandbox
         if box.pod:
-            sandbox.enter(box.netns, box.uid, list(box.overlays), list(box.binds))
+            os.umask(0o022)                 # a container's, not the lab's own (077)
+            sandbox.enter(box.netns, box.overlays, box.binds, box.keep)
+            # (ps shows it so; it cannot later: the pod's /proc, mounted next, is not of its PID namespace)
+            sandbox.retitle(["netlab-shim", *argv], {"NETLAB_NETNS": env["NETLAB_NETNS"]})
+            shim_r, shim_w = os.pipe2(os.O_CLOEXEC)    # open while the shim lives
+            pid1 = os.fork()
+            if pid1:
+                os.close(report)            # the pod's PID 1 reports how its start went
+                os.close(shim_r)
+                _shim(pid1)
+            os.close(shim_w)
+            sandbox.new_proc()
+            sandbox.become(box.uid, box.capabilities)
+            sandbox.die_with_parent(signal.SIGKILL)     # the shim killed: the whole pod goes (set
+            if select.select([shim_r], [], [], 0)[0]:   # after the change of user, which clears it)
+                exit_now(137)               # it was, before that held
+            os.close(shim_r)
         else:
             netns.setns(box.netns)
         os.chdir(env.get("HOME", "/"))
@@ -162,6 +182,7 @@ def _child(argv, box: Sandbox, env: dict, log: int, report: int, target: str | N
         os.environ.update(env)
         sandbox.retitle(argv, env)
         os.close(report)
+        report = -1                 # from here on the program's own: its failures go to its log
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", buffering=1, closefd=False)
         sys.stderr = open(2, "w", buffering=1, closefd=False)
@@ -171,11 +192,41 @@ def _child(argv, box: Sandbox, env: dict, log: int, report: int, target: str | N
     except BaseException as e:    # noqa: BLE001 - reported to the parent, or to the log
         try:
             os.write(report, f"{getattr(e, 'errno', 0) or 0}:{e}".encode())
-        except OSError:
+        except OSError:             # (its program's failure, or a shim's)
             import traceback
             traceback.print_exc()
     finally:
         exit_now(code)
+
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGWINCH)
+
+
+def _shim(pid1: int) -> NoReturn:
+    """What stays of a pod's process in the host's PID namespace, as a container runtime's
+    shim: it passes signals on to the pod's PID 1 and ends as PID 1 ends, which is when
+    the kernel has ended every process of the pod (a worker cannot outlive its master)."""
+    try:
+        for signum in FORWARDED:
+            signal.signal(signum, lambda n, _frame: os.kill(pid1, n))
+        _, status = os.waitpid(pid1, 0)
+    except BaseException:
+        os.kill(pid1, signal.SIGKILL)       # never a pod without its shim
+        raise
+    if os.WIFSIGNALED(status):          # ended by a signal: so does the shim, for its parent to see
+        n = os.WTERMSIG(status)
+        if n != signal.SIGKILL:
+            signal.signal(n, signal.SIG_DFL)
+        os.kill(os.getpid(), n)
+        os._exit(128 + n)               # (one whose default is to be ignored)
+    os._exit(os.WEXITSTATUS(status))
+
+
+def pod_init(p: Proc) -> int | None:
+    """The host's pid of a pod's PID 1 (the only child of its shim), None if gone."""
+    children = descendants(p.pid)
+    return children[0] if children else None
 
 
 def exit_code(e: SystemExit) -> int:

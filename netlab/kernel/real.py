@@ -30,10 +30,10 @@ class RealKernel(LocalKernel):
 
     def netns_file(self, ns: str, name: str, text: str) -> None:
         """A file `ip netns exec` and netlab's sandbox bind over /etc/<name> in that namespace."""
-        etc = f"{netns.ETC}/{ns}"
-        os.makedirs(etc, exist_ok=True)
-        with open(f"{etc}/{name}", "w") as f:
+        etc = netns.etc_dir(ns)
+        with open(os.open(f"{etc}/{name}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), "w") as f:
             f.write(text)
+        os.chmod(f"{etc}/{name}", 0o644)
 
     def run_many(self, jobs: Sequence[Job]) -> list:
         return netns.run_many([(ns, _in, (ns, fn, args), {}) for ns, fn, args in jobs], WORKERS)

@@ -1,7 +1,8 @@
 """The system calls that put a freshly forked process into its pod, as a container
-runtime does before it runs the container's program: the pod's network namespace, a
-mount namespace of its own (the pod's /etc/netns files over /etc, its volumes), and
-its user without a way back to root.
+runtime does before it runs the container's program: the pod's network namespace;
+mount, IPC and PID namespaces of its own (empty /tmp, /dev/shm and /run, the pod's
+/etc/netns files over /etc, its volumes, a /proc of its own processes); its user
+without a way back to root, and the default container capabilities at most.
 
 Called only in a child between fork and exec (or the in-process start of one of
 netlab's own programs): each function changes the calling process for good.
@@ -13,8 +14,9 @@ import os
 from typing import Sequence
 
 from netlab.kernel import netns
+from netlab.model.capabilities import DEFAULT, NUMBERS
 
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_SLAVE = 0x20, 0x1000, 0x4000, 0x80000
 MNT_DETACH = 2
@@ -24,6 +26,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
+# A pod's own, empty at its start: nothing of the host's in them, so no host file and
+# no host unix socket (the system bus, a container engine's) is reachable from the pod.
+PRIVATE = ("/tmp", "/dev/shm", "/run")
 
 def _check(ret: int, what: str) -> None:
     if ret != 0:
@@ -40,9 +45,33 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, d
 
 
 def private_mounts() -> None:
-    """A mount namespace of our own that still sees the host's later unmounts (slave)."""
-    _check(_libc.unshare(CLONE_NEWNS), "unshare mount namespace")
+    """Mount and IPC namespaces of our own (the mounts still see the host's later
+    unmounts: slave), and a PID namespace for our children: the first is its PID 1."""
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID), "unshare mount, IPC and PID namespaces")
     mount(None, "/", None, MS_SLAVE | MS_REC)
+
+
+def is_private(path: str) -> bool:
+    """Under one of the pod's own directories (PRIVATE)."""
+    return any(path == p or path.startswith(p + "/") for p in PRIVATE)
+
+
+def private_dirs(keep: Sequence[str]) -> None:
+    """An empty tmpfs over each of PRIVATE; the directories in `keep` (the pod's own,
+    under the labs' run directory) bound back at their paths."""
+    held = [os.open(k, os.O_PATH | os.O_DIRECTORY) for k in keep]
+    for point in PRIVATE:
+        mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755" if point == "/run" else "mode=1777")
+    for path, fd in zip(keep, held):
+        if is_private(path):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+
+
+def new_proc() -> None:
+    """/proc of this PID namespace (by its PID 1): ps shows the pod's processes only."""
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def netns_files(netns_name: str) -> None:
@@ -52,7 +81,11 @@ def netns_files(netns_name: str) -> None:
     mount(netns_name, "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     etc = f"{netns.ETC}/{netns_name}"
     for entry in sorted(os.listdir(etc)) if os.path.isdir(etc) else []:
-        target = f"/etc/{entry}"
+        target = os.path.realpath(f"/etc/{entry}")
+        if not os.path.exists(target) and is_private(target):
+            # /etc/resolv.conf -> /run/systemd/resolve/...: a file to bind over, in the pod's /run
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "a").close()
         if os.path.exists(target):
             mount(f"{etc}/{entry}", target, None, MS_BIND)
 
@@ -82,30 +115,56 @@ def _last_cap() -> int:
         return 40
 
 
-def become(uid: int) -> None:
-    """The pod's own user (and group of the same number): no supplementary groups, no
-    capabilities in any set, and no set-uid program that could give them back."""
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _bounding(kept: Sequence[str]) -> None:
+    """Only `kept` in the bounding set: all an exec'd program could ever have."""
+    numbers = {NUMBERS[n] for n in kept}
     for cap in range(_last_cap() + 1):
-        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+        if cap not in numbers:
+            _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+
+def _capset(kept: Sequence[str]) -> None:
+    """Only `kept` in this process's own sets (one of netlab's programs runs on without an exec)."""
+    numbers = {NUMBERS[n] for n in kept}
+    words = [sum(1 << (n - 32 * i) for n in numbers if 32 * i <= n < 32 * (i + 1)) for i in (0, 1)]
+    data = (_CapData * 2)(*(_CapData(w, w, 0) for w in words))
+    _check(_libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data), "capset")     # version 3
+
+
+def become(uid: int, kept: Sequence[str] = DEFAULT) -> None:
+    """The pod's user (and group of the same number), no supplementary groups, no set-uid
+    program that could raise its privileges; root keeps the `kept` capabilities, another
+    user none (as a container runtime gives them: to root only)."""
+    _bounding(kept)
     os.setgroups([])
     os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)          # drops the permitted and effective capabilities
+    os.setresuid(uid, uid, uid)          # another user: drops the permitted and effective sets
+    if uid == 0:
+        _capset(kept)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
-def enter(netns_name: str, uid: int = 0, overlays: Sequence[tuple[str, str]] = (),
-          binds: Sequence[tuple[str, str]] = ()) -> None:
-    """All of the above, in the order the pod's files need: network, mounts (layers
-    before the volumes bound into them, the namespace's /etc files last), the user."""
+def enter(netns_name: str, overlays: Sequence[tuple[str, str]] = (), binds: Sequence[tuple[str, str]] = (),
+          keep: Sequence[str] = ()) -> None:
+    """All but the user, in the order the pod's files need: network, namespaces, the
+    private directories, layers before the volumes bound into them, the namespace's /etc
+    files last. The next child forked is the pod's PID 1 (it calls new_proc and become)."""
     netns.setns(netns_name)
     private_mounts()
+    private_dirs(keep)
     for point, layer in overlays:
         overlay(point, layer)
     for source, target in sorted(binds, key=lambda b: b[1].count("/")):     # /a before /a/b
         bind_read_only(source, target)
     netns_files(netns_name)             # over the layers, which would hide them
-    if uid:
-        become(uid)
 
 
 def die_with_parent(signal_number: int) -> None:

@@ -23,7 +23,7 @@ from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
 from netlab.errors import ModelError
-from netlab.model import fields, names, yamlio
+from netlab.model import capabilities, fields, names, yamlio
 from netlab.model.fields import Reader
 from netlab.model.objects import (
     PodSpec,
@@ -65,6 +65,8 @@ _KNOWN = {
     "volume.item": {"key", "path"},
     "volumeMount": {"name", "mountPath", "readOnly"},
     "securityContext": {"runAsUser"},
+    "container.securityContext": {"runAsUser", "capabilities"},
+    "capabilities": {"add", "drop"},
     "Secret": _TOP | {"type", "data", "stringData"},
     "ConfigMap": _TOP | {"data"},
     "EndpointSlice": _TOP | {"addressType", "endpoints", "ports"},
@@ -367,6 +369,23 @@ def _run_as_user(d: Reader, sc: dict, path: str) -> int | None:
     return uid
 
 
+def _capabilities(d: Reader, sc: dict, path: str) -> tuple[list[str], list[str]]:
+    """securityContext.capabilities' add and drop lists, each name one the kernel knows."""
+    given = d.get(sc, "capabilities", path, dict, {})
+    path = fields.join(path, "capabilities")
+    d.known(given, _KNOWN["capabilities"], path)
+    lists = []
+    for key in ("add", "drop"):
+        names = []
+        for i, n in enumerate(d.get(given, key, path, list, [])):
+            known = capabilities.name(n) if isinstance(n, str) else None
+            if known is None:
+                d.fail(f"{path}.{key}[{i}]", f"{n!r} is not a Linux capability (NET_ADMIN, SYS_TIME, ALL, ...)")
+            names.append(known)
+        lists.append(names)
+    return lists[0], lists[1]
+
+
 def _pod_spec(d: Reader, spec: dict, path: str) -> PodSpec:
     """The pod spec's first container (the one netlab runs) with its volumes; ports of every container."""
     out = PodSpec()
@@ -387,9 +406,10 @@ def _pod_spec(d: Reader, spec: dict, path: str) -> PodSpec:
             _env(d, c, cpath, out)
             out.volumes = mounts
             csc = d.get(c, "securityContext", cpath, dict, {})
-            d.known(csc, _KNOWN["securityContext"], f"{cpath}.securityContext")
+            d.known(csc, _KNOWN["container.securityContext"], f"{cpath}.securityContext")
             uid = _run_as_user(d, csc, f"{cpath}.securityContext")
             out.run_as_user = uid if uid is not None else out.run_as_user      # the container's wins
+            out.cap_add, out.cap_drop = _capabilities(d, csc, f"{cpath}.securityContext")
             continue
         if c.get("command"):
             d.warn(f"{cpath}.command: netlab runs the first container's command only")

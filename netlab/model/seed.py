@@ -39,7 +39,6 @@ ENV = {"data-product": {"DB_HOST": "mysql", "DB_PORT": "3306", "DB_NAME": "shop"
                         "DB_PASSWORD_FILE": "/etc/db-secret/password"}}
 ENV_REFS = {"data-product": {"DB_PASSWORD": KeyRef("Secret", "mysql", "password")}}
 VOLUMES = {"data-product": [Volume("db-secret", "Secret", "mysql", "/etc/db-secret")]}
-RUN_AS_ROOT = {"kube-dns"}      # it reads the lab's store, as kube-dns reads the API server
 # the add-on's pod of the walk-through's era: kubedns, dnsmasq, dnsmasq-metrics, healthz (its runtime starts them)
 CONTAINERS = {"kube-dns": list(addon.NAMES)}
 HOST = "business-manager.default"     # the walk-through's URL, routed by the ingress
@@ -121,7 +120,7 @@ def _deployments(c: Cluster, names: set[str], now: float) -> None:
             continue
         spec = dict(container_ports=ports, command=COMMANDS.get(dep_name) or whoami(ports.values()),
                     env=ENV.get(dep_name, {}), env_refs=ENV_REFS.get(dep_name, {}),
-                    volumes=VOLUMES.get(dep_name, []), run_as_user=0 if dep_name in RUN_AS_ROOT else None,
+                    volumes=VOLUMES.get(dep_name, []),
                     containers=CONTAINERS.get(dep_name, []))
         c.deployments.append(Deployment(dep_name, ns, len(pods), dict(labels), tmpl, len(pods), **_copy(spec)))
         for suffix, ip, node in pods:

@@ -35,10 +35,16 @@ def test_overlay_point_is_the_nearest_existing_ancestor():
 
 
 def test_overlay_points_are_deduplicated_and_parents_first():
-    fs = _exists("/etc", "/var", "/var/lib", "/var/lib/app", "/run")
+    fs = _exists("/etc", "/var", "/var/lib", "/var/lib/app", "/srv")
     mounts = [Mount("/s1", "/var/lib/app/x"), Mount("/s2", "/etc/a"), Mount("/s3", "/etc/b/c"),
-              Mount("/s4", "/run/secrets/db"), Mount("/s5", "/var/new")]
-    assert container.overlay_points(mounts, exists=fs) == ["/etc", "/run", "/var", "/var/lib/app"]
+              Mount("/s4", "/srv/secrets/db"), Mount("/s5", "/var/new")]
+    assert container.overlay_points(mounts, exists=fs) == ["/etc", "/srv", "/var", "/var/lib/app"]
+
+
+@pytest.mark.parametrize("target", ["/run/secrets/kubernetes.io/token", "/tmp/conf", "/dev/shm/x", "/run"])
+def test_mount_points_in_the_pods_own_directories_need_no_layer(target):
+    # the pod's /run, /tmp and /dev/shm are empty file systems of its own: made there
+    assert container.overlay_points([Mount("/src", target)], exists=_exists("/etc")) == []
 
 
 def test_overlay_points_ignore_existing_targets_among_missing_ones():
@@ -55,10 +61,11 @@ def test_mount_that_would_need_an_overlay_on_root_is_refused(target):
     assert target in msg and "would cover /, hiding the whole file system" in msg
 
 
-def test_overlay_points_default_uses_the_real_file_system(tmp_path):
-    (tmp_path / "have").mkdir()
-    points = container.overlay_points([Mount("/src", str(tmp_path / "have" / "new" / "deeper"))])
-    assert points == [str(tmp_path / "have")]
+def test_overlay_points_default_uses_the_real_file_system():
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as d:     # (not under the pods' own /tmp)
+        (Path(d) / "have").mkdir()
+        points = container.overlay_points([Mount("/src", f"{d}/have/new/deeper")])
+        assert points == [f"{d}/have"]
 
 
 # ---------------------------------------------------------------- sandbox
@@ -290,10 +297,10 @@ def test_make_scratch_starts_each_layer_afresh(tmp_path):
 
 
 def test_a_layer_must_not_hide_what_the_lab_keeps_changing():
-    existing = {"/", "/run", "/run/netns", "/etc", "/etc/netns"}
-    with pytest.raises(NetlabError, match=r"mountPath /run/secrets/db: .* would cover /run, hiding /run/netns"):
-        container.overlay_points([container.Mount("/src", "/run/secrets/db")], existing.__contains__,
-                                 keep=("/run/netns", "/etc/netns"))
+    existing = {"/", "/var", "/var/lib", "/var/lib/netlab", "/etc", "/etc/netns"}     # NETLAB_RUN_DIR=/var/lib/netlab
+    with pytest.raises(NetlabError, match=r"mountPath /var/lib/db: .* would cover /var/lib, hiding /var/lib/netlab"):
+        container.overlay_points([container.Mount("/src", "/var/lib/db")], existing.__contains__,
+                                 keep=("/run/netns", "/var/lib/netlab"))
     assert container.overlay_points([container.Mount("/src", "/etc/db")], existing.__contains__,
                                     keep=("/run/netns", "/run/netlab")) == ["/etc"]
 

@@ -60,7 +60,7 @@ def test_the_seeds_kube_dns_pod_is_the_add_ons_four_containers():
     c = seed_cluster()
     pod = next(p for p in c.pods if p.name == KUBE_DNS)
     assert pod.containers == ["kubedns", "dnsmasq", "dnsmasq-metrics", "healthz"]
-    assert pod.command == ["netlab-kube-dns-pod"] and pod.run_as_user == 0
+    assert pod.command == ["netlab-kube-dns-pod"] and pod.run_as_user is None      # a user of its own
     assert sorted(set(pod.container_ports.values())) == [53, 8080, 10053, 10054]     # the kubelet probes each
     dep = next(d for d in c.deployments if d.name == "kube-dns")
     assert dep.template()["containers"] == pod.containers                          # its new pods too
@@ -90,6 +90,23 @@ def test_status_file_is_read_only_from_the_pods_own_runtime(tmp_path):
     assert [g["name"] for g in got] == ["kubedns", "dnsmasq", "healthz"] and got[2]["ready"] is False
     assert pod_status.ready_text(got) == "1/3" and pod_status.restarts(got) == 2
     assert pod_status.ready_text(pod_status.statuses(["a", "b"], None)) == "0/2"
+
+
+def test_status_file_of_an_earlier_run_is_not_read(tmp_path):
+    # the recorded process is the pod's shim; its runtime (PID 1 in the pod) starts after it
+    import subprocess
+    import time
+    time.sleep(0.02)            # a tick or two after this process started
+    shim = subprocess.Popen(["sleep", "30"])
+    try:
+        record = {"pid": shim.pid, "start": pod_status._start_time(shim.pid)}
+        pod_status.write(tmp_path, 1, record["start"] - 1, [])       # the runtime before the restart
+        assert pod_status.read(tmp_path, record) is None
+        pod_status.write(tmp_path, 1, record["start"], [])           # the runtime under this shim
+        assert pod_status.read(tmp_path, record)["pid"] == 1
+    finally:
+        shim.kill()
+        shim.wait()
 
 
 def _statuses():

@@ -652,11 +652,11 @@ def test_topology_containers_give_env_refs_and_user():
     spec = manifests.containers(pod, "pods[0]")
     assert spec.template() == {"container_ports": {}, "command": ["x"], "image": "", "env": {},
                              "env_refs": {"P": KeyRef("Secret", "s", "k")}, "env_from": [EnvFrom("ConfigMap", "m")],
-                             "volumes": [], "run_as_user": 1000}
+                             "volumes": [], "run_as_user": 1000, "cap_add": [], "cap_drop": []}
     c = topology.parse({"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}], "pods": [pod]})
-    assert c.pods[0].spec() == ({}, ["x"], "", {}, {"P": KeyRef("Secret", "s", "k")}, [EnvFrom("ConfigMap", "m")], [], 1000)
+    assert c.pods[0].spec() == ({}, ["x"], "", {}, {"P": KeyRef("Secret", "s", "k")}, [EnvFrom("ConfigMap", "m")], [], 1000, [], [])
     with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.securityContext\.privileged: unknown "
-                                         r"field \(known: runAsUser\)$"):
+                                         r"field \(known: capabilities, runAsUser\)$"):
         manifests.containers({"containers": [{"securityContext": {"privileged": True}}]}, "pods[0]")
     with pytest.raises(ModelError, match=r"^pods\[0\]\.volumes\[0\]\.emptyDir: unknown field \(known: secret, configMap\)$"):
         manifests.containers({"volumes": [{"name": "v", "emptyDir": {}}], "containers": []}, "pods[0]")

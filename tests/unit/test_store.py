@@ -136,3 +136,4 @@ def test_apply_replaces_in_place_and_moves_the_object_to_the_end(tmp_path):
     store.apply(c, items)
     assert [(s.namespace, s.name) for s in c.services] == names_before[1:] + [first]
     assert c.services[-1].ports[0].port == 1234
+
