@@ -749,7 +749,6 @@ def main(argv: list[str] | None = None) -> int:
         _err("netlab: must be run as root: it creates network namespaces, links and iptables rules "
              "(try: sudo netlab ...)")
         return 1
-    os.umask(0o077)         # what the lab writes (rules, leases, state) is root's alone unless said
     try:
         return args.fn(args) or 0
     except NetlabError as e:

@@ -172,6 +172,7 @@ def _child(argv, box: Sandbox, env: dict, log: int, report: int, target: str | N
                 exit_now(137)               # it was, before that held
             os.close(shim_r)
         else:
+            os.umask(0o077)                 # an agent's files (leases, status) are root's alone
             netns.setns(box.netns)
         os.chdir(env.get("HOME", "/"))
         if target is None:

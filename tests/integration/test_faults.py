@@ -112,3 +112,42 @@ def test_a_killed_agent_is_shown_down_and_comes_back_with_traffic_within_5_s(mak
     assert _child_of(supervisor) != program
     assert "node1   Ready" in netlab("get", "nodes", "--name", lab.name).stdout
     print(f"{agent}: recovered in {recovered:.2f} s")
+
+
+def _pid_namespace_members(ns: str) -> list[int]:
+    found = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{p}/ns/pid") == ns and proc_state(p) not in (None, "Z"):
+                found.append(int(p))
+        except (FileNotFoundError, PermissionError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize("pod", ["kube-system/kube-dns", "ingress-nginx/nginx-ingress-controller"])
+def test_a_pods_killed_main_process_takes_the_whole_pod_which_comes_back_with_traffic_within_5_s(make_lab, pod):
+    """kube-dns's runtime, or the ingress's nginx master (its worker held ports 80/443 after it)."""
+    from netlab.model.seed import seed_cluster
+    lab = make_lab(seed_cluster)
+    assert eventually(lambda: _seed_request(lab) == 200, timeout=10)
+    name, rec = next((n, r) for n, r in lab.state()["procs"].items() if n.startswith(f"pod/{pod}-"))
+    init = process.pod_init(process.Proc(**rec))
+    pidns = os.readlink(f"/proc/{init}/ns/pid")
+    assert len(_pid_namespace_members(pidns)) >= 2          # the main process and its workers or containers
+    os.kill(init, 9)
+    killed = time.monotonic()
+    assert eventually(lambda: _pid_namespace_members(pidns) == [], timeout=2), _pid_namespace_members(pidns)
+    seen = []
+
+    def status() -> str:
+        line = netlab("status", "--name", lab.name).stdout.splitlines()[1]
+        seen.append(line)
+        return line
+    assert eventually(lambda: "12/13" in status(), timeout=2, step=0.05), seen       # the outage, while it lasts
+    assert eventually(lambda: "13/13" in status() and _seed_request(lab) == 200, timeout=5, step=0.1), seen[-3:]
+    recovered = time.monotonic() - killed
+    assert lab.state()["procs"][name]["pid"] != rec["pid"]
+    namespace, _, short = name.removeprefix("pod/").partition("/")
+    assert " 1 " in netlab("get", "pods", short, "-n", namespace, "--name", lab.name).stdout.splitlines()[1]
+    print(f"{pod}: recovered in {recovered:.2f} s")
