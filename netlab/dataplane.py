@@ -50,6 +50,12 @@ class Dataplane:
             self.kernel.run_in(router, plumbing.host_routes, "eth0", routes)
         return changed
 
+    def forget_rules(self) -> None:
+        """The next sync reads every node's rules back from the kernel instead of trusting
+        what was last written (a command killed between writing and recording, say)."""
+        for record in self.dir.path.glob("kube-proxy-*.json"):
+            record.unlink()
+
     def forget_node(self, name: str) -> None:
         for record in (f"kube-proxy-{name}.json", f"announced-{name}.json"):
             (self.dir.path / record).unlink(missing_ok=True)

@@ -12,7 +12,8 @@ import os
 import time
 from contextlib import contextmanager
 
-from netlab import layout, teardown, underlay
+from netlab import layout, plumbing, recovery, teardown, underlay
+from netlab.cni import bridge as cni
 from netlab.dataplane import Dataplane
 from netlab.errors import NetlabError
 from netlab.kernel import netns, process
@@ -68,9 +69,50 @@ class Lab(LabRecord):
 
     @contextmanager
     def _changing(self):
-        """The lab's record, locked, for one change."""
+        """The lab's record, locked, for one change. The record says a change is under way
+        until it ends; one cut short (SIGKILL) is put right first by the next."""
         with self.dir.lock():
-            yield Ledger(self.dir, self.state())
+            ledger = Ledger(self.dir, self.state())
+            if ledger.state.get("changing"):
+                self._recover(ledger)
+            ledger.state["changing"] = True
+            ledger.save()
+            yield ledger
+            ledger.state.pop("changing")
+            ledger.save()
+
+    def _recover(self, ledger: Ledger) -> None:
+        """What an interrupted change left, made to agree with the record (the store is the
+        truth, as for Kubernetes' controllers): namespaces and processes of pods it does
+        not hold go; its pods that lost their namespace, network or process are made
+        again; every node's rules are read back from the kernel and rewritten."""
+        c = Cluster.from_dict(ledger.state["cluster"])
+        stray_ns, stray_procs = recovery.strays(ledger.state, c)
+        self.kernel.stop([p for p in (ledger.pop_proc(n) for n in stray_procs) if p], timeout=0)
+        self.kernel.kill_in(stray_ns)
+        self.kernel.remove_namespaces([n for n in stray_ns if self.kernel.namespace_exists(n)])
+        ledger.drop_namespaces(stray_ns)
+        self.runtime.forget_all_but(c.pods)
+        _, pods = self._controllers(ledger)
+        broken = self._broken(c, ledger)
+        if broken:
+            pods.remove(c, broken, best_effort=True)
+            pods.add(c, broken)
+        self.dataplane.forget_rules()
+        self.dataplane.sync(c)
+        ledger.save(c)
+
+    def _broken(self, c: Cluster, ledger: Ledger) -> list[Pod]:
+        """The record's pods that lack their namespace, their network (eth0, its address and
+        route), or their process on record (a dead one is the kubelet's to restart)."""
+        def has_process(p: Pod) -> bool:
+            name = layout.pod_proc(p.namespace, p.name)
+            return not p.command or name in ledger.procs or name in ledger.waiting
+        there = [p for p in c.pods if self.kernel.namespace_exists(layout.pod_ns(c.name, p))]
+        nets = [cni.pod_net(c, p) for p in there]
+        wired = self.kernel.run_many([(n.netns, plumbing.pod_wired, (n,)) for n in nets])
+        whole = {key(p) for p, ok in zip(there, wired) if ok and has_process(p)}
+        return [p for p in c.pods if key(p) not in whole]
 
     # lifecycle ---------------------------------------------------------------------
     @classmethod

@@ -112,6 +112,15 @@ def unplug_pods(ns: Namespace, pods: list[cni.PodNet]) -> None:
         ns.del_link(p.veth_index)
 
 
+def pod_wired(ns: Namespace, p: cni.PodNet) -> bool:
+    """Pod side: is eth0 there with its address and default route (the last steps of pod())?"""
+    try:
+        idx = ns.index(cni.POD_IFACE)
+    except LookupError:
+        return False
+    return p.address in ns.addresses(idx) and Route("default", cni.POD_IFACE, p.gateway) in ns.routes(cni.POD_IFACE)
+
+
 def pod(ns: Namespace, p: cni.PodNet) -> None:
     """Pod side: lo and eth0 up, the address, the default route via docker0."""
     # arp_notify: the kernel announces the address when eth0 comes up (a gratuitous ARP, as

@@ -137,3 +137,10 @@ class Runtime:
     def forget(self, pods: list[Pod]) -> None:
         for p in pods:
             shutil.rmtree(self.dir.pod_dir(p.namespace, p.name), ignore_errors=True)
+
+    def forget_all_but(self, pods: list[Pod]) -> None:
+        """The directories of pods that are not these (an interrupted change's)."""
+        keep = {self.dir.pod_dir(p.namespace, p.name).name for p in pods}
+        for d in (self.dir.path / "pods").glob("*"):
+            if d.name not in keep:
+                shutil.rmtree(d, ignore_errors=True)

@@ -5,7 +5,8 @@ import os
 import signal
 import time
 
-from netlab import probe
+from netlab import pod_status, probe
+from netlab.kernel import process
 from netlab.model.seed import seed_cluster
 from netlab.state import LabDir
 
@@ -16,8 +17,16 @@ KUBE_DNS = "kube-dns-7cd94476cd-kr76t"
 
 
 def containers(lab) -> dict:
-    path = LabDir(lab.name).pod_dir("kube-system", KUBE_DNS) / "containers.json"
+    path = pod_status.path(LabDir(lab.name).pod_dir("kube-system", KUBE_DNS))
     return {c["name"]: c for c in json.loads(path.read_text())["containers"]}
+
+
+def in_pod(lab) -> dict[int, str]:
+    """The kube-dns pod's processes as the host sees them: pid -> command name (the status
+    file's pids are the pod's own, in its PID namespace)."""
+    shim = process.Proc(**lab.state()["procs"][f"pod/kube-system/{KUBE_DNS}"])
+    return {pid: open(f"/proc/{pid}/comm").read().strip() for pid in process.descendants(shim.pid)
+            if alive(pid)}
 
 
 def kube_dns_row(lab) -> list[str]:
@@ -118,7 +127,8 @@ def test_a_killed_dnsmasq_is_restarted_and_none_outlives_the_pod(make_lab):
     ask = ["dig", "+tries=1", "+time=1", "+short", "data-product.default.svc.cluster.local"]
     assert eventually(lambda: kube_dns_row(lab)[1] == "4/4", timeout=3)
     before = containers(lab)["dnsmasq"]
-    os.kill(before["pid"], signal.SIGKILL)
+    [dnsmasq] = [pid for pid, comm in in_pod(lab).items() if comm == "dnsmasq"]
+    os.kill(dnsmasq, signal.SIGKILL)
     assert eventually(lambda: kube_dns_row(lab)[1:4] == ["4/4", "Running", "1"], timeout=5), kube_dns_row(lab)
     after = containers(lab)["dnsmasq"]
     assert after["pid"] != before["pid"] and after["restarts"] == 1 and after["last"] == "killed by signal 9"
@@ -128,10 +138,10 @@ def test_a_killed_dnsmasq_is_restarted_and_none_outlives_the_pod(make_lab):
     text = netlab("describe", "pod", KUBE_DNS, "-n", "kube-system", "--name", lab.name).stdout
     dnsmasq = text.split("\n  dnsmasq:\n")[1].split("\n  dnsmasq-metrics:\n")[0]
     assert "Restart Count:  1" in dnsmasq and "killed by signal 9" in dnsmasq
-    # the pod's runtime killed outright: its containers go with it (dnsmasq too, though it changed its user)
-    pids = [c["pid"] for c in containers(lab).values()]
-    runtime = lab.state()["procs"][f"pod/kube-system/{KUBE_DNS}"]["pid"]
-    os.kill(runtime, signal.SIGKILL)
+    # the pod's shim killed outright: its containers go with it (dnsmasq too, though it changed its user)
+    pids = list(in_pod(lab))
+    assert len(pids) >= 5                   # the runtime and its four containers
+    os.kill(lab.state()["procs"][f"pod/kube-system/{KUBE_DNS}"]["pid"], signal.SIGKILL)
     assert eventually(lambda: not any(alive(p) for p in pids), timeout=2), [p for p in pids if alive(p)]
     # and the kubelet starts the pod again, whose dnsmasq can bind port 53 again
     assert eventually(lambda: sh(pod, *ask, check=False).stdout.strip() == "10.254.116.224", timeout=8)

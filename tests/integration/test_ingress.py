@@ -273,12 +273,13 @@ spec:
 
 
 def _pod_proc(lab, key, name):
-    """/proc/PID/NAME of the pod's process (key "pod/NS/NAME"). If the process the state names has
-    gone by the time it is read, the state is read again: a restarted pod's new process counts,
-    a pod without a process is a failure."""
+    """/proc/PID/NAME of the pod's main process (key "pod/NS/NAME"; the state names its shim).
+    If the process the state names has gone by the time it is read, the state is read again:
+    a restarted pod's new process counts, a pod without a process is a failure."""
+    from netlab.kernel import process
     for _ in range(2):
-        pid = lab.state()["procs"][key]["pid"]
-        content = proc_read(pid, name)
+        pid = process.pod_init(process.Proc(**lab.state()["procs"][key]))
+        content = proc_read(pid, name) if pid else None
         if content:
             return content
     raise AssertionError(f"{key}: its process {pid} has gone")
