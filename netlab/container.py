@@ -99,6 +99,7 @@ def write_files(directory: Path, files: dict[str, bytes], uid: int) -> bool:
     its group may read), each replaced atomically so a reader sees the old or the new
     value, never half. True if anything changed."""
     directory.parent.mkdir(parents=True, exist_ok=True)
+    directory.parent.chmod(0o711)           # passed through, never listed (netlab's umask is 077)
     _readable_dir(directory, uid)
     changed = False
     for rel, content in sorted(files.items()):

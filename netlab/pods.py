@@ -129,7 +129,7 @@ class Pods:
                 continue
             proc = self.ledger.proc(name)
             try:
-                self.runtime.refresh(c, p, proc.pid if proc and self.kernel.alive(proc) else None)
+                self.runtime.refresh(c, p, proc if proc and self.kernel.alive(proc) else None)
             except (NetlabError, OSError) as e:
                 warn(f"pod {p.namespace}/{p.name}: {e}")
         return started

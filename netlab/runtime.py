@@ -111,9 +111,10 @@ class Runtime:
                                 capabilities.effective(p.cap_add, p.cap_drop))
         return self.spec(layout.pod_proc(p.namespace, p.name), command, box, env)
 
-    def refresh(self, c: Cluster, p: Pod, pid: int | None) -> None:
-        """A running pod's Secret and ConfigMap volumes (a rotated Secret reaches its file)
-        and the ingress controller's configuration (reloaded, connections in flight kept)."""
+    def refresh(self, c: Cluster, p: Pod, proc: process.Proc | None) -> None:
+        """A running pod's (`proc`: its shim, None if it is not running) Secret and ConfigMap
+        volumes (a rotated Secret reaches its file) and the ingress controller's configuration
+        (its nginx master, the pod's PID 1, reloaded; connections in flight kept)."""
         home = self.dir.pod_dir(p.namespace, p.name)
         if p.volumes:
             try:
@@ -123,9 +124,11 @@ class Runtime:
             for v in p.volumes:
                 if v.name in files and (home / "volumes" / v.name).is_dir():
                     container.write_files(home / "volumes" / v.name, files[v.name], self.uid(c, p))
-        if ingress.is_controller(p) and pid and (home / "nginx").is_dir():
+        if ingress.is_controller(p) and proc and (home / "nginx").is_dir():
             if ingress.write(c, p, home, self.uid(c, p)):
-                ingress.reload(pid, p.name)
+                master = process.pod_init(proc)
+                if master:
+                    ingress.reload(master, p.name)
 
     def preflight(self, c: Cluster, pods: list[Pod]) -> None:
         """What would fail only once the kernel is half changed is checked before."""

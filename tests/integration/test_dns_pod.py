@@ -48,10 +48,10 @@ def test_four_containers_ready_and_listed(seed_lab):
     for name in ("kubedns", "dnsmasq", "dnsmasq-metrics", "healthz"):
         assert f"\n  {name}:\n" in text, name
     assert "--server=/cluster.local/127.0.0.1#10053" in text
-    ps = {name: c for name, c in containers(seed_lab).items()}
-    with open(f"/proc/{ps['dnsmasq']['pid']}/status") as f:
-        uid = next(line.split()[1] for line in f if line.startswith("Uid:"))
-    assert uid != "0"                                   # dnsmasq dropped its privileges (--user)
+    assert set(containers(seed_lab)) == {"kubedns", "dnsmasq", "dnsmasq-metrics", "healthz"}
+    ps = in_pod(seed_lab)
+    assert "dnsmasq" in ps.values()
+    assert {os.stat(f"/proc/{pid}").st_uid for pid in ps} & {0} == set()     # the pod's user, all of them
     dns = pod_ns(seed_lab.cluster(), KUBE_DNS)
     assert "kubedns_dnsmasq_hits" in sh(dns, "curl", "-s", "http://127.0.0.1:10054/metrics").stdout
     r = sh(dns, "curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:8080/healthz-kubedns")

@@ -352,9 +352,13 @@ def test_a_pods_password_file_is_not_readable_by_another_pods_user(seed_lab):
     mine = cat(dp.name, dp_uid, "/etc/db-secret/password")
     assert mine.returncode == 0 and mine.stdout.strip() == _secret(seed_lab, "mysql")["password"].decode()
     assert cat(dp.name, dp_uid, path).returncode == 0
-    # another pod's user does not
+    # another pod does not even see it (its /run is its own); nor could its user read it on the host
     theirs = cat(bm.name, bm_uid, path)
-    assert theirs.returncode != 0 and "Permission denied" in theirs.stderr
+    assert theirs.returncode != 0 and "No such file or directory" in theirs.stderr
+    import subprocess
+    host = subprocess.run(["setpriv", f"--reuid={bm_uid}", f"--regid={bm_uid}", "--clear-groups", "cat", path],
+                          capture_output=True, text=True)
+    assert host.returncode != 0 and "Permission denied" in host.stderr
     # and its own user cannot change what the lab writes there (no link for root to follow)
     planted = netlab("exec", "--name", seed_lab.name, dp.name, "--", "setpriv", f"--reuid={dp_uid}",
                      f"--regid={dp_uid}", "--clear-groups", "ln", "-s", "/etc", path + "-link", check=False)
@@ -417,9 +421,9 @@ def test_invalid_manifests_change_nothing(seed_lab, tmp_path):
     bad_ingress = _whoami_app("half") + PATHS.replace("pathType: Exact", "pathType: Bogus")
     bad_service = _whoami_app("half2") + "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n" \
         "spec: {clusterIP: 10.99.0.1, ports: [{port: 80}]}\n"
-    # valid for the API server, but its mount would hide the lab's namespaces under /run
+    # valid for the API server, but its mount point could only be made in a layer over /
     bad_mount = _whoami_app("half3") + SECRET.format(value="x") + "---\n" + \
-        READER.replace("mountPath: /etc/rot", "mountPath: /run/rot/creds")
+        READER.replace("mountPath: /etc/rot", "mountPath: /rot/creds")
     for i, text in enumerate((bad_ingress, bad_service, bad_mount)):
         f = tmp_path / f"bad{i}.yaml"
         f.write_text(text)
@@ -431,7 +435,7 @@ def test_invalid_manifests_change_nothing(seed_lab, tmp_path):
         elif i == 1:
             assert "10.99.0.1" in r.stderr
         else:
-            assert "mountPath /run/rot/creds" in r.stderr and "/run/netns" in r.stderr
+            assert "mountPath /rot/creds" in r.stderr and "hiding the whole file system" in r.stderr
     after = _snapshot(seed_lab)
     for key in before:
         if key.endswith("rules"):
