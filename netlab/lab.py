@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 
 from netlab import layout, teardown, underlay
+from netlab.cni import ipam
 from netlab.dataplane import Dataplane
 from netlab.errors import NetlabError
 from netlab.kernel import netns, process
@@ -162,6 +163,9 @@ class Lab(LabRecord):
             c = Cluster.from_dict(ledger.state["cluster"])
             c.nodes.append(node)
             validate(c)
+            if pods > ipam.size(node.pod_cidr):
+                raise NetlabError(f"node add: {pods} pods are more than node {node.name}'s podCIDR {node.pod_cidr} "
+                                  f"holds ({ipam.size(node.pod_cidr)})")
             new = [controller.bare_pod(c, node.name, time.time()) for _ in range(pods)]
             admit(c, time.time())
             nodes, pod_controller = self._controllers(ledger, out)
