@@ -534,15 +534,17 @@ def cmd_scale(args) -> int:
         kind, target = target, args.resource
     if _kind(kind) != "deployments" or not target:
         raise NetlabError("scale: give deployment NAME (or deploy/NAME) --replicas N")
-    if args.replicas < 0:
-        raise NetlabError(f"scale: --replicas {args.replicas} must be >= 0")
     ns = args.namespace or "default"
 
     def change(c):
+        from netlab.model import controller
         dep = next((d for d in c.deployments if d.name == target and d.namespace == ns), None)
         if dep is None:
             raise NetlabError(f'deployments "{target}" not found in namespace {ns!r}')
         dep.replicas = args.replicas
+        problem = controller.replicas_problem(c, c.pods, dep)
+        if problem:
+            raise NetlabError(f"scale: --replicas: {problem}")
     added, removed = lab.update(change, warn=_warn)
     _say(f"deployment.apps/{target} scaled")
     _report(added, removed)
@@ -642,6 +644,17 @@ def cmd_capture(args) -> int:
 
 # ---- the parser -------------------------------------------------------------------
 
+def count(text: str) -> int:
+    """A number of pods or replicas (argparse type): a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 0")
+    return value
+
+
 def parser() -> Parser:
     p = Parser(prog=prog.name(), description="A Kubernetes networking lab built from real Linux kernel "
                "objects: namespaces, bridges, VXLAN, iptables.")
@@ -706,7 +719,7 @@ def parser() -> Parser:
     sc = cmd("scale", cmd_scale, "set a deployment's replicas")
     sc.add_argument("target", help="deployment NAME, or deploy/NAME")
     sc.add_argument("resource", nargs="?", metavar="NAME")
-    sc.add_argument("--replicas", type=int, required=True)
+    sc.add_argument("--replicas", type=count, required=True)
     sc.add_argument("-n", "--namespace", help="namespace (default: default)")
 
     ex = cmd("exec", cmd_exec, "run a command inside a node, pod or outside host")
@@ -719,7 +732,7 @@ def parser() -> Parser:
     node.add_argument("node", help="node name, e.g. node3")
     node.add_argument("--ip", help="underlay address (default: the next free one)")
     node.add_argument("--pod-cidr", help="pod subnet (default: the next free one)")
-    node.add_argument("--pods", type=int, default=0, help="start this many pods on the new node")
+    node.add_argument("--pods", type=count, default=0, help="start this many pods on the new node")
 
     lg = cmd("logs", cmd_logs, "print a pod's output (its process's stdout and stderr, restarts included)")
     lg.add_argument("pod", metavar="POD")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from netlab import layout, plumbing, recovery, teardown, underlay
 from netlab.cni import bridge as cni
+from netlab.cni import ipam
 from netlab.dataplane import Dataplane
 from netlab.errors import NetlabError
 from netlab.kernel import netns, process
@@ -70,16 +71,19 @@ class Lab(LabRecord):
     @contextmanager
     def _changing(self):
         """The lab's record, locked, for one change. The record says a change is under way
-        until it ends; one cut short (SIGKILL) is put right first by the next."""
+        until it ends; one cut short (SIGKILL, where nothing could roll it back) is put right
+        first by the next."""
         with self.dir.lock():
             ledger = Ledger(self.dir, self.state())
             if ledger.state.get("changing"):
                 self._recover(ledger)
             ledger.state["changing"] = True
             ledger.save()
-            yield ledger
-            ledger.state.pop("changing")
-            ledger.save()
+            try:
+                yield ledger
+            finally:            # ended, or refused and undone (a change rolls back what it made)
+                ledger.state.pop("changing", None)
+                ledger.save()
 
     def _recover(self, ledger: Ledger) -> None:
         """What an interrupted change left, made to agree with the record (the store is the
@@ -205,6 +209,9 @@ class Lab(LabRecord):
             c = Cluster.from_dict(ledger.state["cluster"])
             c.nodes.append(node)
             validate(c)
+            if pods > ipam.size(node.pod_cidr):
+                raise NetlabError(f"node add: {pods} pods are more than node {node.name}'s podCIDR {node.pod_cidr} "
+                                  f"holds ({ipam.size(node.pod_cidr)})")
             new = [controller.bare_pod(c, node.name, time.time()) for _ in range(pods)]
             admit(c, time.time())
             nodes, pod_controller = self._controllers(ledger, out)

@@ -12,6 +12,11 @@ def reserved(cidr: str) -> set[str]:
     return {str(net[0]), str(net[1]), str(net.broadcast_address)}
 
 
+def size(cidr: str) -> int:
+    """How many pods the subnet holds."""
+    return ip_network(cidr).num_addresses - len(reserved(cidr))
+
+
 def allocate(cidr: str, used: set[str]) -> str:
     """The lowest free address, so a released address is handed out again."""
     skip = reserved(cidr) | used

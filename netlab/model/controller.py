@@ -7,9 +7,10 @@ from __future__ import annotations
 import copy
 
 from collections import Counter
+from collections.abc import Iterable
 
 from netlab.cni import ipam
-from netlab.model import names
+from netlab.model import fields, names
 from netlab.model.objects import Cluster, Deployment, Pod
 
 
@@ -46,12 +47,26 @@ def new_pod(cluster: Cluster, dep: Deployment, now: float) -> Pod:
                owner=dep.name, created=now, **copy.deepcopy(dep.template()))
 
 
+def replicas_problem(cluster: Cluster, pods: Iterable[Pod], dep: Deployment) -> str | None:
+    """More replicas than the nodes' pod subnets have addresses for (IPAM would fail half-way
+    through): `pods` are the cluster's, of which `dep`'s own are replaced, not added to."""
+    room = sum(ipam.size(n.pod_cidr) for n in cluster.nodes)
+    free = room - sum(1 for p in pods if (p.namespace, p.owner) != (dep.namespace, dep.name))
+    if dep.replicas <= free:
+        return None
+    subnets = "its node's podCIDR has" if len(cluster.nodes) == 1 else f"its {len(cluster.nodes)} nodes' podCIDRs have"
+    return f"{dep.replicas} is more pods than the lab can hold: {subnets} {max(free, 0)} free addresses " \
+           "(netlab node add makes room)"
+
+
 def scale(cluster: Cluster, now: float) -> tuple[list[Pod], list[Pod]]:
     """Bring every deployment to its replica count, in place; returns (added, removed)."""
     added: list[Pod] = []
     removed: list[Pod] = []
-    for dep in cluster.deployments:
+    for i, dep in enumerate(cluster.deployments):
         owned = [p for p in cluster.pods if p.owner == dep.name and p.namespace == dep.namespace]
+        if len(owned) < dep.replicas:    # before any pod is made: IPAM would fail half-way
+            fields.check(f"deployments[{i}].replicas", replicas_problem(cluster, cluster.pods, dep))
         while len(owned) < dep.replicas:
             pod = new_pod(cluster, dep, now)
             cluster.pods.append(pod)

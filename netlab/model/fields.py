@@ -10,7 +10,7 @@ is one ModelError line, `[where: ]path: what is wrong`.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network, ip_address
 from typing import NoReturn
 
 from netlab.errors import ModelError
@@ -124,8 +124,10 @@ def service_name(value) -> str | None:
             "and '-', starting with a letter)")
 
 
-def port_number(value: int) -> str | None:
-    return None if 1 <= value <= 65535 else f"{value} must be between 1 and 65535, inclusive"
+def port_number(value) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+        return None
+    return f"{value!r} must be between 1 and 65535, inclusive"
 
 
 def port_name(value) -> str | None:
@@ -139,5 +141,37 @@ def ipv4(value) -> str | None:
     try:
         IPv4Address(value if isinstance(value, str) else "")
     except ValueError:
-        return f"{value!r} is not an IPv4 address"
+        return f"{value!r} is not an IPv4 address" + (" (the lab is IPv4 only)" if _is_ip(value) else "")
+    return None
+
+
+def _is_ip(value) -> bool:
+    try:
+        ip_address(value if isinstance(value, str) else "")
+    except ValueError:
+        return False
+    return True
+
+
+_LINK_LOCAL_MULTICAST = IPv4Network("224.0.0.0/24")
+
+
+def endpoint_ip(value) -> str | None:
+    """An address connections are sent to (an endpoint, an external IP): IPv4, and none of the
+    ranges Kubernetes' ValidateNonSpecialIP refuses, nor any multicast group (kube-proxy sends
+    a connection to one address, which a group is not)."""
+    problem = ipv4(value)
+    if problem:
+        return problem
+    addr = IPv4Address(value)
+    if addr.is_unspecified:
+        return f"{value} may not be unspecified (0.0.0.0)"
+    if addr.is_loopback:
+        return f"{value} may not be in the loopback range (127.0.0.0/8)"
+    if addr.is_link_local:
+        return f"{value} may not be in the link-local range (169.254.0.0/16)"
+    if addr in _LINK_LOCAL_MULTICAST:
+        return f"{value} may not be in the link-local multicast range (224.0.0.0/24)"
+    if addr.is_multicast:
+        return f"{value} may not be in the multicast range (224.0.0.0/4): a connection goes to one address"
     return None

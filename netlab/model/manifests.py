@@ -25,6 +25,7 @@ from pathlib import Path
 from netlab.errors import ModelError
 from netlab.model import capabilities, fields, names, yamlio
 from netlab.model.fields import Reader
+from netlab.state import RUN_DIR
 from netlab.model.objects import (
     PodSpec,
     ConfigMap, Deployment, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, EnvFrom, Ingress,
@@ -179,20 +180,18 @@ def _annotations(d: Reader, meta: dict) -> dict[str, str]:
     return out
 
 
-def _meta(d: Reader, kind: str = "") -> tuple[str, str, dict]:
-    if kind:
-        d.known(d.doc, _KNOWN[kind], "")
+def _meta(d: Reader, kind: str) -> tuple[str, str, dict]:
+    """Name and namespace, checked as the API server checks them: a Service's name becomes a
+    DNS label (DNS-1035), a Namespace's is a DNS-1123 label, others' DNS-1123 subdomains."""
+    d.known(d.doc, _KNOWN[kind], "")
     meta = d.get(d.doc, "metadata", "", dict, required=True)
     d.known(meta, _KNOWN["metadata"], "metadata")
     name = d.get(meta, "name", "metadata", str, required=True)
     namespace = d.get(meta, "namespace", "metadata", str, "default")
-    return name, namespace, meta
-
-
-def _new_meta(d: Reader, kind: str) -> tuple[str, str, dict]:
-    """_meta for the kinds netlab has no cluster-wide name checks for: names are checked here."""
-    name, namespace, meta = _meta(d, kind)
-    _name(d, name, "metadata.name")
+    if kind == "Service":
+        _service_name(d, name, "metadata.name")
+    else:
+        _name(d, name, "metadata.name", label=kind == "Namespace")
     _name(d, namespace, "metadata.namespace", label=True)
     return name, namespace, meta
 
@@ -328,6 +327,19 @@ def _volumes(d: Reader, spec: dict, path: str) -> dict[str, _Vol]:
     return vols
 
 
+# What a pod shares with its node and netlab (pods share the host's file system): a volume
+# mounted there would hide the kernel's own files or the lab's namespaces and records.
+SHARED_PATHS = ("/proc", "/sys", "/dev", "/run/netns", str(RUN_DIR))
+
+
+def _shared_path(mount: str) -> str | None:
+    under = next((p for p in SHARED_PATHS if mount == p or mount.startswith(p + "/")), None)
+    if under is None:
+        return None
+    return (f"{mount!r} must not be {under} or under it: netlab pods share the host's file system, and a "
+            f"volume there would hide what the kernel and netlab keep in {under}")
+
+
 def _mounts(d: Reader, c: dict, cpath: str, vols: dict[str, _Vol], path: str, first: bool) -> list[Volume]:
     out: list[Volume] = []
     seen: dict[str, str] = {}
@@ -347,6 +359,7 @@ def _mounts(d: Reader, c: dict, cpath: str, vols: dict[str, _Vol], path: str, fi
             d.fail(where, f"{mount!r} must not be '/'")
         if posixpath.normpath(mount) != mount or "\0" in mount or "//" in mount:
             d.fail(where, f"{mount!r} must be a normalised path (no '.', '..', '//' or trailing '/')")
+        d.check(where, _shared_path(mount))
         if mount in seen:
             d.fail(where, f"{mount!r} is already used by {seen[mount]}")
         seen[mount] = mpath
@@ -397,7 +410,8 @@ def _pod_spec(d: Reader, spec: dict, path: str) -> PodSpec:
     for i, c, cpath in d.items(spec, "containers", path):
         d.known(c, _KNOWN["container"], cpath)
         for j, p in enumerate(d.get(c, "ports", cpath, list, [])):
-            number = d.get(p, "containerPort", f"{cpath}.ports[{j}]", int, required=True)
+            number = _port_number(d, d.get(p, "containerPort", f"{cpath}.ports[{j}]", int, required=True),
+                                  f"{cpath}.ports[{j}].containerPort")
             out.container_ports[d.get(p, "name", f"{cpath}.ports[{j}]", str, "")] = number
         mounts = _mounts(d, c, cpath, vols, path, first=i == 0)
         if i == 0:
@@ -469,7 +483,8 @@ def _endpoints(d: Reader) -> Endpoints:
     addresses, ports = [], None
     for i, s in enumerate(subsets):
         path = f"subsets[{i}]"
-        these = [EndpointPort(d.get(p, "port", f"{path}.ports[{j}]", int, required=True),
+        these = [EndpointPort(_port_number(d, d.get(p, "port", f"{path}.ports[{j}]", int, required=True),
+                                           f"{path}.ports[{j}].port"),
                               d.get(p, "name", f"{path}.ports[{j}]", str, ""),
                               d.get(p, "protocol", f"{path}.ports[{j}]", str, "TCP"))
                  for j, p in enumerate(d.get(s, "ports", path, list, []))]
@@ -477,13 +492,19 @@ def _endpoints(d: Reader) -> Endpoints:
             d.fail(f"{path}.ports", "netlab keeps one set of ports per Endpoints; give every subset the same ports")
         ports = these
         for j, a in enumerate(d.get(s, "addresses", path, list, [])):
-            addresses.append(EndpointAddress(d.get(a, "ip", f"{path}.addresses[{j}]", str, required=True),
+            addresses.append(EndpointAddress(_endpoint_ip(d, a, f"{path}.addresses[{j}]"),
                                              node=d.get(a, "nodeName", f"{path}.addresses[{j}]", str),
                                              hostname=d.get(a, "hostname", f"{path}.addresses[{j}]", str)))
         for j, a in enumerate(d.get(s, "notReadyAddresses", path, list, [])):
-            addresses.append(EndpointAddress(d.get(a, "ip", f"{path}.notReadyAddresses[{j}]", str, required=True),
+            addresses.append(EndpointAddress(_endpoint_ip(d, a, f"{path}.notReadyAddresses[{j}]"),
                                              ready=False))
     return Endpoints(name, ns, addresses, ports or [])
+
+
+def _endpoint_ip(d: Reader, address: dict, path: str) -> str:
+    ip = d.get(address, "ip", path, str, required=True)
+    d.check(f"{path}.ip", fields.endpoint_ip(ip))
+    return ip
 
 
 def _deployment(d: Reader) -> Deployment:
@@ -523,7 +544,7 @@ def _data_map(d: Reader, key: str) -> dict:
 
 
 def _secret(d: Reader) -> Secret:
-    name, ns, meta = _new_meta(d, "Secret")
+    name, ns, meta = _meta(d, "Secret")
     type_ = d.get(d.doc, "type", "", str, "Opaque") or "Opaque"
     data: dict[str, str] = {}
     for k, v in _data_map(d, "data").items():
@@ -552,7 +573,7 @@ def _secret(d: Reader) -> Secret:
 
 
 def _config_map(d: Reader) -> ConfigMap:
-    name, ns, meta = _new_meta(d, "ConfigMap")
+    name, ns, meta = _meta(d, "ConfigMap")
     data: dict[str, str] = {}
     for k, v in _data_map(d, "data").items():
         key = _key(d, k, f"data[{k}]")
@@ -570,13 +591,13 @@ def _config_map(d: Reader) -> ConfigMap:
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-def _ipv4(d: Reader, value, path: str) -> str:
-    d.check(path, fields.ipv4(value))
+def _slice_address(d: Reader, value, path: str) -> str:
+    d.check(path, fields.endpoint_ip(value))
     return str(IPv4Address(value))
 
 
 def _endpoint_slice(d: Reader) -> EndpointSlice:
-    name, ns, meta = _new_meta(d, "EndpointSlice")
+    name, ns, meta = _meta(d, "EndpointSlice")
     labels = _labels(d, meta, "metadata")
     service = labels.get(SERVICE_NAME_LABEL)
     lpath = f"metadata.labels[{SERVICE_NAME_LABEL}]"
@@ -596,7 +617,7 @@ def _endpoint_slice(d: Reader) -> EndpointSlice:
         ips = d.get(e, "addresses", epath, list, required=True)
         if not ips:
             d.fail(f"{epath}.addresses", "must have at least one address")
-        ips = [_ipv4(d, ip, f"{epath}.addresses[{k}]") for k, ip in enumerate(ips)]
+        ips = [_slice_address(d, ip, f"{epath}.addresses[{k}]") for k, ip in enumerate(ips)]
         cond = d.get(e, "conditions", epath, dict, {})
         d.known(cond, _KNOWN["EndpointSlice.conditions"], f"{epath}.conditions")
         ready = d.get(cond, "ready", f"{epath}.conditions", bool, True)
@@ -697,7 +718,7 @@ CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
 def _ingress(d: Reader) -> Ingress:
-    name, ns, meta = _new_meta(d, "Ingress")
+    name, ns, meta = _meta(d, "Ingress")
     v1 = d.doc["apiVersion"] == "networking.k8s.io/v1"
     annotations = _annotations(d, meta)
     spec = d.get(d.doc, "spec", "", dict, {})
@@ -755,7 +776,6 @@ DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 
 def _ingress_class(d: Reader) -> IngressClass:
     name, _, meta = _meta(d, "IngressClass")
-    _name(d, name, "metadata.name")
     if "namespace" in meta:
         d.warn("metadata.namespace was ignored: IngressClass is cluster-scoped")
     annotations = _annotations(d, meta)

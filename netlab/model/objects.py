@@ -307,6 +307,7 @@ class Cluster:
     config_maps: list[ConfigMap] = field(default_factory=list)
     ingresses: list[Ingress] = field(default_factory=list)
     ingress_classes: list[IngressClass] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)     # made by Namespace manifests (others: by use)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

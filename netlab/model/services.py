@@ -108,9 +108,11 @@ class Taken:
 
     @staticmethod
     def other(table: dict, value, svc: Service) -> str | None:
-        """The last service other than `svc` holding `value` in `table`, if any."""
+        """The service that held `value` in `table` before `svc`, if any: of two services
+        stating one value, the later (the one being applied) is refused, naming the first."""
+        holders = table.get(value, ())
         me = _holder(svc)
-        return next((h for h in reversed(table.get(value, ())) if h != me), None)
+        return holders[0] if holders and holders[0] != me else None
 
     def others(self, table: dict, svc: Service) -> _Others:
         """The values of `table` held by a service other than `svc` (what an allocation avoids)."""
@@ -307,8 +309,7 @@ def _check_ports(cluster: Cluster, svc: Service, taken: Taken) -> None:
         seen_names[port.name] = j
         if port.protocol not in PROTOCOLS:
             _fail(svc, f"{field}.protocol", f"{port.protocol!r} is not one of {', '.join(PROTOCOLS)}")
-        if not _is_int(port.port) or not 1 <= port.port <= 65535:
-            _fail(svc, f"{field}.port", f"{port.port!r} must be a port number 1-65535")
+        _check(svc, f"{field}.port", fields.port_number(port.port))
         if (port.port, port.protocol) in seen_ports:
             _fail(svc, f"{field}.port", f"{port.port}/{port.protocol} is already used by "
                                         f"spec.ports[{seen_ports[(port.port, port.protocol)]}]")
@@ -320,8 +321,8 @@ def _check_ports(cluster: Cluster, svc: Service, taken: Taken) -> None:
 def _check_target_port(cluster: Cluster, svc: Service, port: ServicePort, field: str) -> None:
     target = port.target_port
     if _is_int(target):
-        if not 0 <= target <= 65535:
-            _fail(svc, field, f"{target} must be a port number 1-65535 (or 0 for the same as port)")
+        if target != 0:     # 0 is the port itself, as the API server's defaulting makes it
+            _check(svc, field, fields.port_number(target))
         return
     if not isinstance(target, str) or not names.is_port_name(target):
         _fail(svc, field, f"{target!r} must be a port number or a port name (at most 15 lower case "
@@ -379,11 +380,7 @@ def _check_traffic_policy(svc: Service) -> None:
 def _check_external_ips(svc: Service) -> None:
     for k, value in enumerate(svc.external_ips):
         field = f"spec.externalIPs[{k}]"
-        addr = _ipv4(value)
-        if addr is None:
-            _fail(svc, field, f"{value!r} is not an IPv4 address")
-        if addr.is_unspecified or addr.is_loopback or addr.is_link_local or addr.is_multicast:
-            _fail(svc, field, f"{value} may not be unspecified, loopback, link-local or multicast")
+        _check(svc, field, fields.endpoint_ip(value))
         if svc.external_ips.index(value) != k:
             _fail(svc, field, f"{value} is listed twice")
 

@@ -12,6 +12,7 @@ times and pod template hashes included), leaving out status: readiness, restarts
 from __future__ import annotations
 
 from netlab.errors import ModelError
+from netlab.model import controller, fields, services, validate
 from netlab.model import endpoints as ep_controller
 from netlab.model.manifests import Manifest
 from netlab.model.objects import Cluster, plain
@@ -47,13 +48,53 @@ class _Lists:
             setattr(self.cluster, attr, list(objects.values()))
 
 
+class _Admission:
+    """What the API server checks of an object against the cluster as it stores it, each
+    problem one line naming the object's file and document: its namespace exists (or this
+    apply makes it), a Service's fields against the other Services, a Pod's name and node, a
+    Deployment's replicas against the pod subnets' room."""
+
+    def __init__(self, cluster, lists: _Lists, manifests: list[Manifest]) -> None:
+        self.cluster, self.lists = cluster, lists
+        self.namespaces = _namespaces(cluster) | {m.obj for m in manifests if m.kind == "Namespace"}
+        self.taken = services.Taken(cluster.services)
+
+    def check(self, m: Manifest) -> None:
+        try:
+            self._check(m)
+        except ModelError as e:
+            raise ModelError(f"{m.where}: {e}") from None
+
+    def _check(self, m: Manifest) -> None:
+        ns = getattr(m.obj, "namespace", "")
+        if m.kind != "IngressClass" and ns not in self.namespaces:
+            fields.fail("metadata.namespace", f'namespaces "{ns}" not found (apply a Namespace named {ns} '
+                                              "first, or in the same apply)")
+        if m.kind == "Service":
+            services.validate_service(self.cluster, m.obj, self.taken)
+            self.taken.add(m.obj)
+        elif m.kind == "Pod":
+            fields.check("metadata.name", validate.pod_name(self.cluster, m.obj.name))
+            if m.obj.node:
+                fields.check("spec.nodeName", validate.unknown_node(self.cluster, m.obj.node))
+        elif m.kind == "Deployment":
+            fields.check("spec.replicas", controller.replicas_problem(self.cluster, self.lists.of("Pod").values(),
+                                                                      m.obj))
+
+
 def apply(cluster, manifests: list[Manifest]) -> None:
-    """Create or replace each object in the cluster (what the API server stores)."""
+    """Create or replace each object in the cluster (what the API server stores), each
+    admitted first (_Admission): the first that is not raises, naming its file."""
     lists = _Lists(cluster)
+    admission = _Admission(cluster, lists, manifests)
     try:
         for m in manifests:
-            if m.kind != "Namespace":
-                _apply_one(lists, m)
+            if m.kind == "Namespace":
+                if m.obj not in cluster.namespaces:
+                    cluster.namespaces.append(m.obj)
+                continue
+            admission.check(m)
+            _apply_one(lists, m)
     finally:
         lists.done()
 
@@ -98,6 +139,8 @@ def delete(cluster, manifests: list[Manifest]) -> list[str]:
     try:
         for m in manifests:
             if m.kind == "Namespace":
+                if m.obj in cluster.namespaces:
+                    cluster.namespaces.remove(m.obj)
                 continue
             items, key = lists.of(m.kind), _key(m.obj)
             if m.kind == "EndpointSlice" and key in items:
@@ -138,7 +181,7 @@ def _forget_slice_endpoints(lists: _Lists, namespace: str, service: str) -> None
 
 def _namespaces(cluster) -> set[str]:
     return {obj.namespace for attr in LISTS.values() for obj in getattr(cluster, attr)
-            if getattr(obj, "namespace", "")} | set(_BUILT_IN_NAMESPACES)
+            if getattr(obj, "namespace", "")} | set(_BUILT_IN_NAMESPACES) | set(cluster.namespaces)
 
 
 def _stored(obj) -> dict:

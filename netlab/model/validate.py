@@ -56,10 +56,37 @@ def validate(c: Cluster, where: str = "") -> Cluster:
     return c
 
 
+def unknown_node(c: Cluster, name: str) -> str | None:
+    if name in {n.name for n in c.nodes}:
+        return None
+    return f"{name!r} is not a node of this cluster (nodes: {', '.join(n.name for n in c.nodes)})"
+
+
+def pod_name(c: Cluster, name: str) -> str | None:
+    """A pod may not take the name of a node, an outside host or netlab's own namespaces:
+    `netlab exec NAME` and `netlab logs NAME` find those first, and could never reach the pod."""
+    what = ("a node" if name in {n.name for n in c.nodes} else "an outside host" if name in {h.name for h in c.hosts}
+            else "one of netlab's own namespaces" if name in layout.RESERVED else None)
+    if what is None:
+        return None
+    return (f"{name!r} is the name of {what} of the lab: netlab exec {name} and netlab logs {name} "
+            "would reach that, never the pod (choose another name)")
+
+
+def _disjoint(*nets: tuple[str, IPv4Network | IPv6Network]) -> None:
+    """The pod network, the services' range and the underlay share no address: a packet's
+    destination must say which it is for (routes, kube-proxy's rules, the VXLAN)."""
+    for i, (field, net) in enumerate(nets):
+        for other_field, other in nets[:i]:
+            if net.version == other.version and net.overlaps(other):
+                raise ModelError(f"{field}: {net} overlaps {other_field} {other}")
+
+
 def _check(c: Cluster) -> None:
     cluster = _net(c.cluster_cidr, "cluster.clusterCIDR")
-    _net(c.service_cidr, "cluster.serviceCIDR")
+    service = _net(c.service_cidr, "cluster.serviceCIDR")
     underlay = _net(c.underlay_cidr, "underlay.cidr")
+    _disjoint(("cluster.clusterCIDR", cluster), ("cluster.serviceCIDR", service), ("underlay.cidr", underlay))
     if c.flannel_mode not in FLANNEL_MODES:
         raise ModelError(f"cluster.flannelMode: {c.flannel_mode!r} is not one of {', '.join(FLANNEL_MODES)}")
     if not c.nodes:
@@ -112,8 +139,9 @@ def _check(c: Cluster) -> None:
     for i, pod in enumerate(c.pods):
         _dns_name(pod.name, f"pods[{i}].name")
         _dns_name(pod.namespace, f"pods[{i}].namespace", label=True)
-        if pod.node and pod.node not in node_names:
-            raise ModelError(f"pods[{i}].node: {pod.node!r} is not a node of this cluster")
+        fields.check(f"pods[{i}].name", pod_name(c, pod.name))
+        if pod.node:
+            fields.check(f"pods[{i}].node", unknown_node(c, pod.node))
         if not pod.ip:
             continue  # IPAM fills it in
         _ip(pod.ip, f"pods[{i}].ip")

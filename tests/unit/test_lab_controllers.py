@@ -180,3 +180,25 @@ def test_a_failed_up_removes_what_it_made(kernel):
         seed(kernel, "broken")
     assert kernel.namespaces == {} and kernel.running() == set()
     assert not (state.RUN_DIR / "broken").exists()
+
+
+def test_a_node_with_more_pods_than_its_subnet_holds_is_refused_before_the_kernel_changes(kernel):
+    lab = seed(kernel)
+    namespaces, state = set(kernel.namespaces), lab.state()
+    with pytest.raises(NetlabError, match=r"^node add: 254 pods are more than node node3's podCIDR 172\.30\.3\.0/24 "
+                                          r"holds \(253\)$"):
+        lab.add_node(Node("node3", "192.168.0.23", "172.30.3.0/24"), pods=254)
+    assert (set(kernel.namespaces), lab.state()) == (namespaces, state)
+
+
+def test_an_apply_the_cluster_refuses_changes_neither_the_kernel_nor_the_record(kernel, tmp_path):
+    from netlab.model import manifests, store
+    lab = seed(kernel)
+    namespaces, state = set(kernel.namespaces), lab.state()
+    rules = {ns: kernel.iptables.save(ns) for ns in namespaces if "node" in ns}
+    f = tmp_path / "m.yaml"
+    f.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: node1}\nspec: {containers: [{name: c}]}\n")
+    with pytest.raises(NetlabError, match=rf"^{f}: document 1: metadata\.name: 'node1' is the name of a node"):
+        lab.update(lambda c: store.apply(c, manifests.load(f)))
+    assert (set(kernel.namespaces), lab.state()) == (namespaces, state)
+    assert {ns: kernel.iptables.save(ns) for ns in rules} == rules

@@ -276,7 +276,7 @@ _ERRORS = [
      "endpoints[0].addresses[1]: '10.0.0.300' is not an IPv4 address"),
     (_doc("discovery.k8s.io/v1 EndpointSlice", "metadata: {name: e, labels: {kubernetes.io/service-name: db}}\n"
           "addressType: IPv4\nendpoints: [{addresses: ['fd00::1']}]\n"),
-     "endpoints[0].addresses[0]: 'fd00::1' is not an IPv4 address"),
+     "endpoints[0].addresses[0]: 'fd00::1' is not an IPv4 address (the lab is IPv4 only)"),
     (_doc("discovery.k8s.io/v1 EndpointSlice", "metadata: {name: e, labels: {kubernetes.io/service-name: db}}\n"
           "addressType: IPv4\nendpoints: [{addresses: [10.0.0.1], targetRef: {kind: Node, name: n1}}]\n"),
      "endpoints[0].targetRef.kind: 'Node' is not supported by netlab (a targetRef names a Pod)"),
@@ -562,7 +562,7 @@ def _apply(c, tmp_path, text, name="m.yaml"):
 
 
 def test_apply_creates_and_replaces_the_new_kinds_keeping_created(tmp_path):
-    c = Cluster()
+    c = Cluster(namespaces=["shop", "ns-jo"])     # the golden files' namespaces
     ms = _apply(c, tmp_path, "\n---\n".join((GOLDEN / f"{k}.yaml").read_text() for k in (
         "secret_data", "configmap", "endpointslice", "ingress_v1", "ingressclass")))
     assert [len(x) for x in (c.secrets, c.config_maps, c.endpoint_slices, c.ingresses, c.ingress_classes)] == \
@@ -611,7 +611,7 @@ def test_a_secrets_type_cannot_change(tmp_path):
 
 
 def test_delete_the_new_kinds_and_report_missing(tmp_path):
-    c = Cluster()
+    c = Cluster(namespaces=["shop", "ns-jo"])     # the golden files' namespaces
     text = "\n---\n".join((GOLDEN / f"{k}.yaml").read_text() for k in (
         "secret_tls", "configmap", "endpointslice", "ingress_walkthrough", "ingressclass"))
     ms = _apply(c, tmp_path, text)
@@ -758,3 +758,181 @@ def test_re_applying_a_load_balancer_keeps_its_address(tmp_path):
     _, ms = _load(tmp_path, text.replace("type: LoadBalancer,", "type: LoadBalancer, loadBalancerIP: 192.168.0.210,"))
     store.apply(c, ms)
     assert next(s for s in c.services if s.name == "public").load_balancer_ip == "192.168.0.210"
+
+
+# ---------------------------------------------------------------- bad input: one line naming file, field, value
+
+def _endpoints(address: str, port: int = 80, key: str = "addresses") -> str:
+    return _doc("v1 Endpoints", f"metadata: {{name: ext}}\nsubsets: [{{{key}: [{{ip: '{address}'}}], "
+                                f"ports: [{{port: {port}}}]}}]\n")
+
+
+def _deployment(container: str = "", spec: str = "", replicas: int = 1, namespace: str = "default") -> str:
+    return _doc("apps/v1 Deployment", f"""\
+        metadata: {{name: web, namespace: {namespace}}}
+        spec:
+          replicas: {replicas}
+          selector: {{matchLabels: {{app: web}}}}
+          template:
+            metadata: {{labels: {{app: web}}}}
+            spec: {{containers: [{{name: c{container}}}]{spec}}}
+        """)
+
+
+DNS = "(lower case letters, digits, '-', starting and ending alphanumeric)"
+SUB = "(lower case letters, digits, '-' and '.', starting and ending alphanumeric)"
+_SHARED = "netlab pods share the host's file system, and a volume there would hide what the kernel and netlab keep in"
+_MOUNT = "spec.template.spec.containers[0].volumeMounts[0].mountPath"
+
+
+def _mount(path: str) -> str:
+    return _deployment(f", volumeMounts: [{{name: v, mountPath: '{path}'}}]", ", volumes: [{name: v, configMap: {name: c}}]")
+
+
+# Each refused as the document is read: the first line of the file names the document.
+_READ_ERRORS = [
+    (_endpoints("999.1.1.1"), "subsets[0].addresses[0].ip: '999.1.1.1' is not an IPv4 address"),
+    (_endpoints("hello"), "subsets[0].addresses[0].ip: 'hello' is not an IPv4 address"),
+    (_endpoints("::1"), "subsets[0].addresses[0].ip: '::1' is not an IPv4 address (the lab is IPv4 only)"),
+    (_endpoints("0.0.0.0"), "subsets[0].addresses[0].ip: 0.0.0.0 may not be unspecified (0.0.0.0)"),
+    (_endpoints("127.0.0.1"), "subsets[0].addresses[0].ip: 127.0.0.1 may not be in the loopback range (127.0.0.0/8)"),
+    (_endpoints("127.9.9.9", key="notReadyAddresses"),
+     "subsets[0].notReadyAddresses[0].ip: 127.9.9.9 may not be in the loopback range (127.0.0.0/8)"),
+    (_endpoints("169.254.169.254"),
+     "subsets[0].addresses[0].ip: 169.254.169.254 may not be in the link-local range (169.254.0.0/16)"),
+    (_endpoints("224.0.0.251"),
+     "subsets[0].addresses[0].ip: 224.0.0.251 may not be in the link-local multicast range (224.0.0.0/24)"),
+    (_endpoints("239.1.2.3"), "subsets[0].addresses[0].ip: 239.1.2.3 may not be in the multicast range "
+                              "(224.0.0.0/4): a connection goes to one address"),
+    (_endpoints("10.0.0.1", port=0), "subsets[0].ports[0].port: 0 must be between 1 and 65535, inclusive"),
+    (_doc("discovery.k8s.io/v1 EndpointSlice", "metadata: {name: s, labels: {kubernetes.io/service-name: web}}\n"
+          "addressType: IPv4\nendpoints: [{addresses: [127.0.0.1]}]\n"),
+     "endpoints[0].addresses[0]: 127.0.0.1 may not be in the loopback range (127.0.0.0/8)"),
+    (_deployment(", ports: [{containerPort: 0}]"),
+     "spec.template.spec.containers[0].ports[0].containerPort: 0 must be between 1 and 65535, inclusive"),
+    (_pod("ports: [{containerPort: 70000}]\n"), "spec.containers[0].ports[0].containerPort: 70000 must be between 1 "
+                                                "and 65535, inclusive"),
+    (_doc("v1 Namespace", "metadata: {name: Bad_NS}\n"),
+     f"metadata.name: 'Bad_NS' is not a valid DNS-1123 label {DNS}"),
+    (_deployment(namespace="Bad_NS"), f"metadata.namespace: 'Bad_NS' is not a valid DNS-1123 label {DNS}"),
+    (_pod().replace("name: p}", "name: Bad_Pod}"), f"metadata.name: 'Bad_Pod' is not a valid DNS-1123 subdomain {SUB}"),
+    (_deployment().replace("name: web,", "name: Web,"), f"metadata.name: 'Web' is not a valid DNS-1123 subdomain {SUB}"),
+    (_doc("v1 Service", "metadata: {name: web_1}\nspec: {ports: [{port: 80}]}\n"),
+     "metadata.name: 'web_1' is not a valid service name (a DNS-1035 label: lower case letters, digits and '-', "
+     "starting with a letter)"),
+    (_mount("/run/netns"), f"{_MOUNT}: '/run/netns' must not be /run/netns or under it: {_SHARED} /run/netns"),
+    (_mount("/run/netns/x"), f"{_MOUNT}: '/run/netns/x' must not be /run/netns or under it: {_SHARED} /run/netns"),
+    (_mount("/proc"), f"{_MOUNT}: '/proc' must not be /proc or under it: {_SHARED} /proc"),
+    (_mount("/proc/sys/net"), f"{_MOUNT}: '/proc/sys/net' must not be /proc or under it: {_SHARED} /proc"),
+    (_mount("/sys/fs"), f"{_MOUNT}: '/sys/fs' must not be /sys or under it: {_SHARED} /sys"),
+    (_mount("/dev/shm"), f"{_MOUNT}: '/dev/shm' must not be /dev or under it: {_SHARED} /dev"),
+    (_mount("/run/netlab/seed"), f"{_MOUNT}: '/run/netlab/seed' must not be /run/netlab or under it: "
+                                 f"{_SHARED} /run/netlab"),
+]
+
+
+@pytest.mark.parametrize("text, error", _READ_ERRORS,
+                         ids=[e.split(":")[0] + f"-{i}" for i, (_, e) in enumerate(_READ_ERRORS)])
+def test_bad_values_are_refused_as_read_naming_file_document_field_and_value(tmp_path, text, error):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(ModelError, match=f"^{re.escape(f'{f}: document 1: {error}')}$"):
+        manifests.load(f)
+
+
+def test_only_the_shared_paths_and_what_is_under_them_are_refused(tmp_path):
+    with pytest.raises(ModelError, match=r"mountPath: '/proc' must not be /proc or under it"):
+        _load(tmp_path, _mount("/proc"))
+    for path in ("/procfs", "/run/netlab-data", "/devices", "/run/net"):
+        _, [m] = _load(tmp_path, _mount(path))
+        assert m.obj.volumes[0].mount_path == path
+
+
+def test_special_endpoint_addresses_are_the_same_refused_as_external_ips():
+    from netlab.model import fields
+    assert fields.endpoint_ip("10.0.0.1") is None and fields.endpoint_ip("192.168.0.103") is None
+    assert fields.endpoint_ip("224.0.1.1").endswith("may not be in the multicast range (224.0.0.0/4): "
+                                                    "a connection goes to one address")
+
+
+# ---------------------------------------------------------------- checked against the cluster as stored
+
+def _service(name: str = "web", spec: str = "ports: [{port: 80}]") -> str:
+    return _doc("v1 Service", f"metadata: {{name: {name}}}\nspec: {{{spec}}}\n")
+
+
+_ADMISSION_ERRORS = [
+    (_deployment(namespace="foo"),
+     'metadata.namespace: namespaces "foo" not found (apply a Namespace named foo first, or in the same apply)'),
+    (_doc("v1 ConfigMap", "metadata: {name: c, namespace: foo}\n"),
+     'metadata.namespace: namespaces "foo" not found (apply a Namespace named foo first, or in the same apply)'),
+    (_deployment(replicas=1000000), "spec.replicas: 1000000 is more pods than the lab can hold: its 2 nodes' "
+                                    "podCIDRs have 498 free addresses (netlab node add makes room)"),
+    (_pod().replace("name: p}", "name: node1}"), "metadata.name: 'node1' is the name of a node of the lab: netlab "
+     "exec node1 and netlab logs node1 would reach that, never the pod (choose another name)"),
+    (_pod().replace("name: p}", "name: client}"), "metadata.name: 'client' is the name of an outside host of the "
+     "lab: netlab exec client and netlab logs client would reach that, never the pod (choose another name)"),
+    (_pod(spec="nodeName: node9\n"), "spec.nodeName: 'node9' is not a node of this cluster (nodes: node1, node2)"),
+    (_service(spec="ports: [{port: 0}]"),
+     "service default/web: spec.ports[0].port: 0 must be between 1 and 65535, inclusive"),
+    (_service(spec="ports: [{port: 80, targetPort: 65536}]"),
+     "service default/web: spec.ports[0].targetPort: 65536 must be between 1 and 65535, inclusive"),
+    (_service(spec="type: Balanced, ports: [{port: 80}]"),
+     "service default/web: spec.type: 'Balanced' is not one of ClusterIP, NodePort, LoadBalancer, ExternalName"),
+    (_service(spec="externalIPs: [127.0.0.1], ports: [{port: 80}]"),
+     "service default/web: spec.externalIPs[0]: 127.0.0.1 may not be in the loopback range (127.0.0.0/8)"),
+    # the Service being applied is refused, naming the one that holds the value
+    (_service("rs", "clusterIP: 10.254.0.2, ports: [{port: 80}]"),
+     "service default/rs: spec.clusterIP: 10.254.0.2 is already allocated to service kube-system/kube-dns"),
+    (_service("rs", "type: NodePort, ports: [{port: 80, nodePort: 30799}]"),
+     "service default/rs: spec.ports[0].nodePort: 30799 is already allocated to service ingress-nginx/ingress-nginx"),
+]
+
+
+@pytest.mark.parametrize("text, error", _ADMISSION_ERRORS,
+                         ids=[e.split(":")[0] + f"-{i}" for i, (_, e) in enumerate(_ADMISSION_ERRORS)])
+def test_objects_the_cluster_refuses_name_file_document_field_and_value(tmp_path, text, error):
+    f, ms = _load(tmp_path, _doc("v1 ConfigMap", "metadata: {name: fine}\n") + "---\n" + text)
+    with pytest.raises(ModelError, match=f"^{re.escape(f'{f}: document 2: {error}')}$"):
+        store.apply(seed_cluster(), ms)
+
+
+def test_a_topology_files_manifests_are_checked_against_its_cluster_the_same_way(tmp_path):
+    f, _ = _load(tmp_path, _pod(spec="nodeName: node9\n"))
+    topo = tmp_path / "lab.yaml"
+    topo.write_text(yaml.safe_dump({"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}],
+                                    "manifests": [str(f)]}))
+    with pytest.raises(ModelError, match=f"^{re.escape(f'{f}: document 1: spec.nodeName: ')}'node9' is not a node "
+                                         r"of this cluster \(nodes: n1\)$"):
+        topology.load(topo)
+
+
+def test_a_namespace_made_by_the_same_apply_or_an_earlier_one_exists(tmp_path):
+    c = seed_cluster()
+    namespace = _doc("v1 Namespace", "metadata: {name: foo}\n")
+    _apply(c, tmp_path, _deployment(namespace="foo") + "---\n" + namespace)          # anywhere in the apply
+    assert "foo" in c.namespaces and any(d.namespace == "foo" for d in c.deployments)
+    c = seed_cluster()
+    _apply(c, tmp_path, namespace, "ns.yaml")
+    _apply(c, tmp_path, _doc("v1 ConfigMap", "metadata: {name: c, namespace: foo}\n"))
+    assert Cluster.from_dict(json.loads(json.dumps(c.to_dict()))).namespaces == ["foo"]     # kept in the state
+    store.delete(c, manifests.load(tmp_path / "ns.yaml"))
+    assert c.namespaces == []
+
+
+def test_namespaces_that_exist_always_or_by_use_need_no_namespace_object(tmp_path):
+    c = seed_cluster()
+    with pytest.raises(ModelError, match=r'metadata\.namespace: namespaces "kube-private" not found'):
+        _apply(c, tmp_path, _doc("v1 ConfigMap", "metadata: {name: c, namespace: kube-private}\n"))
+    for ns in ("default", "kube-system", "kube-public", "ingress-nginx"):      # ingress-nginx: the seed's objects
+        _apply(c, tmp_path, _doc("v1 ConfigMap", f"metadata: {{name: c, namespace: {ns}}}\n"))
+    assert {m.namespace for m in c.config_maps} == {"default", "kube-system", "kube-public", "ingress-nginx"}
+
+
+def test_a_pod_whose_replicas_fit_with_the_others_is_taken(tmp_path):
+    c = seed_cluster()
+    free = 2 * 253 - len(c.pods)
+    _apply(c, tmp_path, _deployment(replicas=free))
+    assert next(d for d in c.deployments if d.name == "web").replicas == free
+    with pytest.raises(ModelError, match=rf"spec\.replicas: {free + 1} is more pods than the lab can hold"):
+        _apply(seed_cluster(), tmp_path, _deployment(replicas=free + 1))

@@ -148,7 +148,7 @@ def test_protocol_must_be_known():
 @pytest.mark.parametrize("port", [0, 65536, True, "80"])
 def test_port_must_be_a_port_number(port):
     s = svc(ports=[ServicePort(port, "http")])
-    rejects(cluster(s), s, "spec.ports[0].port", repr(port), "1-65535")
+    rejects(cluster(s), s, "spec.ports[0].port", repr(port), "must be between 1 and 65535, inclusive")
 
 
 def test_port_and_protocol_must_be_unique():
@@ -163,7 +163,7 @@ def test_same_port_number_with_two_protocols_is_fine():
 
 def test_target_port_number_must_be_a_port():
     s = svc(ports=[ServicePort(80, "http", "TCP", 70000)])
-    rejects(cluster(s), s, "spec.ports[0].targetPort", "70000", "1-65535")
+    rejects(cluster(s), s, "spec.ports[0].targetPort", "70000", "must be between 1 and 65535, inclusive")
 
 
 @pytest.mark.parametrize("name", ["HTTP", "8080", "a-very-long-port-name", "-web", "we--b"])
@@ -368,3 +368,16 @@ def test_load_balancer_ip_outside_the_pool_is_refused(ip):
 def test_load_balancer_ip_at_either_end_of_the_pool_is_fine(ip):
     s = svc(type="LoadBalancer", load_balancer_ip=ip, ports=[ServicePort(80, "http", "TCP", 8080, 30080)])
     services.validate_service(cluster(s), s)
+
+
+def test_of_two_services_stating_one_value_the_later_is_blamed_naming_the_first():
+    # a lab's state keeps its services in the order they came: the later one is the one applied
+    first, later = svc("kube-dns", namespace="kube-system", cluster_ip="10.254.0.2"), svc("rs", cluster_ip="10.254.0.2")
+    with pytest.raises(ModelError, match=r"^service default/rs: spec\.clusterIP: 10\.254\.0\.2 is already allocated "
+                                         r"to service kube-system/kube-dns$"):
+        services.validate_services(cluster(first, later))
+    np1 = svc("a", type="NodePort", ports=[ServicePort(80, "http", "TCP", 80, 30100)])
+    np2 = svc("b", cluster_ip="10.254.1.2", type="NodePort", ports=[ServicePort(80, "http", "TCP", 80, 30100)])
+    with pytest.raises(ModelError, match=r"^service default/b: spec\.ports\[0\]\.nodePort: 30100 is already "
+                                         r"allocated to service default/a$"):
+        services.validate_services(cluster(np1, np2))

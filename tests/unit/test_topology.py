@@ -2,6 +2,7 @@ import re
 import textwrap
 
 import pytest
+import yaml
 
 from netlab.errors import ModelError
 from netlab.model import controller, topology
@@ -154,3 +155,34 @@ PARSE_ERRORS = [
 def test_parse_errors_whole(doc, message):
     with pytest.raises(ModelError, match="^" + re.escape(message) + "$"):
         topology.parse(doc, "x")
+
+
+def test_more_replicas_than_the_pod_subnets_hold_is_refused_before_any_pod_is_made(tmp_path):
+    f = tmp_path / "lab.yaml"
+    f.write_text(TOPO.replace("replicas: 3", "replicas: 1000000"))
+    with pytest.raises(ModelError, match=r"^" + re.escape(
+            f"{f}: deployments[0].replicas: 1000000 is more pods than the lab can hold: its 2 nodes' podCIDRs "
+            "have 504 free addresses (netlab node add makes room)") + "$"):
+        topology.load(f)
+    f.write_text(TOPO.replace("replicas: 3", "replicas: 504"))     # every address but the two bare pods'
+    assert len(topology.load(f).pods) == 506
+
+
+def test_two_deployments_that_fit_alone_but_not_together_are_refused_naming_the_second():
+    doc = {"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/28"}],
+           "deployments": [{"name": "a", "replicas": 10}, {"name": "b", "replicas": 5}]}
+    with pytest.raises(ModelError, match=r"^deployments\[1\]\.replicas: 5 is more pods than the lab can hold: "
+                                         r"its node's podCIDR has 3 free addresses"):
+        topology.parse(doc)
+
+
+@pytest.mark.parametrize("section,key,value,message", [
+    ("cluster", "serviceCIDR", "10.244.128.0/17", "cluster.serviceCIDR: 10.244.128.0/17 overlaps cluster.clusterCIDR "
+                                                  "10.244.0.0/16"),
+    ("underlay", "cidr", "10.0.0.0/8", "underlay.cidr: 10.0.0.0/8 overlaps cluster.clusterCIDR 10.244.0.0/16"),
+])
+def test_networks_that_overlap_the_pod_network_are_refused_naming_both(tmp_path, section, key, value, message):
+    doc = yaml.safe_load(TOPO)
+    doc[section][key] = value
+    with pytest.raises(ModelError, match="^" + re.escape(message) + "$"):
+        topology.parse(doc)

@@ -81,6 +81,8 @@ def test_is_topology_of_invalid_yaml_is_a_model_error_naming_the_file(tmp_path):
 # ---------------------------------------------------------------- load with manifests:
 
 def _lab(tmp_path, manifests_line):
+    """The topology, with manifests_line; ns.yaml (listed first by the tests) makes namespace shop."""
+    _write(tmp_path / "labs" / "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
     return _write(tmp_path / "labs" / "lab.yaml", TOPO + f"    manifests: {manifests_line}\n")
 
 
@@ -88,7 +90,7 @@ def test_manifests_paths_are_relative_to_the_topology_file(tmp_path, monkeypatch
     _write(tmp_path / "labs" / "k8s" / "svc.yaml", SERVICE)
     _write(tmp_path / "labs" / "more" / "a-config.yaml", CONFIG_MAP)
     _write(tmp_path / "labs" / "more" / "b-secret.yml", SECRET)
-    f = _lab(tmp_path, "[k8s/svc.yaml, more]")
+    f = _lab(tmp_path, "[ns.yaml, k8s/svc.yaml, more]")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -105,20 +107,20 @@ def test_manifests_paths_are_relative_to_the_topology_file(tmp_path, monkeypatch
 def test_manifests_apply_in_order_a_later_one_replacing_an_earlier(tmp_path):
     _write(tmp_path / "labs" / "one.yaml", CONFIG_MAP)
     _write(tmp_path / "labs" / "two.yaml", CONFIG_MAP.replace("blue", "green"))
-    c = topology.load(_lab(tmp_path, "[one.yaml, two.yaml]"))
+    c = topology.load(_lab(tmp_path, "[ns.yaml, one.yaml, two.yaml]"))
     assert [m.data for m in c.config_maps] == [{"color": "green"}]
 
 
 def test_manifest_warnings_go_to_warn(tmp_path):
     svc = _write(tmp_path / "labs" / "svc.yaml", SERVICE)
     seen = []
-    topology.load(_lab(tmp_path, "[svc.yaml]"), warn=seen.append)
+    topology.load(_lab(tmp_path, "[ns.yaml, svc.yaml]"), warn=seen.append)
     assert seen == [f"{svc}: document 1: spec.ipFamilyPolicy is not implemented by netlab and was ignored"]
 
 
 def test_without_a_warn_function_warnings_are_dropped(tmp_path):
     _write(tmp_path / "labs" / "svc.yaml", SERVICE)
-    c = topology.load(_lab(tmp_path, "[svc.yaml]"))
+    c = topology.load(_lab(tmp_path, "[ns.yaml, svc.yaml]"))
     assert [s.name for s in c.services] == ["api"]
 
 
@@ -140,7 +142,7 @@ def test_a_bad_manifests_value_is_one_line_naming_the_file(tmp_path, value):
 
 
 def test_a_missing_manifest_is_named(tmp_path):
-    f = _lab(tmp_path, "[gone.yaml]")
+    f = _lab(tmp_path, "[ns.yaml, gone.yaml]")
     with pytest.raises(ModelError, match="^" + re.escape(
             f"{tmp_path / 'labs' / 'gone.yaml'}: no such file or directory") + "$"):
         topology.load(f)
@@ -154,7 +156,7 @@ def test_an_invalid_manifest_is_one_line_naming_the_manifest_file(tmp_path):
         metadata: {name: Not_A_Name}
         """))
     with pytest.raises(ModelError, match=r"document 2: metadata\.name: 'Not_A_Name' is not a valid DNS-1123") as e:
-        topology.load(_lab(tmp_path, "[ok.yaml, bad.yaml]"))
+        topology.load(_lab(tmp_path, "[ns.yaml, ok.yaml, bad.yaml]"))
     msg = str(e.value)
     assert msg.startswith(f"{bad}: document 2: metadata.name: 'Not_A_Name' is not a valid DNS-1123")
     assert "\n" not in msg
@@ -162,7 +164,7 @@ def test_an_invalid_manifest_is_one_line_naming_the_manifest_file(tmp_path):
 
 def test_a_manifest_service_the_cluster_rejects_fails_in_load_naming_a_file(tmp_path):
     _write(tmp_path / "labs" / "svc.yaml", SERVICE.replace("name: api", "name: Not_A_Name"))
-    f = _lab(tmp_path, "[svc.yaml]")
+    f = _lab(tmp_path, "[ns.yaml, svc.yaml]")
     with pytest.raises(ModelError, match=r"Not_A_Name") as e:
         topology.load(f)
     assert str(e.value).startswith((f"{f}: ", f"{tmp_path / 'labs' / 'svc.yaml'}: "))
@@ -171,7 +173,7 @@ def test_a_manifest_service_the_cluster_rejects_fails_in_load_naming_a_file(tmp_
 def test_invalid_yaml_in_a_manifest_names_the_manifest_and_line(tmp_path):
     bad = _write(tmp_path / "labs" / "bad.yaml", "kind: [\n")
     with pytest.raises(ModelError, match=r"bad\.yaml: not valid YAML at line ") as e:
-        topology.load(_lab(tmp_path, "[bad.yaml]"))
+        topology.load(_lab(tmp_path, "[ns.yaml, bad.yaml]"))
     assert str(e.value).startswith(f"{bad}: not valid YAML at line ") and "\n" not in str(e.value)
 
 
@@ -186,7 +188,7 @@ def test_an_error_in_the_topology_itself_still_names_the_topology_file(tmp_path)
 
 def test_manifests_resolve_against_a_relative_topology_path(tmp_path, monkeypatch):
     _write(tmp_path / "labs" / "k8s" / "svc.yaml", SERVICE)
-    _lab(tmp_path, "[k8s/svc.yaml]")
+    _lab(tmp_path, "[ns.yaml, k8s/svc.yaml]")
     monkeypatch.chdir(tmp_path)
     c = topology.load(os.path.join("labs", "lab.yaml"))
     assert [s.name for s in c.services] == ["api"]

@@ -78,7 +78,7 @@ def test_name_kubernetes_would_reject():
 
 def test_unknown_node():
     msg = _error(lambda d: d["pods"][0].update(node="node7"))
-    assert msg == "pods[0].node: 'node7' is not a node of this cluster"
+    assert msg == "pods[0].node: 'node7' is not a node of this cluster (nodes: node1, node2)"
 
 
 def test_node_ip_outside_underlay():
@@ -156,6 +156,13 @@ RULES = [
     (_set(cluster_cidr="x"), "cluster.clusterCIDR: 'x' is not a network in CIDR form"),
     (_set(service_cidr="10.254.0.0/33"), "cluster.serviceCIDR: '10.254.0.0/33' is not a network in CIDR form"),
     (_set(underlay_cidr=None), "underlay.cidr: None is not a network in CIDR form"),
+    # a destination must say which network it is for: pods, services or the underlay
+    (_set(service_cidr="172.30.128.0/20"),
+     "cluster.serviceCIDR: 172.30.128.0/20 overlaps cluster.clusterCIDR 172.30.0.0/16"),
+    (_set(underlay_cidr="172.0.0.0/8", router="172.0.0.1"),
+     "underlay.cidr: 172.0.0.0/8 overlaps cluster.clusterCIDR 172.30.0.0/16"),
+    (_set(underlay_cidr="10.254.0.0/24", router="10.254.0.1"),
+     "underlay.cidr: 10.254.0.0/24 overlaps cluster.serviceCIDR 10.254.0.0/16"),
     (_set(flannel_mode="vxlan"), "cluster.flannelMode: 'vxlan' is not one of routes, seed"),
     (_set(nodes=[]), "nodes: a cluster needs at least one node"),
     (_set(router="gw"), "underlay.router: 'gw' is not an IPv4 address"),
@@ -187,8 +194,17 @@ RULES = [
      "deployments[1].name: 'default/web' is already used by deployments[0]"),
     (lambda c: setattr(c.pods[0], "name", "A"), f"pods[0].name: 'A' is not a valid DNS-1123 subdomain {SUB}"),
     (lambda c: setattr(c.pods[0], "namespace", "a.b"), f"pods[0].namespace: 'a.b' is not a valid DNS-1123 label {DNS}"),
-    (lambda c: setattr(c.pods[0], "node", "node9"), "pods[0].node: 'node9' is not a node of this cluster"),
+    (lambda c: setattr(c.pods[0], "node", "node9"), "pods[0].node: 'node9' is not a node of this cluster (nodes: node1, node2)"),
     (lambda c: setattr(c.pods[0], "ip", "x"), "pods[0].ip: 'x' is not an IPv4 address"),
+    # exec and logs take a node's, host's or netlab's own name first: such a pod could not be reached
+    (lambda c: setattr(c.pods[0], "name", "node2"), "pods[0].name: 'node2' is the name of a node of the lab: "
+     "netlab exec node2 and netlab logs node2 would reach that, never the pod (choose another name)"),
+    (lambda c: (c.hosts.append(_o("Host", "client", "192.168.0.100")), setattr(c.pods[0], "name", "client")),
+     "pods[0].name: 'client' is the name of an outside host of the lab: netlab exec client and netlab logs client "
+     "would reach that, never the pod (choose another name)"),
+    (lambda c: setattr(c.pods[0], "name", "router"), "pods[0].name: 'router' is the name of one of netlab's own "
+     "namespaces of the lab: netlab exec router and netlab logs router would reach that, never the pod "
+     "(choose another name)"),
     (lambda c: c.pods.append(_o("Pod", "b", "default", "", "172.30.5.5")), "pods[1].ip: 172.30.5.5 is in no node's podCIDR"),
     (lambda c: c.pods.extend([_o("Pod", "b", "default", "node1", ""), _o("Pod", "c", "default", "", "172.30.9.255")]),
      "pods[2].ip: 172.30.9.255 is reserved (subnet, gateway or broadcast address)"),
