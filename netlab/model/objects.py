@@ -94,6 +94,8 @@ class PodSpec:
     env_from: list[EnvFrom] = field(default_factory=list)
     volumes: list[Volume] = field(default_factory=list)
     run_as_user: int | None = None    # None: the pod's own user (netlab gives each pod one)
+    # seconds between the SIGTERM that ends the pod and the SIGKILL, if it has not exited by then
+    termination_grace_period: int = 30
     # the pod's containers when there are several: `command` is then the pod's runtime,
     # which starts them (netlab-kube-dns-pod); empty: one container, the command itself
     containers: list[str] = field(default_factory=list)

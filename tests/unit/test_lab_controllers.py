@@ -180,3 +180,15 @@ def test_a_failed_up_removes_what_it_made(kernel):
         seed(kernel, "broken")
     assert kernel.namespaces == {} and kernel.running() == set()
     assert not (state.RUN_DIR / "broken").exists()
+
+
+def test_a_pod_scaled_away_is_given_its_grace_period_to_end(kernel):
+    c = seed_cluster("ctl")
+    for p in c.pods:
+        if p.owner == "data-product":
+            p.termination_grace_period = 1
+    lab = Lab.up(c, kernel=kernel)
+    _, stopped = lab.update(_scale("data-product", 1))
+    _, more = lab.update(_scale("business-manager", 1))
+    given = {p.owner: kernel.stopped[layout.pod_proc(p.namespace, p.name)] for p in stopped + more}
+    assert given == {"data-product": 1.0, "business-manager": 30.0}
