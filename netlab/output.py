@@ -93,7 +93,7 @@ def pod_object(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiti
             condition["reason"] = "ContainersNotReady"
     return {
         "apiVersion": "v1", "kind": "Pod", "metadata": meta,
-        "spec": {"nodeName": p.node, "containers": specs},
+        "spec": {"nodeName": p.node, "containers": specs, "terminationGracePeriodSeconds": p.termination_grace_period},
         "status": {"phase": phase, "podIP": p.ip, "podIPs": [{"ip": p.ip}],
                    "hostIP": c.node(p.node).ip,
                    "conditions": [condition],

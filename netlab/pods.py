@@ -96,16 +96,19 @@ class Pods:
             p.ready = False
 
     def remove(self, c: Cluster, pods: list[Pod], best_effort: bool = False) -> None:
-        """Stop their processes, unplug their veths (freeing the ifindex now), drop the namespaces.
-        `best_effort`: what a failed `add` made, some of it perhaps not (a veth whose pod
-        namespace never came is deleted with that namespace)."""
+        """Stop their processes as the kubelet does (SIGTERM, then SIGKILL once the pod's grace
+        period is over: our apps end as soon as they are idle), unplug their veths (freeing the
+        ifindex now), drop the namespaces. `best_effort`: what a failed `add` made, some of it
+        perhaps not (a veth whose pod namespace never came is deleted with that namespace);
+        it never served, so it gets no grace."""
         names = [layout.pod_ns(c.name, p) for p in pods]
         if best_effort:
             names = [n for n in names if self.kernel.namespace_exists(n)]
             pods = [p for p in pods if layout.pod_ns(c.name, p) in names]
-        procs = [self.ledger.pop_proc(layout.pod_proc(p.namespace, p.name)) for p in pods]
-        self.kernel.stop([p for p in procs if p])
-        self.kernel.kill_in(names)
+        procs = [(self.ledger.pop_proc(layout.pod_proc(p.namespace, p.name)), p) for p in pods]
+        running = [(proc, 0.0 if best_effort else float(p.termination_grace_period)) for proc, p in procs if proc]
+        self.kernel.stop([proc for proc, _ in running], [grace for _, grace in running])
+        self.kernel.kill_in(names, timeout=0)       # the grace period is over for whatever is left
         self.runtime.forget(pods)
         nodes = {n.name for n in c.nodes}
         nets = [cni.pod_net(c, p) for p in pods if p.node in nodes]

@@ -21,6 +21,7 @@ import pymysql
 from netlab.apps.http import drain, me, on_sigterm, start
 
 HEALTH_PERIOD = 1.0
+NOT_READY_DRAIN = 0.8     # seconds of requests in flight answered before the port closes
 
 
 def password() -> str:
@@ -72,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         server = start(a.port, {"/api/v1/product/list": products})
         while not stop.wait(HEALTH_PERIOD) and db_answers(pool):
             pass
-        if not stop.is_set():
+        if stop.is_set():
+            drain(server)
+        else:       # still in the Endpoints till the kubelet finds the port closed: connections keep coming
             print("not ready: closing the port until the database answers again", flush=True)
-        drain(server)
+            drain(server, limit=NOT_READY_DRAIN)
     return 0
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 from netlab.errors import NetlabError
 from netlab.kernel.objects import Fdb, Neigh, Route
@@ -344,6 +344,7 @@ class FakeKernel:
         self.files: dict[tuple[str, str], str] = {}
         self.iptables = FakeIptables()
         self.processes: dict[int, Proc] = {}            # running, by pid
+        self.stopped: dict[str, float] = {}             # process name -> the time it was given to end
         self.conntrack: dict[str, set[tuple[str, str]]] = {}   # ns -> (original daddr, reply saddr), UDP
         self.not_ready: set[str] = set()
         self.calls: list[tuple[str, str, tuple]] = []
@@ -418,10 +419,12 @@ class FakeKernel:
     def alive(self, proc: Proc) -> bool:
         return self.processes.get(proc.pid) == proc
 
-    def stop(self, procs, timeout: float = 1.0) -> None:
-        for p in procs:
+    def stop(self, procs, timeout: float | Sequence[float] = 1.0) -> None:
+        limits = timeout if isinstance(timeout, Sequence) else [timeout] * len(procs)
+        for p, limit in zip(procs, limits):
             if self.alive(p):
                 del self.processes[p.pid]
+                self.stopped[p.name] = limit
 
     def kill_in(self, namespaces, timeout: float = 1.0) -> int:
         pids = [pid for pid, p in self.processes.items() if p.netns in set(namespaces)]

@@ -12,7 +12,7 @@ class LocalKernel:
     def remove_namespaces(self, names: Sequence[str]) -> None:
         netns.remove_all(names)
 
-    def stop(self, procs: Sequence[Proc], timeout: float = 1.0) -> None:
+    def stop(self, procs: Sequence[Proc], timeout: float | Sequence[float] = 1.0) -> None:
         process.stop(list(procs), timeout)
 
     def kill_in(self, namespaces: Sequence[str], timeout: float = 1.0) -> int:

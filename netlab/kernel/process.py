@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import NoReturn
+from typing import NoReturn, Sequence
 
 from netlab.kernel import netns, sandbox
 from netlab.model import capabilities as caps
@@ -285,23 +285,32 @@ def _reap(pid: int) -> None:
         _reaped(pid, block=True)
 
 
-def kill(pids: list[int], timeout: float = 1.0) -> None:
-    """SIGTERM, then SIGKILL whatever is still there after `timeout` (at once if 0); returns
-    once they have all gone (a SIGKILL takes effect when its process next runs: one that has
-    not yet died could still fork)."""
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM if timeout else signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    left = _wait_gone(list(pids), timeout)
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for pid in _wait_gone(left, GONE_WITHIN):
+def kill(pids: list[int], timeout: float | Sequence[float] = 1.0) -> None:
+    """SIGTERM, then SIGKILL whatever is still there after `timeout` (at once if 0): one for
+    all, or each pid's own (its pod's grace period). Returns once they have all gone (a
+    SIGKILL takes effect when its process next runs: one that has not yet died could still fork)."""
+    waiting = dict(zip(pids, timeout)) if isinstance(timeout, Sequence) else dict.fromkeys(pids, timeout)
+    for pid, limit in waiting.items():
+        _signal(pid, signal.SIGTERM if limit else signal.SIGKILL)
+    killed: list[int] = []
+    t0 = time.monotonic()
+    while waiting:
+        waiting = {pid: limit for pid, limit in waiting.items() if not _gone(pid)}
+        for pid in [pid for pid, limit in waiting.items() if time.monotonic() - t0 >= limit]:
+            _signal(pid, signal.SIGKILL)
+            del waiting[pid]
+            killed.append(pid)
+        if waiting:
+            time.sleep(0.002)
+    for pid in _wait_gone(killed, GONE_WITHIN):
         _reap(pid)          # ours: waits; another's pid still there after a SIGKILL: reused
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 GONE_WITHIN = 2.0     # seconds a SIGKILLed process may take to die (the host busy, say)
@@ -351,11 +360,13 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def stop(procs: list[Proc], timeout: float = 1.0) -> None:
+def stop(procs: list[Proc], timeout: float | Sequence[float] = 1.0) -> None:
     """Stop these processes and every process under them (a supervisor's program, say,
-    which may be in a namespace no longer found by its name)."""
-    pids = [p.pid for p in procs if alive(p)]
-    kill(pids + [d for pid in pids for d in descendants(pid)], timeout)
+    which may be in a namespace no longer found by its name); `timeout` as kill's, what
+    runs under a process having that process's."""
+    limits = timeout if isinstance(timeout, Sequence) else [timeout] * len(procs)
+    tree = [(pid, limit) for p, limit in zip(procs, limits) if alive(p) for pid in (p.pid, *descendants(p.pid))]
+    kill([pid for pid, _ in tree], [limit for _, limit in tree])
 
 
 def descendants(pid: int) -> list[int]:

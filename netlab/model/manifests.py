@@ -52,7 +52,8 @@ _KNOWN = {
     "Deployment": _TOP | {"spec"},
     "Deployment.spec": {"replicas", "selector", "template", "strategy"},
     "Pod": _TOP | {"spec"},
-    "Pod.spec": {"containers", "nodeName", "restartPolicy", "volumes", "securityContext"},
+    "Pod.spec": {"containers", "nodeName", "restartPolicy", "volumes", "securityContext",
+                 "terminationGracePeriodSeconds"},
     "container": {"name", "image", "command", "args", "ports", "imagePullPolicy", "env", "envFrom",
                   "volumeMounts", "securityContext"},
     "env": {"name", "value", "valueFrom"},
@@ -399,9 +400,16 @@ def _capabilities(d: Reader, sc: dict, path: str) -> tuple[list[str], list[str]]
     return lists[0], lists[1]
 
 
+def _grace_period(d: Reader, spec: dict, path: str) -> int:
+    seconds = d.get(spec, "terminationGracePeriodSeconds", path, int, 30)
+    if seconds < 0:
+        d.fail(fields.join(path, "terminationGracePeriodSeconds"), f"{seconds} must be greater than or equal to 0")
+    return seconds
+
+
 def _pod_spec(d: Reader, spec: dict, path: str) -> PodSpec:
     """The pod spec's first container (the one netlab runs) with its volumes; ports of every container."""
-    out = PodSpec()
+    out = PodSpec(termination_grace_period=_grace_period(d, spec, path))
     vols = _volumes(d, spec, path)
     sc_path = fields.join(path, "securityContext")
     sc = d.get(spec, "securityContext", path, dict, {})

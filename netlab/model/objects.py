@@ -96,6 +96,8 @@ class PodSpec:
     run_as_user: int | None = None    # None: the pod's own user (netlab gives each pod one)
     cap_add: list[str] = field(default_factory=list)     # securityContext.capabilities, as
     cap_drop: list[str] = field(default_factory=list)    # capabilities.name() spells them
+    # seconds between the SIGTERM that ends the pod and the SIGKILL, if it has not exited by then
+    termination_grace_period: int = 30
     # the pod's containers when there are several: `command` is then the pod's runtime,
     # which starts them (netlab-kube-dns-pod); empty: one container, the command itself
     containers: list[str] = field(default_factory=list)

@@ -202,3 +202,15 @@ def test_an_apply_the_cluster_refuses_changes_neither_the_kernel_nor_the_record(
         lab.update(lambda c: store.apply(c, manifests.load(f)))
     assert (set(kernel.namespaces), lab.state()) == (namespaces, state)
     assert {ns: kernel.iptables.save(ns) for ns in rules} == rules
+
+
+def test_a_pod_scaled_away_is_given_its_grace_period_to_end(kernel):
+    c = seed_cluster("ctl")
+    for p in c.pods:
+        if p.owner == "data-product":
+            p.termination_grace_period = 1
+    lab = Lab.up(c, kernel=kernel)
+    _, stopped = lab.update(_scale("data-product", 1))
+    _, more = lab.update(_scale("business-manager", 1))
+    given = {p.owner: kernel.stopped[layout.pod_proc(p.namespace, p.name)] for p in stopped + more}
+    assert given == {"data-product": 1.0, "business-manager": 30.0}

@@ -423,6 +423,12 @@ _ERRORS = [
      "spec.volumes[0].secret.items[0].path: 'a/../../k' must not contain '..'"),
     (_pod(spec="volumes: [{name: s, configMap: {name: c, items: [{key: k}]}}]\n"),
      "spec.volumes[0].configMap.items[0].path: required field is missing"),
+    # Pods: terminationGracePeriodSeconds, a whole number of seconds, 0 or more
+    (_pod(spec="terminationGracePeriodSeconds: -1\n"),
+     "spec.terminationGracePeriodSeconds: -1 must be greater than or equal to 0"),
+    (_pod(spec="terminationGracePeriodSeconds: '30'\n"), "spec.terminationGracePeriodSeconds: '30' must be a int"),
+    (_pod(spec="terminationGracePeriodSeconds: 1.5\n"), "spec.terminationGracePeriodSeconds: 1.5 must be a int"),
+    (_pod(spec="terminationGracePeriodSeconds: true\n"), "spec.terminationGracePeriodSeconds: True must be a int"),
     # Pods: runAsUser
     (_pod(spec="securityContext: {runAsUser: -1}\n"),
      "spec.securityContext.runAsUser: -1 must be between 0 and 2147483647, inclusive"),
@@ -652,9 +658,11 @@ def test_topology_containers_give_env_refs_and_user():
     spec = manifests.containers(pod, "pods[0]")
     assert spec.template() == {"container_ports": {}, "command": ["x"], "image": "", "env": {},
                              "env_refs": {"P": KeyRef("Secret", "s", "k")}, "env_from": [EnvFrom("ConfigMap", "m")],
-                             "volumes": [], "run_as_user": 1000, "cap_add": [], "cap_drop": []}
+                             "volumes": [], "run_as_user": 1000, "cap_add": [], "cap_drop": [],
+                             "termination_grace_period": 30}
     c = topology.parse({"nodes": [{"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}], "pods": [pod]})
-    assert c.pods[0].spec() == ({}, ["x"], "", {}, {"P": KeyRef("Secret", "s", "k")}, [EnvFrom("ConfigMap", "m")], [], 1000, [], [])
+    assert c.pods[0].spec() == ({}, ["x"], "", {}, {"P": KeyRef("Secret", "s", "k")}, [EnvFrom("ConfigMap", "m")], [], 1000,
+                                [], [], 30)
     with pytest.raises(ModelError, match=r"^pods\[0\]\.containers\[0\]\.securityContext\.privileged: unknown "
                                          r"field \(known: capabilities, runAsUser\)$"):
         manifests.containers({"containers": [{"securityContext": {"privileged": True}}]}, "pods[0]")
@@ -709,6 +717,30 @@ def test_replicas_zero_and_more_are_taken(tmp_path, replicas):
         spec: {{replicas: {replicas}, template: {{metadata: {{labels: {{app: web}}}}}}}}
         """)
     assert m.obj.replicas == replicas
+
+
+def test_the_grace_period_comes_from_the_pod_template_else_30_seconds(tmp_path):
+    _, loaded = _load(tmp_path, """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          template:
+            metadata: {labels: {app: web}}
+            spec: {terminationGracePeriodSeconds: 1, containers: [{name: c}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        spec: {terminationGracePeriodSeconds: 0, containers: [{name: c}]}
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: q}
+        spec: {containers: [{name: c}]}
+        """)
+    assert [m.obj.termination_grace_period for m in loaded] == [1, 0, 30]
+    assert all(not m.warnings for m in loaded)
 
 
 def test_replicas_below_zero_are_refused(tmp_path):

@@ -519,7 +519,7 @@ def test_pod_object_whole():
                      "creationTimestamp": "2023-11-14T22:13:20Z",
                      "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
                                           "name": "data-product-6664c6dcb9", "controller": True}]},
-        "spec": {"nodeName": "node2", "containers": []},
+        "spec": {"nodeName": "node2", "containers": [], "terminationGracePeriodSeconds": 30},
         "status": {"phase": "Running", "podIP": "172.30.9.2", "podIPs": [{"ip": "172.30.9.2"}],
                    "hostIP": "192.168.0.22", "conditions": [{"type": "Ready", "status": "True"}],
                    "containerStatuses": [{"name": "data-product", "ready": True, "restartCount": 2}]}}

@@ -177,7 +177,8 @@ def test_pod_object_of_several_containers_all_ready():
         {"name": "kubedns", "command": ["netlab-kube-dns", "--dns-port=10053"],
          "ports": [{"name": "dns-local", "containerPort": 10053, "protocol": "UDP"}]},
         {"name": "healthz", "command": ["netlab-exechealthz", "--port=8080"],
-         "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]}
+         "ports": [{"containerPort": 8080, "protocol": "TCP"}]}],
+        "terminationGracePeriodSeconds": 30}
     assert obj["status"]["containerStatuses"] == [
         {"name": "kubedns", "ready": True, "restartCount": 0,
          "state": {"running": {"startedAt": "2023-11-14T22:13:20Z"}}},

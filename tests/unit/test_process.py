@@ -61,3 +61,18 @@ def test_retitle_of_a_long_command_line_spills_into_the_environment_area():
     got = _retitled(argv, {"NETLAB_NETNS": "lab-q"})
     assert got["cmdline"].split(b"\0")[0] == " ".join(argv).encode()
     assert b"NETLAB_NETNS=lab-q\0" in got["environ"]
+
+
+def test_each_process_is_given_its_own_time_after_sigterm_then_sigkilled():
+    import signal
+    import subprocess
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                                 "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint(flush=True)\ntime.sleep(30)"],
+                                stdout=subprocess.PIPE)
+    stubborn.stdout.readline()                  # SIGTERM is ignored from now on
+    polite = subprocess.Popen(["sleep", "30"])
+    t = time.monotonic()
+    process.kill([stubborn.pid, polite.pid], [0.5, 20])
+    took = time.monotonic() - t
+    assert stubborn.wait(1) == -signal.SIGKILL and polite.wait(1) == -signal.SIGTERM
+    assert 0.5 <= took < 2, f"{took:.2f} s: the one ignoring SIGTERM is killed after its 0.5 s, the other ends at once"
