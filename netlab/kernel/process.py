@@ -362,11 +362,15 @@ def _is_zombie(pid: int) -> bool:
 
 def stop(procs: list[Proc], timeout: float | Sequence[float] = 1.0) -> None:
     """Stop these processes and every process under them (a supervisor's program, say,
-    which may be in a namespace no longer found by its name); `timeout` as kill's, what
-    runs under a process having that process's."""
+    which may be in a namespace no longer found by its name); `timeout` as kill's. SIGTERM
+    goes to each recorded process alone, as the kubelet sends it to a container's main
+    process: a pod's shim passes it on to the pod's PID 1, a supervisor to its program.
+    What is still under it once it has gone is killed at once."""
     limits = timeout if isinstance(timeout, Sequence) else [timeout] * len(procs)
-    tree = [(pid, limit) for p, limit in zip(procs, limits) if alive(p) for pid in (p.pid, *descendants(p.pid))]
-    kill([pid for pid, _ in tree], [limit for _, limit in tree])
+    live = [(p, limit) for p, limit in zip(procs, limits) if alive(p)]
+    under = [pid for p, _ in live for pid in descendants(p.pid)]
+    kill([p.pid for p, _ in live], [limit for _, limit in live])
+    kill([pid for pid in under if not _gone(pid)], 0)
 
 
 def descendants(pid: int) -> list[int]:
