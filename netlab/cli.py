@@ -762,6 +762,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("netlab: must be run as root: it creates network namespaces, links and iptables rules "
              "(try: sudo netlab ...)")
         return 1
+    os.umask(0o077)         # what the lab writes (state, rules, leases) is root's alone unless it says
     try:
         return args.fn(args) or 0
     except NetlabError as e:

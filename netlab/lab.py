@@ -59,7 +59,6 @@ class Lab(LabRecord):
 
     def __init__(self, name: str, kernel: Kernel | None = None):
         super().__init__(name)
-        os.umask(0o077)     # what the lab writes (state, rules, leases) is root's alone unless it says
         self.kernel = kernel or _real_kernel()
         self.runtime = Runtime(self.dir)
         self.dataplane = Dataplane(self.kernel, self.dir)
