@@ -16,7 +16,6 @@ def forget_udp_to(ns: str, keep: dict[str, set[str]]) -> int:
     rules' update and this call is a query in flight whose answer must find its way back."""
     def work():
         from pyroute2 import Conntrack
-        from pyroute2.netlink.exceptions import NetlinkError
         from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
         netns.guard_not_root()
         deleted = 0
@@ -26,14 +25,21 @@ def forget_udp_to(ns: str, keep: dict[str, set[str]]) -> int:
                 for entry in list(ct.dump_entries(tuple_orig=NFCTAttrTuple(proto=socket.IPPROTO_UDP, daddr=ip))):
                     if entry.tuple_reply.saddr in endpoints:
                         continue
-                    try:
-                        ct.delete(entry)
-                    except NetlinkError as e:
-                        if not already_gone(e):      # gone meanwhile (it timed out): as wanted
-                            raise
-                        continue
-                    deleted += 1
+                    deleted += delete(ct, entry)
         finally:
             ct.close()
         return deleted
     return netns.run_in(ns, work)
+
+
+def delete(ct, entry) -> bool:
+    """Delete one entry; False if it was gone already (it timed out, or another deleted it
+    meanwhile: as wanted). Any other refusal is raised."""
+    from pyroute2.netlink.exceptions import NetlinkError
+    try:
+        ct.delete(entry)
+    except NetlinkError as e:
+        if not already_gone(e):
+            raise
+        return False
+    return True

@@ -200,3 +200,33 @@ def test_a_scale_killed_at_any_moment_is_put_right_by_the_next_command(make_lab)
     print(f"scale 3->6 takes {whole:.2f} s; killed at {[0.3, 0.5, 0.6, 0.7, 0.8, 0.9]} of it, it left "
           f"{left} namespaces the record did not hold; each removed by the next scale")
     assert any(left), "no kill came while the scale was making pods: the test tested nothing"
+
+
+def test_a_conntrack_entry_deleted_twice_is_gone_not_an_error():
+    """kube-proxy's stale-UDP clean-up races the kernel's timeouts and other deleters: the
+    second delete of an entry finds it gone, which is what it wanted."""
+    from pyroute2 import Conntrack
+    from netlab.kernel import conntrack, netns
+    ns = f"{unique()}-ct"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for cmd in (["ip", "link", "set", "lo", "up"],
+                    ["iptables-legacy", "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-j", "ACCEPT"]):
+            subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
+        subprocess.run(["ip", "netns", "exec", ns, "python3", "-c",
+                        "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 9))"],
+                       check=True)
+
+        def twice():
+            from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+            ct = Conntrack()
+            try:
+                [entry] = list(ct.dump_entries(tuple_orig=NFCTAttrTuple(proto=socket.IPPROTO_UDP, daddr="127.0.0.1")))
+                return conntrack.delete(ct, entry), conntrack.delete(ct, entry)
+            finally:
+                ct.close()
+        import socket
+        assert netns.run_in(ns, twice) == (True, False)
+        assert conntrack.forget_udp_to(ns, {"127.0.0.1": set()}) == 0
+    finally:
+        subprocess.run(["ip", "netns", "delete", ns], check=True)
