@@ -75,18 +75,21 @@ def topology_lab(name: str, nodes: int, pods: int, processes: bool):
 
 
 def pss_kib(name: str) -> tuple[int, int]:
-    """(processes, PSS in KiB) of the lab's pods' processes (smaps_rollup)."""
+    """(pods, PSS in KiB) of the lab's pods' processes (smaps_rollup): each recorded one
+    and all under it (a pod's shim, its PID 1 and what that started)."""
+    from netlab.kernel.process import descendants
     state = Lab(name).state()
     total, count = 0, 0
     for key, proc in state["procs"].items():
         if not key.startswith("pod/"):
             continue
-        try:
-            with open(f"/proc/{proc['pid']}/smaps_rollup") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
-            count += 1
-        except (OSError, StopIteration):
-            continue
+        count += 1
+        for pid in (proc["pid"], *descendants(proc["pid"])):
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+            except (OSError, StopIteration):
+                continue
     return count, total
 
 
