@@ -210,10 +210,10 @@ def _shim(pid1: int) -> NoReturn:
     the kernel has ended every process of the pod (a worker cannot outlive its master)."""
     try:
         for signum in FORWARDED:
-            signal.signal(signum, lambda n, _frame: os.kill(pid1, n))
+            signal.signal(signum, lambda n, _frame: _signal(pid1, n))
         _, status = os.waitpid(pid1, 0)
     except BaseException:
-        os.kill(pid1, signal.SIGKILL)       # never a pod without its shim
+        _signal(pid1, signal.SIGKILL)       # never a pod without its shim
         raise
     if os.WIFSIGNALED(status):          # ended by a signal: so does the shim, for its parent to see
         n = os.WTERMSIG(status)

@@ -76,3 +76,57 @@ def test_each_process_is_given_its_own_time_after_sigterm_then_sigkilled():
     took = time.monotonic() - t
     assert stubborn.wait(1) == -signal.SIGKILL and polite.wait(1) == -signal.SIGTERM
     assert 0.5 <= took < 2, f"{took:.2f} s: the one ignoring SIGTERM is killed after its 0.5 s, the other ends at once"
+
+
+def _shim_over(child_code) -> tuple[int, int]:
+    """Fork a shim (process._shim) over a child running child_code(ready_fd); (shim, child)."""
+    import signal
+    r, w = os.pipe()
+    shim = os.fork()
+    if shim == 0:
+        try:
+            child = os.fork()
+            if child == 0:
+                child_code(w)
+                os._exit(0)
+            os.write(w, str(child).encode().ljust(16))
+            process._shim(child)
+        finally:
+            os._exit(99)
+    os.close(w)
+    first, second = os.read(r, 16), os.read(r, 16)       # the child's pid, then the child's "ready"
+    os.close(r)
+    child = int((first if first.strip().isdigit() else second).strip())
+    while not _catches(shim, signal.SIGTERM):       # its handlers are in place
+        time.sleep(0.001)
+    return shim, child
+
+
+def _catches(pid: int, signum: int) -> bool:
+    with open(f"/proc/{pid}/status") as f:
+        caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    return bool(caught & (1 << (signum - 1)))
+
+
+def _on_term_exit_7(ready: int) -> None:
+    import signal
+    import time
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(7))
+    os.write(ready, b"ready".ljust(16))
+    time.sleep(30)
+
+
+def test_a_shim_passes_sigterm_on_and_ends_with_its_childs_exit_code():
+    import signal
+    shim, _ = _shim_over(_on_term_exit_7)
+    os.kill(shim, signal.SIGTERM)
+    _, status = os.waitpid(shim, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7
+
+
+def test_a_shim_ends_killed_as_its_child_was():
+    import signal
+    shim, child = _shim_over(_on_term_exit_7)
+    os.kill(child, signal.SIGKILL)
+    _, status = os.waitpid(shim, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
