@@ -37,6 +37,16 @@ def agent_box(ns: str) -> process.Sandbox:
 
 
 @functools.cache
+def _installation() -> tuple[str, ...]:
+    """Where netlab's Python and programs are, if a pod's own /tmp or /run would hide them
+    (a checkout under /tmp, say): the pod sees them there still."""
+    import netlab
+    from netlab.kernel.sandbox import is_private
+    places = {os.path.realpath(sys.prefix), os.path.dirname(os.path.dirname(os.path.realpath(netlab.__file__)))}
+    return tuple(sorted(p for p in places if is_private(p)))
+
+
+@functools.cache
 def _pods_as_root() -> bool:
     """Pods run as their own users only if those can run netlab's Python and reach
     their own directory under the labs' run directory."""
@@ -100,7 +110,7 @@ class Runtime:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
         env.update({"HOME": "/", **variables, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
                     "NODE_NAME": p.node})
-        keep = [str(home)]
+        keep = [str(home), *_installation()]
         if reads_store(p):       # what it may read of the store: Services, Endpoints, Pods
             env["NETLAB_STATE"] = str(self.dir.view_file)
             keep.append(str(self.dir.view_file.parent))

@@ -6,6 +6,8 @@ import os
 import pwd
 import socket
 import stat
+import sys
+from importlib.util import find_spec
 
 from helpers import eventually, leftovers, netlab, unique
 
@@ -34,6 +36,7 @@ print(json.dumps({
 time.sleep(3600)
 """
 
+CHECKOUT = os.path.dirname(os.path.dirname(find_spec("netlab").origin))      # netlab's own files
 DEFAULT_CAPS = 0xa80425fb       # containerd's and Docker's 14 (CHOWN ... AUDIT_WRITE, SETFCAP)
 NET_ADMIN, SYS_ADMIN = 1 << 12, 1 << 21
 
@@ -87,11 +90,14 @@ def test_a_pod_sees_its_own_processes_files_and_ipc_and_no_host_socket(tmp_path)
         netlab("up", "-f", str(tmp_path / "pods.yaml"), "--name", name)
         seen = {pod: _report(name, pod) for pod in ("own", "other", "root", "netadmin")}
         host_ipc = os.stat("/proc/self/ns/ipc").st_ino
+        # what the pod sees of the host there: its own directory, and netlab's installation if it is there
+        shown = {d: {p.split("/")[2] for p in (sys.prefix, CHECKOUT)
+                     if p.startswith(f"{d}/")} for d in ("/tmp", "/run")}
         for pod, r in seen.items():
             assert r["pid"] == 1 and r["pids"] == [1], (pod, r["pids"])        # ps: the pod's processes only
             assert r["ipc"] != host_ipc, pod
-            assert r["tmp"] == [pod] and r["shm"] == [pod], (pod, r["tmp"], r["shm"])
-            assert r["run"] == ["netlab"], (pod, r["run"])                     # its own directory, no more
+            assert set(r["tmp"]) == {pod} | shown["/tmp"] and r["shm"] == [pod], (pod, r["tmp"], r["shm"])
+            assert set(r["run"]) == {"netlab"} | shown["/run"], (pod, r["run"])
             assert set(r["sockets"].values()) == {"FileNotFoundError"}, (pod, r["sockets"])
             assert not os.path.exists(f"/tmp/{pod}") and not os.path.exists(f"/dev/shm/{pod}")
         assert len({r["ipc"] for r in seen.values()}) == 4 and len({r["pidns"] for r in seen.values()}) == 4
