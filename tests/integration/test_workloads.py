@@ -61,11 +61,14 @@ def test_the_walk_through_request_end_to_end(seed_lab):
     """business-manager -> data-product by name -> mysql Service -> MariaDB on the db host."""
     c = seed_lab.cluster()
     pod = pod_ns(c, "business-manager-666f454f7f-7l86b")
+    assert eventually(lambda: all(p.ready for p in seed_lab.cluster().pods if p.owner == "data-product"), timeout=5)
     served = set()
-    for _ in range(12):
+    for _ in range(40):         # each goes to one of 3 data-product pods, 1 of them on node2: (2/3)^40 to miss it
         out = json.loads(sh(pod, "curl", "-s", "-m", "5", "http://business-manager/api/v1/product/list").stdout)
         assert [p["name"] for p in out["products"]] == ["apple", "banana", "cherry", "durian"]   # from the database
         served.add((out["business_manager"]["node"], out["data_product"]["node"]))
+        if {dp for _, dp in served} == {"node1", "node2"}:
+            break
     assert {dp for _, dp in served} == {"node1", "node2"}       # data-product pods on both nodes answered
 
 
