@@ -1,4 +1,6 @@
 """What kube-dns may read of the lab's store (netlab.state.view): no root needed."""
+
+
 def test_kube_dns_view_holds_no_secret_config_map_template_or_pod_variables():
     from netlab.model.seed import seed_cluster
     from netlab.state import view
