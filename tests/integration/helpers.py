@@ -101,6 +101,18 @@ def listdir(path: str) -> list[str]:
         return []
 
 
+def pid_namespace_members(ns: str) -> dict[int, int]:
+    """The living processes of PID namespace `ns` (as /proc/PID/ns/pid reads): pid -> uid."""
+    found = {}
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{p}/ns/pid") == ns and proc_state(p) not in (None, "Z"):
+                found[int(p)] = os.stat(f"/proc/{p}").st_uid
+        except (FileNotFoundError, PermissionError):      # gone; or not ours to look at (the host's init)
+            continue
+    return found
+
+
 def leftovers(name: str) -> list[str]:
     """Everything of lab `name` still on the machine: namespaces, mounts, state, /etc/netns."""
     found = [f"netns {n}" for n in listdir("/run/netns") if n.startswith(f"{name}-")]

@@ -9,7 +9,7 @@ from netlab import layout
 from netlab.errors import NetlabError
 from netlab.kernel import iptables, process
 
-from helpers import eventually, leftovers, netlab, ping, proc_state, unique
+from helpers import eventually, leftovers, netlab, pid_namespace_members, ping, proc_state, unique
 
 
 def test_iptables_in_a_namespace_that_is_gone_is_one_error():
@@ -114,17 +114,6 @@ def test_a_killed_agent_is_shown_down_and_comes_back_with_traffic_within_5_s(mak
     print(f"{agent}: recovered in {recovered:.2f} s")
 
 
-def _pid_namespace_members(ns: str) -> list[int]:
-    found = []
-    for p in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink(f"/proc/{p}/ns/pid") == ns and proc_state(p) not in (None, "Z"):
-                found.append(int(p))
-        except (FileNotFoundError, PermissionError):
-            continue
-    return found
-
-
 @pytest.mark.parametrize("pod", ["kube-system/kube-dns", "ingress-nginx/nginx-ingress-controller"])
 def test_a_pods_killed_main_process_takes_the_whole_pod_which_comes_back_with_traffic_within_5_s(make_lab, pod):
     """kube-dns's runtime, or the ingress's nginx master (its worker held ports 80/443 after it)."""
@@ -134,10 +123,10 @@ def test_a_pods_killed_main_process_takes_the_whole_pod_which_comes_back_with_tr
     name, rec = next((n, r) for n, r in lab.state()["procs"].items() if n.startswith(f"pod/{pod}-"))
     init = process.pod_init(process.Proc(**rec))
     pidns = os.readlink(f"/proc/{init}/ns/pid")
-    assert len(_pid_namespace_members(pidns)) >= 2          # the main process and its workers or containers
+    assert len(pid_namespace_members(pidns)) >= 2          # the main process and its workers or containers
     os.kill(init, 9)
     killed = time.monotonic()
-    assert eventually(lambda: _pid_namespace_members(pidns) == [], timeout=2), _pid_namespace_members(pidns)
+    assert eventually(lambda: not pid_namespace_members(pidns), timeout=2), pid_namespace_members(pidns)
     seen = []
 
     def status() -> str:
@@ -156,7 +145,6 @@ def test_a_pods_killed_main_process_takes_the_whole_pod_which_comes_back_with_tr
 def _consistent(lab, deployment: str, replicas: int) -> None:
     """The record, the kernel's namespaces and every node's rules tell one story."""
     import re
-    import sys  # noqa: F401
     state = lab.state()
     c = lab.cluster()
     assert len([p for p in c.pods if p.owner == deployment]) == replicas

@@ -9,7 +9,7 @@ import stat
 import sys
 from importlib.util import find_spec
 
-from helpers import eventually, leftovers, netlab, unique
+from helpers import eventually, leftovers, netlab, pid_namespace_members, unique
 
 # What the pod's PID 1 finds, printed as one JSON line to its log (then it waits to be stopped).
 PROBE = r"""
@@ -124,18 +124,6 @@ def _others_may_read(path: str) -> bool:
     return bool(os.lstat(path).st_mode & stat.S_IROTH)
 
 
-def _uids_in_pid_namespace(pid: int) -> set[int]:
-    ns = os.readlink(f"/proc/{pid}/ns/pid")
-    uids = set()
-    for p in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink(f"/proc/{p}/ns/pid") == ns:
-                uids.add(os.stat(f"/proc/{p}").st_uid)
-        except (FileNotFoundError, PermissionError):      # gone; or not ours to look at (the host's init)
-            continue
-    return uids
-
-
 def test_the_labs_servers_run_as_users_of_their_own_and_its_files_are_roots():
     """As `netlab up` makes the lab (umask 077 is the command's, not the library's)."""
     from netlab.lab import LabRecord
@@ -154,7 +142,7 @@ def _servers_and_files(lab) -> None:
     dns = next(process.Proc(**r) for n, r in procs.items() if n.startswith("pod/kube-system/kube-dns-"))
     assert eventually(lambda: "4/4" in netlab("get", "pods", "-n", "kube-system", "--name", lab.name).stdout,
                       timeout=10)
-    uids = _uids_in_pid_namespace(process.pod_init(dns))
+    uids = set(pid_namespace_members(os.readlink(f"/proc/{process.pod_init(dns)}/ns/pid")).values())
     assert len(uids) >= 1 and 0 not in uids, uids          # kube-dns, dnsmasq, the sidecars: none root
     db = procs["host/db"]["pid"]
     server = [p for p in process.descendants(db) if open(f"/proc/{p}/comm").read().strip() == "mariadbd"]
