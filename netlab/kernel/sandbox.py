@@ -57,8 +57,8 @@ def is_private(path: str) -> bool:
 
 
 def private_dirs(keep: Sequence[str]) -> None:
-    """An empty tmpfs over each of PRIVATE; the directories in `keep` (the pod's own,
-    under the labs' run directory) bound back at their paths."""
+    """An empty tmpfs over each of PRIVATE; the directories in `keep` that one would hide
+    (the pod's own under the labs' run directory, netlab's installation) bound back there."""
     held = [os.open(k, os.O_PATH | os.O_DIRECTORY) for k in keep]
     for point in PRIVATE:
         mount("tmpfs", point, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755" if point == "/run" else "mode=1777")
