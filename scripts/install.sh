@@ -28,7 +28,7 @@ fi
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-dev gcc libc6-dev \
-  iproute2 iptables nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod util-linux \
+  iproute2 iptables ipset nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod util-linux \
   dnsperf dnsmasq-base mariadb-server mariadb-client nginx wrk \
   >/dev/null
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

@@ -287,6 +287,89 @@ class IngressClass:
 
 
 @dataclass
+class Namespace:
+    """A Namespace manifest: its labels (kubernetes.io/metadata.name is added, as the API server does)."""
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Requirement:
+    """One matchExpressions entry of a label selector."""
+    key: str
+    operator: str                     # In | NotIn | Exists | DoesNotExist
+    values: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LabelSelector:
+    """matchLabels and matchExpressions, ANDed; empty selects everything."""
+    match_labels: dict[str, str] = field(default_factory=dict)
+    match_expressions: list[Requirement] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.match_expressions = _typed(self.match_expressions, Requirement)
+
+
+@dataclass
+class IPBlock:
+    cidr: str
+    excepts: list[str] = field(default_factory=list)   # spec's `except`
+
+
+@dataclass
+class PolicyPeer:
+    """One `from` / `to` entry: pods by selector (in the policy's namespace, or in the namespaces
+    the namespace selector picks, both ANDed), or an address block."""
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
+
+    def __post_init__(self):
+        for attr, kind in (("pod_selector", LabelSelector), ("namespace_selector", LabelSelector),
+                           ("ip_block", IPBlock)):
+            value = getattr(self, attr)
+            if isinstance(value, dict):
+                setattr(self, attr, kind(**value))
+
+
+@dataclass
+class PolicyPort:
+    protocol: str = "TCP"
+    port: int | str | None = None     # number, a named container port, or None: every port
+    end_port: int | None = None       # with a numeric port: the range port..end_port
+
+
+@dataclass
+class PolicyRule:
+    """An ingress or egress rule: no peers means every peer, no ports every port."""
+    peers: list[PolicyPeer] = field(default_factory=list)
+    ports: list[PolicyPort] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.peers = _typed(self.peers, PolicyPeer)
+        self.ports = _typed(self.ports, PolicyPort)
+
+
+@dataclass
+class NetworkPolicy:
+    name: str
+    namespace: str
+    pod_selector: LabelSelector = field(default_factory=LabelSelector)
+    policy_types: list[str] = field(default_factory=lambda: ["Ingress"])   # as the API server defaults them
+    ingress: list[PolicyRule] = field(default_factory=list)
+    egress: list[PolicyRule] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    created: float = 0.0
+
+    def __post_init__(self):
+        if isinstance(self.pod_selector, dict):
+            self.pod_selector = LabelSelector(**self.pod_selector)
+        self.ingress = _typed(self.ingress, PolicyRule)
+        self.egress = _typed(self.egress, PolicyRule)
+
+
+@dataclass
 class Cluster:
     name: str = "seed"
     cluster_cidr: str = "172.30.0.0/16"
@@ -310,6 +393,9 @@ class Cluster:
     ingresses: list[Ingress] = field(default_factory=list)
     ingress_classes: list[IngressClass] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)     # made by Namespace manifests (others: by use)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)   # theirs, as given
+    network_policies: list[NetworkPolicy] = field(default_factory=list)
+    policy: str = "none"              # NetworkPolicy enforcement: none (flannel alone) | enforce
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -328,7 +414,7 @@ class Cluster:
         d = dict(d)
         lists = {"nodes": Node, "hosts": Host, "deployments": Deployment, "pods": Pod,
                  "endpoint_slices": EndpointSlice, "secrets": Secret, "config_maps": ConfigMap,
-                 "ingresses": Ingress, "ingress_classes": IngressClass}
+                 "ingresses": Ingress, "ingress_classes": IngressClass, "network_policies": NetworkPolicy}
         for key, kind in lists.items():
             d[key] = [kind(**x) for x in d.get(key, [])]
         d["services"] = [
