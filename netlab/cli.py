@@ -95,8 +95,11 @@ def cmd_up(args) -> int:
         cluster.probability_decimals = args.probability_decimals
     if args.dns_upstream:
         cluster.dns_upstream = args.dns_upstream
+    if args.policy:
+        cluster.policy = args.policy
     _say(f"netlab: bringing up lab {name!r}: {len(cluster.nodes)} nodes, {len(cluster.pods)} pods, "
-         f"flannel {cluster.flannel_mode} mode")
+         f"flannel {cluster.flannel_mode} mode, NetworkPolicy {_POLICY_MODES[cluster.policy]}")
+    _policy_warning(cluster, cluster.network_policies)
     t = time.monotonic()
     lab = Lab.up(cluster, out=_say)
     _say(f"netlab: lab {name!r} is up in {time.monotonic() - t:.2f}s "
@@ -238,16 +241,18 @@ KINDS = {"po": "pods", "pod": "pods", "pods": "pods", "no": "nodes", "node": "no
          "ing": "ingresses", "ingress": "ingresses", "ingresses": "ingresses",
          "ingressclass": "ingressclasses", "ingressclasses": "ingressclasses",
          "secret": "secrets", "secrets": "secrets",
-         "cm": "configmaps", "configmap": "configmaps", "configmaps": "configmaps"}
+         "cm": "configmaps", "configmap": "configmaps", "configmaps": "configmaps",
+         "netpol": "networkpolicies", "networkpolicy": "networkpolicies", "networkpolicies": "networkpolicies"}
 # the model's list of each kind that lives in a namespace
 LISTS = {"pods": "pods", "services": "services", "endpoints": "endpoints", "deployments": "deployments",
-         "ingresses": "ingresses", "secrets": "secrets", "configmaps": "config_maps"}
+         "ingresses": "ingresses", "secrets": "secrets", "configmaps": "config_maps",
+         "networkpolicies": "network_policies"}
 
 
 def _kind(word: str) -> str:
     if word not in KINDS:
         raise NetlabError(f"unknown resource type {word!r} (known: pods, nodes, services, endpoints, deployments, "
-                          f"ingresses, ingressclasses, secrets, configmaps)")
+                          f"ingresses, ingressclasses, secrets, configmaps, networkpolicies)")
     return KINDS[word]
 
 
@@ -326,6 +331,14 @@ def cmd_get(args) -> int:
         found = _in_ns(c.config_maps, args)
         _say(output.as_list([output.configmap_object(x) for x in found], fmt) if structured
              else output.configmap_rows(found, args.all_namespaces, now))
+    elif kind == "networkpolicies":
+        found = _in_ns(c.network_policies, args)
+        if structured:
+            _say(output.as_list([output.networkpolicy_object(x) for x in found], fmt))
+        elif not found:
+            _say(f"No resources found in {args.namespace or 'default'} namespace.")
+        else:
+            _say(output.networkpolicy_rows(found, args.all_namespaces, now))
     else:
         _say(output.deployment_rows(c, _in_ns(c.deployments, args), args.all_namespaces, now))
     return 0
@@ -472,11 +485,23 @@ def _manifests(path: str, verb: str) -> list:
     return items
 
 
+_POLICY_MODES = {"none": "not enforced (flannel alone)", "enforce": "enforced (netlab's Calico)"}
+
+
+def _policy_warning(c, policies) -> None:
+    """flannel alone stores NetworkPolicies and enforces none: say so once."""
+    if policies and c.policy == "none":
+        listed = ", ".join(f"{p.namespace}/{p.name}" for p in policies)
+        _warn(f"lab {c.name!r} does not enforce NetworkPolicy (policy: none, flannel alone): {listed} "
+              f"stored, with no effect on traffic (netlab up --policy enforce enforces them)")
+
+
 def cmd_apply(args) -> int:
     from netlab.model import store
     lab = _lab(args)
     items = _manifests(args.file, "apply")
     _warn_images([(m.kind, m.obj) for m in items if m.kind in ("Pod", "Deployment")])
+    _policy_warning(lab.cluster(), [m.obj for m in items if m.kind == "NetworkPolicy"])
     seen: dict = {}
 
     def change(c):          # c is the cluster the control plane then admits: what apply compares with
@@ -672,6 +697,10 @@ def parser() -> Parser:
                                          "default: the seed cluster")
     up.add_argument("--flannel-mode", choices=("routes", "seed"),
                     help="routes: current flannel; seed: the walk-through's on-demand neighbours")
+    up.add_argument("--policy", choices=("none", "enforce"),
+                    help="NetworkPolicy: none (the seed's flannel stores policies and ignores them) or enforce "
+                         "(netlab's Calico: per-pod chains and ipsets on every node); default: the topology "
+                         "file's policy, else none")
     up.add_argument("--probability-decimals", type=int, choices=(5, 10),
                     help="kube-proxy's probabilities: 5 as the walk-through's, 10 as kube-proxy 1.17+")
     up.add_argument("--dns-upstream", metavar="IP[:PORT]",
@@ -683,7 +712,7 @@ def parser() -> Parser:
 
     get = cmd("get", cmd_get, "show the lab's objects, as kubectl get does")
     get.add_argument("kind", help="pods | nodes | svc | endpoints | deployments | ingress | ingressclass | "
-                                  "secret | configmap")
+                                  "secret | configmap | networkpolicy (netpol)")
     get.add_argument("resource", nargs="?", metavar="NAME", help="only this one")
     get.add_argument("-n", "--namespace", help="namespace (default: default)")
     get.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")

@@ -1,6 +1,8 @@
-"""The Services' dataplane, kept in step with the cluster: kube-proxy's rules on every node
-(and the conntrack entries they leave stale), the externalIPs nodes hold, the cloud's load
-balancer and the router. What did not change since the last sync is not written again."""
+"""The Services' and NetworkPolicies' dataplane, kept in step with the cluster: kube-proxy's
+rules and the policy enforcer's chains and ipsets on every node (one iptables-restore per node
+holds both, so a packet meets either set of rules whole), the conntrack entries they leave
+stale, the externalIPs nodes hold, the cloud's load balancer and the router. What did not
+change since the last sync is not written again."""
 from __future__ import annotations
 
 import json
@@ -9,8 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from netlab import cloud, layout, plumbing
 from netlab.kernel.api import Kernel
 from netlab.kube_proxy import proxier
+from netlab.kube_proxy.rules import Table
 from netlab.kube_proxy.rules import build_nodes as proxy_rules
 from netlab.model.objects import Cluster, Node
+from netlab.policy import ipsets
+from netlab.policy import rules as policy_rules
 from netlab.state import LabDir
 
 
@@ -24,11 +29,22 @@ class Dataplane:
         stale = self._stale_udp(c)
         rulesets = proxy_rules(c, [n.name for n in c.nodes], precision=c.probability_decimals,
                                endpoints=c.endpoints)
+        policies = policy_rules.build_nodes(c, [n.name for n in c.nodes])
 
         def node(n: Node) -> int:
             ns = layout.node_ns(c.name, n.name)
-            changed = proxier.sync(ns, rulesets[n.name], self.dir.path / f"kube-proxy-{n.name}.json",
+            policy = policies[n.name]
+            ruleset = {**rulesets[n.name], "filter": _merged(rulesets[n.name]["filter"], policy)}
+            sets = self.dir.path / f"ipsets-{n.name}.json"
+            have = ipsets.load(sets)
+            if have is None:      # (a lab that enforces nothing never made a set)
+                have = ipsets.parse_save(self.kernel.ipset.save(ns)) if c.policy == "enforce" else {}
+            before, after = ipsets.plan(have, policy.sets)
+            self.kernel.ipset.restore(ns, before)
+            changed = proxier.sync(ns, ruleset, self.dir.path / f"kube-proxy-{n.name}.json",
                                    self.kernel.iptables)
+            self.kernel.ipset.restore(ns, after)
+            ipsets.store(sets, policy.sets)
             if stale:
                 self.kernel.forget_udp_to(ns, stale)
             record = self.dir.path / f"announced-{n.name}.json"
@@ -53,11 +69,12 @@ class Dataplane:
     def forget_rules(self) -> None:
         """The next sync reads every node's rules back from the kernel instead of trusting
         what was last written (a command killed between writing and recording, say)."""
-        for record in self.dir.path.glob("kube-proxy-*.json"):
-            record.unlink()
+        for pattern in ("kube-proxy-*.json", "ipsets-*.json"):
+            for record in self.dir.path.glob(pattern):
+                record.unlink()
 
     def forget_node(self, name: str) -> None:
-        for record in (f"kube-proxy-{name}.json", f"announced-{name}.json"):
+        for record in (f"kube-proxy-{name}.json", f"ipsets-{name}.json", f"announced-{name}.json"):
             (self.dir.path / record).unlink(missing_ok=True)
 
     def _differs(self, record: str, value) -> bool:
@@ -90,3 +107,13 @@ class Dataplane:
         if first:
             return {}
         return {ip: set(addrs) for ip, addrs in now.items() if ip not in before or set(before[ip]) - set(addrs)}
+
+
+def _merged(table: Table, policy: policy_rules.NodePolicy) -> Table:
+    """kube-proxy's filter table with the enforcer's chains, its jumps first (see policy.rules).
+    A new table: nodes may share kube-proxy's."""
+    if not policy.chains:
+        return table
+    jumps = {chain: policy.jumps.get(chain, []) + table.jumps.get(chain, [])
+             for chain in {**table.jumps, **policy.jumps}}
+    return Table(table.name, jumps, dict(sorted({**table.chains, **policy.chains}.items())))

@@ -176,7 +176,7 @@ class Lab(LabRecord):
             new = Cluster.from_dict(ledger.state["cluster"])
             change(new)
             now = time.time()
-            for obj in new.services + new.pods + new.secrets + new.config_maps + new.ingresses:
+            for obj in new.services + new.pods + new.secrets + new.config_maps + new.ingresses + new.network_policies:
                 obj.created = obj.created or now
             admit(new, now)
             rollout = plan(old.pods, new.pods)

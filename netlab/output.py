@@ -595,3 +595,53 @@ def describe_configmap(cm) -> str:
         out += [f"{key}:", "----", cm.data[key]]
     out += ["", "BinaryData", "====", "", "Events:\t<none>"]
     return _describe(out)
+
+
+def networkpolicy_rows(policies, all_ns: bool, now: float) -> str:
+    from netlab.model import selectors
+    return listing(["NAME", "POD-SELECTOR", "AGE"], policies,
+                   lambda p: [p.name, selectors.text(p.pod_selector), age(p.created, now)], all_ns)
+
+
+def _selector_object(sel) -> dict:
+    out: dict[str, Any] = {}
+    if sel.match_labels:
+        out["matchLabels"] = dict(sel.match_labels)
+    if sel.match_expressions:
+        out["matchExpressions"] = [{"key": r.key, "operator": r.operator, **({"values": r.values} if r.values else {})}
+                                   for r in sel.match_expressions]
+    return out
+
+
+def _peer_object(peer) -> dict:
+    if peer.ip_block is not None:
+        block: dict[str, Any] = {"cidr": peer.ip_block.cidr}
+        if peer.ip_block.excepts:
+            block["except"] = list(peer.ip_block.excepts)
+        return {"ipBlock": block}
+    out = {}
+    if peer.pod_selector is not None:
+        out["podSelector"] = _selector_object(peer.pod_selector)
+    if peer.namespace_selector is not None:
+        out["namespaceSelector"] = _selector_object(peer.namespace_selector)
+    return out
+
+
+def _rule_object(rule, peers_key: str) -> dict:
+    out: dict[str, Any] = {}
+    if rule.peers:
+        out[peers_key] = [_peer_object(p) for p in rule.peers]
+    if rule.ports:
+        out["ports"] = [{"protocol": p.protocol, **({"port": p.port} if p.port is not None else {}),
+                         **({"endPort": p.end_port} if p.end_port is not None else {})} for p in rule.ports]
+    return out
+
+
+def networkpolicy_object(p) -> dict:
+    spec: dict[str, Any] = {"podSelector": _selector_object(p.pod_selector), "policyTypes": list(p.policy_types)}
+    if p.ingress:
+        spec["ingress"] = [_rule_object(r, "from") for r in p.ingress]
+    if p.egress:
+        spec["egress"] = [_rule_object(r, "to") for r in p.egress]
+    return _sorted({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                    "metadata": _meta(p.name, p.namespace, p.created, p.labels), "spec": spec})

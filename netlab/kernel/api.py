@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 from typing import Any, Callable, Protocol, Sequence
 
+from netlab.kernel.ipset import Ipset
 from netlab.kernel.iptables import Iptables
 from netlab.kernel.objects import Fdb, Neigh, Route
 from netlab.kernel.process import Proc, Spec
@@ -70,6 +71,7 @@ Job = tuple[str, Callable[..., Any], tuple]      # (namespace, fn(ns: Namespace,
 
 class Kernel(Protocol):
     iptables: Iptables
+    ipset: Ipset
 
     def create_namespaces(self, names: Sequence[str]) -> None: ...
     def remove_namespaces(self, names: Sequence[str]) -> None: ...

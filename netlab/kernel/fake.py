@@ -103,6 +103,46 @@ class FakeIptables:
         return list(self.tables.get(ns, {}).get(table, _Table(table)).chains.get(chain, []))
 
 
+class FakeIpset:
+    """The Ipset seam in memory, as `ipset restore` and `ipset save` treat sets: namespace ->
+    set name -> (type, members in the order added); create, add, del, flush, destroy."""
+
+    def __init__(self) -> None:
+        self.sets: dict[str, dict[str, tuple[str, list[str]]]] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    def restore(self, ns: str, text: str) -> None:
+        self.calls.append((ns, text))
+        sets = self.sets.setdefault(ns, {})
+        for number, line in enumerate(text.splitlines(), 1):
+            words = line.split()
+            if not words:
+                continue
+            op, name, rest = words[0], words[1], words[2:]
+            if op != "create" and name not in sets:
+                raise NetlabError(f"ipset restore in {ns} failed: line {number}: set {name} does not exist")
+            if op == "create":
+                if name in sets:
+                    raise NetlabError(f"ipset restore in {ns} failed: line {number}: set {name} exists")
+                sets[name] = (rest[0], [])
+            elif op == "add":
+                sets[name][1].append(" ".join(rest))
+            elif op == "del":
+                members = sets[name][1]
+                members[:] = [m for m in members if m.split()[0] != rest[0]]
+            elif op == "flush":
+                sets[name][1].clear()
+            elif op == "destroy":
+                del sets[name]
+
+    def save(self, ns: str) -> str:
+        lines = []
+        for name, (kind, members) in self.sets.get(ns, {}).items():
+            lines.append(f"create {name} {kind} family inet hashsize 1024 maxelem 65536")
+            lines += [f"add {name} {m}" for m in members]
+        return "\n".join(lines) + "\n" if lines else ""
+
+
 def _apply(t: _Table, line: str) -> None:
     builtin = BUILTIN.get(t.name, ())
     if line.startswith(":"):
@@ -343,6 +383,7 @@ class FakeKernel:
         self.namespaces: dict[str, FakeNamespace] = {}
         self.files: dict[tuple[str, str], str] = {}
         self.iptables = FakeIptables()
+        self.ipset = FakeIpset()
         self.processes: dict[int, Proc] = {}            # running, by pid
         self.stopped: dict[str, float] = {}             # process name -> the time it was given to end
         self.conntrack: dict[str, set[tuple[str, str]]] = {}   # ns -> (original daddr, reply saddr), UDP
@@ -383,6 +424,7 @@ class FakeKernel:
                 if link.peer and link.peer[0] in self.namespaces:
                     self.namespaces[link.peer[0]]._drop(link.peer[1])
             self.iptables.tables.pop(n, None)
+            self.ipset.sets.pop(n, None)
             self.conntrack.pop(n, None)
             self.files = {k: v for k, v in self.files.items() if k[0] != n}
 

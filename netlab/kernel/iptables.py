@@ -15,7 +15,8 @@ RESTORE = "iptables-legacy-restore"
 SAVE = "iptables-legacy-save"
 
 
-def _run(ns: str, argv: list[str], text: str = "") -> str:
+def run_in(ns: str, argv: list[str], text: str = "") -> str:
+    """Run a netfilter tool inside namespace `ns`; its output, or one line saying why it failed."""
     try:
         r = subprocess.run(argv, input=text, capture_output=True, text=True, preexec_fn=netns.preexec(ns))
     except subprocess.SubprocessError:      # the child could not enter the namespace: removed meanwhile
@@ -29,11 +30,11 @@ def _run(ns: str, argv: list[str], text: str = "") -> str:
 def restore(ns: str, text: str, noflush: bool = True) -> None:
     """Apply iptables-restore input inside namespace `ns` (never the host's)."""
     if text.strip():
-        _run(ns, [RESTORE, "-w"] + (["--noflush"] if noflush else []), text)
+        run_in(ns, [RESTORE, "-w"] + (["--noflush"] if noflush else []), text)
 
 
 def save(ns: str, table: str | None = None) -> str:
-    return _run(ns, [SAVE] + (["-t", table] if table else []))
+    return run_in(ns, [SAVE] + (["-t", table] if table else []))
 
 
 class Iptables(Protocol):

@@ -6,7 +6,7 @@ import os
 from typing import Any, Callable, Sequence
 
 from netlab.kernel import readiness
-from netlab.kernel import conntrack, iptables, links, netns, process
+from netlab.kernel import conntrack, ipset, iptables, links, netns, process
 from netlab.kernel.api import Job
 from netlab.kernel.local import LocalKernel
 from netlab.kernel.process import Proc, Spec
@@ -21,6 +21,7 @@ def _in(ns: str, fn: Callable[..., Any], args: tuple):
 
 class RealKernel(LocalKernel):
     iptables = iptables.LEGACY
+    ipset = ipset.REAL
 
     def create_namespaces(self, names: Sequence[str]) -> None:
         netns.create(list(names))

@@ -37,6 +37,7 @@ FIXED_CHAINS = {
     "filter": ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-FIREWALL"),
 }
 SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-FW-", "KUBE-XLB-")
+POLICY_CHAIN_PREFIX = "cali-"      # netlab.policy's, felix's prefix
 REJECT = "-j REJECT --reject-with icmp-port-unreachable"
 _FROM_CLUSTER = object()
 
@@ -460,7 +461,9 @@ def _same(a: list[str], b: list[str]) -> bool:
 
 
 def is_ours(chain: str) -> bool:
-    return any(chain in fixed for fixed in FIXED_CHAINS.values()) or chain.startswith(SERVICE_CHAIN_PREFIXES)
+    """netlab's chains: kube-proxy's, and the policy enforcer's (written in the same restore)."""
+    return (any(chain in fixed for fixed in FIXED_CHAINS.values()) or chain.startswith(SERVICE_CHAIN_PREFIXES)
+            or chain.startswith(POLICY_CHAIN_PREFIX))
 
 
 @dataclass

@@ -7,7 +7,7 @@ Fields netlab does not implement are named in warnings, never dropped silently:
 
 Kinds: v1 Service, Endpoints, Pod, Namespace, Secret, ConfigMap; apps/v1 Deployment;
 discovery.k8s.io/v1 EndpointSlice; networking.k8s.io/v1 Ingress and IngressClass;
-extensions/v1beta1 and networking.k8s.io/v1beta1 Ingress. `load` is all or nothing:
+extensions/v1beta1 and networking.k8s.io/v1beta1 Ingress; networking.k8s.io/v1 NetworkPolicy. `load` is all or nothing:
 every document of every file is read before anything is returned.
 Secret values never appear in a message.
 """
@@ -23,20 +23,21 @@ from ipaddress import IPv4Address, ip_address
 from pathlib import Path
 
 from netlab.errors import ModelError
-from netlab.model import capabilities, fields, names, yamlio
+from netlab.model import capabilities, fields, names, netpol, selectors, yamlio
 from netlab.model.fields import Reader
 from netlab.state import RUN_DIR
 from netlab.model.objects import (
     PodSpec,
     ConfigMap, Deployment, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, EnvFrom, Ingress,
-    IngressBackend, IngressClass, IngressPath, IngressRule, IngressTLS, KeyRef, Pod, Secret, Service,
-    ServicePort, Volume,
+    NAMESPACE_NAME_LABEL, IngressBackend, IngressClass, IngressPath, IngressRule, IngressTLS, KeyRef, Namespace, NetworkPolicy, Pod,
+    Secret, Service, ServicePort, Volume,
 )
 
 INGRESS_APIS = ("networking.k8s.io/v1", "networking.k8s.io/v1beta1", "extensions/v1beta1")
 KINDS = {("v1", "Service"), ("v1", "Endpoints"), ("v1", "Pod"), ("v1", "Namespace"), ("apps/v1", "Deployment"),
          ("v1", "Secret"), ("v1", "ConfigMap"), ("discovery.k8s.io/v1", "EndpointSlice"),
-         ("networking.k8s.io/v1", "IngressClass"), *((api, "Ingress") for api in INGRESS_APIS)}
+         ("networking.k8s.io/v1", "IngressClass"), ("networking.k8s.io/v1", "NetworkPolicy"),
+         *((api, "Ingress") for api in INGRESS_APIS)}
 
 _TOP = {"apiVersion", "kind", "metadata", "status"}    # status is the server's: ignored, as the API server does
 # Fields netlab understands, per kind; anything else is warned about.
@@ -88,6 +89,7 @@ _KNOWN = {
     "Ingress.port": {"number", "name"},
     "Ingress.tls": {"hosts", "secretName"},
     "IngressClass": _TOP | {"spec"},
+    "NetworkPolicy": _TOP | {"spec"},
     "IngressClass.spec": {"controller"},
 }
 _FILE_MODES = ("netlab always writes 0600 files in a 0700 directory owned by the pod's user")
@@ -113,7 +115,7 @@ _CONTROLLER_PATH = re.compile(r"^[A-Za-z0-9/\-._~%!$&'()*+,;=:]+$")
 class Manifest:
     kind: str
     obj: Any          # Service, Endpoints, Pod, Deployment, Secret, ConfigMap, EndpointSlice, Ingress,
-    #                   IngressClass (cluster-scoped: no namespace), or a namespace's name
+    #                   NetworkPolicy; IngressClass and Namespace (cluster-scoped: no namespace)
     where: str        # "file.yaml: document 2"
     warnings: list[str] = field(default_factory=list)
 
@@ -798,11 +800,26 @@ def _ingress_class(d: Reader) -> IngressClass:
     return IngressClass(name, controller, annotations.get(DEFAULT_CLASS_ANNOTATION) == "true")
 
 
+def _network_policy(d: Reader) -> NetworkPolicy:
+    name, ns, meta = _meta(d, "NetworkPolicy")
+    return netpol.read(d, name, ns, _labels(d, meta, "metadata"))
+
+
+def _namespace(d: Reader) -> Namespace:
+    name, _, meta = _meta(d, "Namespace")
+    labels = _labels(d, meta, "metadata")
+    for k, v in labels.items():
+        d.check("metadata.labels", selectors.key_problem(k))
+        d.check(f"metadata.labels[{k}]", selectors.value_problem(v))
+    return Namespace(name, {**labels, NAMESPACE_NAME_LABEL: name})
+
+
 # ---------------------------------------------------------------- documents and files
 
 _READERS = {"Service": _service, "Endpoints": _endpoints, "Deployment": _deployment, "Pod": _pod,
             "Secret": _secret, "ConfigMap": _config_map, "EndpointSlice": _endpoint_slice,
-            "Ingress": _ingress, "IngressClass": _ingress_class}
+            "Ingress": _ingress, "IngressClass": _ingress_class, "NetworkPolicy": _network_policy,
+            "Namespace": _namespace}
 
 
 def parse_document(doc, where: str) -> Manifest | None:
@@ -817,9 +834,6 @@ def parse_document(doc, where: str) -> Manifest | None:
     if (api, kind) not in KINDS:
         known = ", ".join(f"{a} {k}" for a, k in sorted(KINDS))
         d.fail("kind", f"{api} {kind} is not supported (known: {known})")
-    if kind == "Namespace":
-        name, _, _ = _meta(d, "Namespace")
-        return Manifest(kind, name, where, d.warnings)
     obj = _READERS[kind](d)
     return Manifest(kind, obj, where, d.warnings)
 

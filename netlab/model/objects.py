@@ -286,6 +286,9 @@ class IngressClass:
     default: bool = False             # ingressclass.kubernetes.io/is-default-class
 
 
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"   # every namespace carries its name as a label
+
+
 @dataclass
 class Namespace:
     """A Namespace manifest: its labels (kubernetes.io/metadata.name is added, as the API server does)."""
@@ -402,6 +405,10 @@ class Cluster:
             if n.name == name:
                 return n
         raise KeyError(name)
+
+    def namespace_labels_of(self, namespace: str) -> dict[str, str]:
+        """A namespace's labels: a Namespace manifest's, or (made by use) its name label alone."""
+        return {**self.namespace_labels.get(namespace, {}), NAMESPACE_NAME_LABEL: namespace}
 
     def pods_on(self, node: str) -> list[Pod]:
         return [p for p in self.pods if p.node == node]

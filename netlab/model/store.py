@@ -19,8 +19,8 @@ from netlab.model.objects import Cluster, plain
 
 LISTS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deployments", "Pod": "pods",
          "Secret": "secrets", "ConfigMap": "config_maps", "EndpointSlice": "endpoint_slices",
-         "Ingress": "ingresses", "IngressClass": "ingress_classes"}
-_KEEP_CREATED = ("Service", "Secret", "ConfigMap", "Ingress")    # replaced in place; a changed pod is a new pod
+         "Ingress": "ingresses", "IngressClass": "ingress_classes", "NetworkPolicy": "network_policies"}
+_KEEP_CREATED = ("Service", "Secret", "ConfigMap", "Ingress", "NetworkPolicy")    # replaced in place; a changed pod is a new pod
 _STATUS = ("created", "ready", "restarts")                       # not the user's: never makes a change
 _BUILT_IN_NAMESPACES = ("default", "kube-system", "kube-public")
 
@@ -56,7 +56,7 @@ class _Admission:
 
     def __init__(self, cluster, lists: _Lists, manifests: list[Manifest]) -> None:
         self.cluster, self.lists = cluster, lists
-        self.namespaces = _namespaces(cluster) | {m.obj for m in manifests if m.kind == "Namespace"}
+        self.namespaces = _namespaces(cluster) | {m.obj.name for m in manifests if m.kind == "Namespace"}
         self.taken = services.Taken(cluster.services)
 
     def check(self, m: Manifest) -> None:
@@ -67,7 +67,7 @@ class _Admission:
 
     def _check(self, m: Manifest) -> None:
         ns = getattr(m.obj, "namespace", "")
-        if m.kind != "IngressClass" and ns not in self.namespaces:
+        if m.kind not in ("IngressClass", "Namespace") and ns not in self.namespaces:
             fields.fail("metadata.namespace", f'namespaces "{ns}" not found (apply a Namespace named {ns} '
                                               "first, or in the same apply)")
         if m.kind == "Service":
@@ -90,8 +90,9 @@ def apply(cluster, manifests: list[Manifest]) -> None:
     try:
         for m in manifests:
             if m.kind == "Namespace":
-                if m.obj not in cluster.namespaces:
-                    cluster.namespaces.append(m.obj)
+                if m.obj.name not in cluster.namespaces:
+                    cluster.namespaces.append(m.obj.name)
+                cluster.namespace_labels[m.obj.name] = dict(m.obj.labels)
                 continue
             admission.check(m)
             _apply_one(lists, m)
@@ -139,8 +140,9 @@ def delete(cluster, manifests: list[Manifest]) -> list[str]:
     try:
         for m in manifests:
             if m.kind == "Namespace":
-                if m.obj in cluster.namespaces:
-                    cluster.namespaces.remove(m.obj)
+                if m.obj.name in cluster.namespaces:
+                    cluster.namespaces.remove(m.obj.name)
+                cluster.namespace_labels.pop(m.obj.name, None)
                 continue
             items, key = lists.of(m.kind), _key(m.obj)
             if m.kind == "EndpointSlice" and key in items:
@@ -196,7 +198,7 @@ def snapshot(cluster, manifests: list[Manifest]) -> dict[tuple, dict | None]:
     out: dict[tuple, dict | None] = {}
     for m in manifests:
         if m.kind == "Namespace":
-            out[m.key] = {} if m.obj in namespaces else None
+            out[m.key] = cluster.namespace_labels_of(m.obj.name) if m.obj.name in namespaces else None
         else:
             old = lists.of(m.kind).get(_key(m.obj))
             out[m.key] = None if old is None else _stored(old)
@@ -212,8 +214,8 @@ def outcomes(before: dict[tuple, dict | None], cluster, manifests: list[Manifest
         was = before.get(m.key)
         if was is None:
             out.append("created")
-        elif m.kind == "Namespace":          # netlab keeps no Namespace objects: there, or made by use
-            out.append("unchanged")
+        elif m.kind == "Namespace":          # a Namespace's labels are all netlab keeps of it
+            out.append("unchanged" if cluster.namespace_labels_of(m.obj.name) == was else "configured")
         else:
             now = lists.of(m.kind).get(_key(m.obj))
             out.append("unchanged" if now is not None and _stored(now) == was else "configured")

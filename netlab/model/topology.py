@@ -28,7 +28,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, type, bool]]] = {   # section -> key -> 
              "node": ("node", str, False), "ip": ("ip", str, False), "labels": ("labels", dict, False),
              "containers": ("containers", list, False)},
 }
-_TOP = {"cluster", "underlay", "nodes", "deployments", "pods", "manifests"}
+_TOP = {"cluster", "underlay", "nodes", "deployments", "pods", "manifests", "policy"}
 
 
 def _spec(f: dict, where: str) -> PodSpec:
@@ -53,6 +53,7 @@ def parse(doc, name: str = "seed", now: float = 0.0) -> Cluster:
         raise ModelError("the file must hold a mapping with nodes, deployments, pods, ...")
     fields.Reader("", doc, strict=True).known(doc, sorted(_TOP), "")
     c = Cluster(name=name, flannel_mode="routes")
+    c.policy = fields.Reader("", doc, strict=True).get(doc, "policy", "", str, "none")
     for attr, value in _fields(doc.get("cluster") or {}, "cluster", "cluster").items():
         setattr(c, attr, value)
     underlay = _fields(doc.get("underlay") or {}, "underlay", "underlay")

@@ -12,6 +12,7 @@ from netlab.model.objects import Cluster, ConfigMap, EndpointSlice, Host, Ingres
 from netlab.model.services import validate_services
 
 FLANNEL_MODES = ("routes", "seed")
+POLICY_MODES = ("none", "enforce")
 
 
 def lab_name(name: str) -> str:
@@ -89,6 +90,8 @@ def _check(c: Cluster) -> None:
     _disjoint(("cluster.clusterCIDR", cluster), ("cluster.serviceCIDR", service), ("underlay.cidr", underlay))
     if c.flannel_mode not in FLANNEL_MODES:
         raise ModelError(f"cluster.flannelMode: {c.flannel_mode!r} is not one of {', '.join(FLANNEL_MODES)}")
+    if c.policy not in POLICY_MODES:
+        raise ModelError(f"policy: {c.policy!r} is not one of {', '.join(POLICY_MODES)}")
     if not c.nodes:
         raise ModelError("nodes: a cluster needs at least one node")
     if _ip(c.router, "underlay.router") not in underlay:

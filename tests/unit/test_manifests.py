@@ -140,7 +140,7 @@ def test_directory_of_manifests(tmp_path):
     (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n")
     (tmp_path / "b.yml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: y}\n")
     (tmp_path / "notes.txt").write_text("not a manifest")
-    assert [m.obj for m in manifests.load(tmp_path)] == ["x", "y"]
+    assert [m.obj.name for m in manifests.load(tmp_path)] == ["x", "y"]
 
 
 # ---------------------------------------------------------------- golden model objects
