@@ -48,10 +48,10 @@ class Dataplane:
             if stale:
                 self.kernel.forget_udp_to(ns, stale)
             record = self.dir.path / f"announced-{n.name}.json"
-            have = set(json.loads(record.read_text())) if record.exists() else set()
+            held = set(json.loads(record.read_text())) if record.exists() else set()
             want = cloud.announced(c, n.name)
-            if have != want:
-                self.kernel.run_in(ns, plumbing.held_ips, have, want)
+            if held != want:
+                self.kernel.run_in(ns, plumbing.held_ips, held, want)
                 record.write_text(json.dumps(sorted(want)))
             return changed
         with ThreadPoolExecutor(max(1, len(c.nodes))) as pool:

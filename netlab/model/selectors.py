@@ -84,8 +84,8 @@ def text(sel: LabelSelector | None) -> str:
         values = ",".join(sorted(r.values))
         parts.append((r.key, {"In": f"{r.key} in ({values})", "NotIn": f"{r.key} notin ({values})",
                               "Exists": r.key, "DoesNotExist": f"!{r.key}"}[r.operator]))
-    parts = [t for _, t in sorted(parts, key=lambda kt: kt[0])]      # by key, as labels.Selector prints
-    return ",".join(parts) or "<none>"
+    # by key, as labels.Selector prints them
+    return ",".join(t for _, t in sorted(parts, key=lambda kt: kt[0])) or "<none>"
 
 
 def canonical(sel: LabelSelector) -> str:

@@ -19,12 +19,12 @@ Every rule is written as iptables-save prints it, so it compares with what the k
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import ip_network
+from ipaddress import IPv4Network, ip_network
 
 from netlab.cni.bridge import host_veth
 from netlab.kube_proxy.rules import quote
 from netlab.model import selectors
-from netlab.model.objects import Cluster, NetworkPolicy, Pod, PolicyPeer, PolicyPort
+from netlab.model.objects import Cluster, NetworkPolicy, PolicyPeer, PolicyPort
 from netlab.policy import evaluate, names
 
 ACCEPT_MARK = "0x10000/0x10000"      # felix's accept bit (the lowest of its 0xffff0000 mask)
@@ -56,7 +56,8 @@ class _Sets:
     """The ipsets a node's chains use, made as the chains name them."""
 
     def __init__(self, c: Cluster):
-        self.c, self.sets = c, {}
+        self.c = c
+        self.sets: dict[str, IPSet] = {}
 
     def peer(self, policy: NetworkPolicy, peer: PolicyPeer) -> str:
         if peer.ip_block is not None:
@@ -93,8 +94,8 @@ def _block_members(cidr: str, excepts: list[str]) -> list[str]:
     """hash:net holds prefixes 1-32: 0.0.0.0/0 is its two halves. An except is a `nomatch`
     entry: the longest prefix decides, so addresses in it do not match."""
     def entries(net: str) -> list[str]:
-        n = ip_network(net)
-        parts = list(n.subnets(new_prefix=1)) if n.prefixlen == 0 else [n]
+        n = IPv4Network(net)
+        parts: list[IPv4Network] = list(n.subnets(new_prefix=1)) if n.prefixlen == 0 else [n]
         return [str(p.network_address) if p.prefixlen == 32 else str(p) for p in parts]
     flags = {e: "" for e in entries(cidr)}
     for e in excepts:
