@@ -28,9 +28,9 @@ from netlab.model.fields import Reader
 from netlab.state import RUN_DIR
 from netlab.model.objects import (
     PodSpec,
-    ConfigMap, Deployment, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, EnvFrom, Ingress,
-    NAMESPACE_NAME_LABEL, IngressBackend, IngressClass, IngressPath, IngressRule, IngressTLS, KeyRef, Namespace, NetworkPolicy, Pod,
-    Secret, Service, ServicePort, Volume,
+    NAMESPACE_NAME_LABEL, ConfigMap, Deployment, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, EnvFrom,
+    Ingress, IngressBackend, IngressClass, IngressPath, IngressRule, IngressTLS, KeyRef, Namespace, NetworkPolicy,
+    Pod, Secret, Service, ServicePort, Volume,
 )
 
 INGRESS_APIS = ("networking.k8s.io/v1", "networking.k8s.io/v1beta1", "extensions/v1beta1")

@@ -20,7 +20,8 @@ from netlab.model.objects import Cluster, plain
 LISTS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deployments", "Pod": "pods",
          "Secret": "secrets", "ConfigMap": "config_maps", "EndpointSlice": "endpoint_slices",
          "Ingress": "ingresses", "IngressClass": "ingress_classes", "NetworkPolicy": "network_policies"}
-_KEEP_CREATED = ("Service", "Secret", "ConfigMap", "Ingress", "NetworkPolicy")    # replaced in place; a changed pod is a new pod
+# replaced in place; a changed pod is a new pod
+_KEEP_CREATED = ("Service", "Secret", "ConfigMap", "Ingress", "NetworkPolicy")
 _STATUS = ("created", "ready", "restarts")                       # not the user's: never makes a change
 _BUILT_IN_NAMESPACES = ("default", "kube-system", "kube-public")
 
