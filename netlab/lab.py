@@ -120,6 +120,7 @@ class Lab(LabRecord):
     # lifecycle ---------------------------------------------------------------------
     @classmethod
     def up(cls, cluster: Cluster, out=_quiet, kernel: Kernel | None = None) -> "Lab":
+        _stamp(cluster, time.time())
         admit(cluster, time.time())
         for p in cluster.pods:
             p.ready = initially_ready(p)
@@ -176,8 +177,7 @@ class Lab(LabRecord):
             new = Cluster.from_dict(ledger.state["cluster"])
             change(new)
             now = time.time()
-            for obj in new.services + new.pods + new.secrets + new.config_maps + new.ingresses + new.network_policies:
-                obj.created = obj.created or now
+            _stamp(new, now)
             admit(new, now)
             rollout = plan(old.pods, new.pods)
             for p in rollout.start:
@@ -284,6 +284,12 @@ class Lab(LabRecord):
         if c.endpoints != before:
             self.dataplane.sync(c)
         ledger.save(c)
+
+
+def _stamp(c: Cluster, now: float) -> None:
+    """Objects the API server just stored get their creation time (for AGE)."""
+    for obj in c.services + c.pods + c.secrets + c.config_maps + c.ingresses + c.network_policies:
+        obj.created = obj.created or now
 
 
 def _without(c: Cluster, pods: list[Pod]) -> Cluster:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from netlab.policy.rules import IPSet
+from netlab.policy.rules import SET_PREFIX, IPSet
 
-OURS = "cali4"
+OURS = SET_PREFIX
 
 
 def parse_save(text: str) -> dict[str, IPSet]:

@@ -12,6 +12,7 @@ base64url(sha224(selector)).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 
 from netlab.model.objects import NetworkPolicy
@@ -28,6 +29,7 @@ def _b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def limited(prefix: str, name: str, limit: int = MAX_CHAIN) -> str:
     if len(prefix) + len(name) <= limit:
         return prefix + name
@@ -48,6 +50,7 @@ def pod_chain(veth: str, direction: str) -> str:
     return limited("cali-tw-" if direction == "Ingress" else "cali-fw-", veth)
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def ipset(kind: str, key: str) -> str:
     """kind: s (addresses a peer selects) or n (a named port's address,port pairs)."""
     prefix = f"cali40{kind}:"

@@ -24,12 +24,13 @@ from ipaddress import IPv4Network, ip_network
 from netlab.cni.bridge import host_veth
 from netlab.kube_proxy.rules import quote
 from netlab.model import selectors
-from netlab.model.objects import Cluster, NetworkPolicy, PolicyPeer, PolicyPort
-from netlab.policy import evaluate, names
+from netlab.model.objects import Cluster, NetworkPolicy, Pod, PolicyPeer, PolicyPort
+from netlab.policy import names
 
 ACCEPT_MARK = "0x10000/0x10000"      # felix's accept bit (the lowest of its 0xffff0000 mask)
 BRIDGE = "docker0"
 DIRECTIONS = ("Ingress", "Egress")
+SET_PREFIX = "cali4"                 # felix's ipsets (names.ipset)
 
 
 @dataclass
@@ -52,14 +53,51 @@ def _comment(text: str) -> str:
     return f"-m comment --comment {quote(text)}"
 
 
-class _Sets:
-    """The ipsets a node's chains use, made as the chains name them."""
+class _Index:
+    """The cluster read once for all its nodes (policy chains and sets do not depend on the
+    node): which policies isolate a pod, which pods a peer selects, the ipsets made so far.
+    Its own reading of the selectors, apart from netlab.policy.evaluate's, which tests
+    compare it with. Pods with the same namespace and labels are answered once."""
 
     def __init__(self, c: Cluster):
         self.c = c
         self.sets: dict[str, IPSet] = {}
+        self.chains: dict[tuple[str, str], tuple[list[str], set[str]]] = {}  # (policy chain) -> rules, sets
+        self.namespaces: dict[str, list[Pod]] = {}
+        for p in c.pods:
+            if p.ip:
+                self.namespaces.setdefault(p.namespace, []).append(p)
+        self.policies: dict[str, list[NetworkPolicy]] = {}
+        for np in c.network_policies:
+            self.policies.setdefault(np.namespace, []).append(np)
+        self._isolating: dict[tuple, list[NetworkPolicy]] = {}
 
-    def peer(self, policy: NetworkPolicy, peer: PolicyPeer) -> str:
+    def isolating(self, pod: Pod, direction: str) -> list[NetworkPolicy]:
+        key = (pod.namespace, tuple(sorted(pod.labels.items())), direction)
+        if key not in self._isolating:
+            self._isolating[key] = [np for np in self.policies.get(pod.namespace, [])
+                                    if direction in np.policy_types and selectors.matches(np.pod_selector, pod.labels)]
+        return self._isolating[key]
+
+    def selected(self, policy: NetworkPolicy, peer: PolicyPeer) -> list[str]:
+        """The addresses of the pods a (pod and/or namespace selector) peer picks."""
+        if peer.namespace_selector is None:
+            scope = [policy.namespace]
+        else:
+            scope = [ns for ns in self.namespaces
+                     if selectors.matches(peer.namespace_selector, self.c.namespace_labels_of(ns))]
+        answers: dict[tuple, bool] = {}
+        ips = []
+        for ns in scope:
+            for p in self.namespaces.get(ns, []):
+                labels = tuple(sorted(p.labels.items()))
+                if labels not in answers:
+                    answers[labels] = peer.pod_selector is None or selectors.matches(peer.pod_selector, p.labels)
+                if answers[labels]:
+                    ips.append(p.ip)
+        return sorted(set(ips), key=_ip_key)
+
+    def peer_set(self, policy: NetworkPolicy, peer: PolicyPeer) -> str:
         if peer.ip_block is not None:
             block = peer.ip_block
             name = names.ipset("s", repr(("ipBlock", block.cidr, sorted(block.excepts))))
@@ -71,19 +109,25 @@ class _Sets:
                     peer.namespace_selector and selectors.canonical(peer.namespace_selector)))
         name = names.ipset("s", key)
         if name not in self.sets:
-            ips = {p.ip for p in self.c.pods
-                   if p.ip and evaluate.peer_matches(self.c, policy, peer, evaluate.Party.of(p))}
-            self.sets[name] = IPSet(name, "hash:ip", sorted(ips, key=_ip_key))
+            self.sets[name] = IPSet(name, "hash:ip", self.selected(policy, peer))
         return name
 
-    def named_port(self, port: PolicyPort) -> str:
+    def named_port_set(self, port: PolicyPort) -> str:
         name = names.ipset("n", repr(("namedPort", port.port, port.protocol)))
         if name not in self.sets:
             proto = port.protocol.lower()
-            members = sorted(((p.ip, p.container_ports[port.port]) for p in self.c.pods
-                              if p.ip and port.port in p.container_ports), key=lambda m: (_ip_key(m[0]), m[1]))
+            members = sorted(((p.ip, p.container_ports[port.port]) for pods in self.namespaces.values() for p in pods
+                              if port.port in p.container_ports), key=lambda m: (_ip_key(m[0]), m[1]))
             self.sets[name] = IPSet(name, "hash:ip,port", [f"{ip},{proto}:{n}" for ip, n in members])
         return name
+
+    def policy_chain(self, policy: NetworkPolicy, direction: str) -> tuple[list[str], set[str]]:
+        """A policy's chain for one direction, and the ipsets it names (made once for all nodes)."""
+        key = (f"{policy.namespace}/{policy.name}", direction)
+        if key not in self.chains:
+            rules = policy_chain(self, policy, direction)
+            self.chains[key] = (rules, {w for line in rules for w in line.split() if w.startswith(SET_PREFIX)})
+        return self.chains[key]
 
 
 def _ip_key(ip: str) -> tuple[int, ...]:
@@ -103,18 +147,18 @@ def _block_members(cidr: str, excepts: list[str]) -> list[str]:
     return [f"{e}{flag}" for e, flag in sorted(flags.items(), key=lambda kv: ip_network(kv[0]))]
 
 
-def _port_match(sets: _Sets, port: PolicyPort) -> tuple[str, str]:
+def _port_match(sets: _Index, port: PolicyPort) -> tuple[str, str]:
     """(-p protocol, the match on the port) of one policy port."""
     proto = port.protocol.lower()
     if port.port is None:
         return f"-p {proto}", ""
     if isinstance(port.port, str):
-        return f"-p {proto}", f"-m set --match-set {sets.named_port(port)} dst,dst"
+        return f"-p {proto}", f"-m set --match-set {sets.named_port_set(port)} dst,dst"
     span = f"{port.port}:{port.end_port}" if port.end_port and port.end_port != port.port else str(port.port)
     return f"-p {proto}", f"-m {proto} --dport {span}"
 
 
-def policy_chain(sets: _Sets, policy: NetworkPolicy, direction: str) -> list[str]:
+def policy_chain(sets: _Index, policy: NetworkPolicy, direction: str) -> list[str]:
     """A policy's rules for one direction: each (peer, port) of each rule marks what it accepts.
     The parts in iptables-save's order: protocol, then the matches as given."""
     chain = names.policy_chain(policy, direction)
@@ -122,7 +166,7 @@ def policy_chain(sets: _Sets, policy: NetworkPolicy, direction: str) -> list[str
     out = []
     for i, rule in enumerate(getattr(policy, key)):
         note = _comment(f"{policy.namespace}/{policy.name} {key}[{i}]")
-        peers = [f"-m set --match-set {sets.peer(policy, p)} {side}" for p in rule.peers] or [""]
+        peers = [f"-m set --match-set {sets.peer_set(policy, p)} {side}" for p in rule.peers] or [""]
         ports = [_port_match(sets, p) for p in rule.ports] or [("", "")]
         for proto, port in ports:
             for peer in peers:
@@ -141,18 +185,20 @@ def pod_chain(policies: list[NetworkPolicy], direction: str, chain: str) -> list
     return out
 
 
-def build(c: Cluster, node: str) -> NodePolicy:
-    """Node `node`'s part (nothing unless the lab enforces policy)."""
+def build(c: Cluster, node: str, index: _Index | None = None) -> NodePolicy:
+    """Node `node`'s part (nothing unless the lab enforces policy); `index`: the cluster's,
+    shared by the nodes built together."""
     if c.policy != "enforce":
         return NodePolicy()
-    sets = _Sets(c)
+    index = index or _Index(c)
     chains: dict[str, list[str]] = {}
+    used: set[str] = set()
     dispatch: dict[str, list[str]] = {names.FROM_PODS: [], names.TO_PODS: []}
     local = sorted((p for p in c.pods if p.node == node and p.ip), key=lambda p: _ip_key(p.ip))
     for direction in DIRECTIONS:
         table, side = (names.TO_PODS, "-d") if direction == "Ingress" else (names.FROM_PODS, "-s")
         for pod in local:
-            policies = evaluate.isolating(c, pod, direction)
+            policies = index.isolating(pod, direction)
             if not policies:
                 continue
             chain = names.pod_chain(host_veth(pod), direction)
@@ -160,16 +206,17 @@ def build(c: Cluster, node: str) -> NodePolicy:
             dispatch[table].append(f"-A {table} {side} {pod.ip}/32 {_comment(f'{pod.namespace}/{pod.name}')} "
                                    f"-g {chain}")
             for p in policies:
-                name = names.policy_chain(p, direction)
-                if name not in chains:
-                    chains[name] = policy_chain(sets, p, direction)
+                rules, sets = index.policy_chain(p, direction)
+                chains[names.policy_chain(p, direction)] = rules
+                used |= sets
     chains[names.FORWARD] = [
         f"-A {names.FORWARD} -i {BRIDGE} {_comment('from pods on this node')} -j {names.FROM_PODS}",
         f"-A {names.FORWARD} -o {BRIDGE} {_comment('to pods on this node')} -j {names.TO_PODS}"]
     chains.update(dispatch)
     return NodePolicy({"FORWARD": [f"-A FORWARD {_comment('netlab policy: NetworkPolicy')} -j {names.FORWARD}"]},
-                      dict(sorted(chains.items())), dict(sorted(sets.sets.items())))
+                      dict(sorted(chains.items())), {name: index.sets[name] for name in sorted(used)})
 
 
 def build_nodes(c: Cluster, nodes: list[str]) -> dict[str, NodePolicy]:
-    return {n: build(c, n) for n in nodes}
+    index = _Index(c)
+    return {n: build(c, n, index) for n in nodes}
