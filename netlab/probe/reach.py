@@ -8,7 +8,8 @@ reaped. A socket belongs to the network namespace it was created in, so the chil
    SCTP listen (and every incoming connection is accepted and closed, so the backlog
    never fills), UDP echoes each datagram back. EADDRINUSE means the pod's own server
    listens there already: the probe relies on it (a TCP connection it accepts counts as
-   connected; on UDP it must answer the datagram, or the cell reads blocked);
+   connected; on UDP it must answer the datagram, which is a DNS query, or the cell
+   reads blocked);
 2. enters each source's namespace and starts a non-blocking connect to every target
    (UDP: a connected socket sends a datagram, resent RESENDS times within the timeout);
 3. goes back to its own namespace and runs one selector loop until every cell is
@@ -43,7 +44,9 @@ from netlab.kernel import conntrack, netns
 from netlab.reachability import PROTOCOLS, Matrix
 
 RESENDS = 3                 # UDP datagrams per cell within the timeout (one may be lost to ARP)
-PAYLOAD = b"netlab-probe\n"
+# A DNS query (probe.netlab. A): our echo returns it as it is, and a pod's own DNS server
+# on the port (kube-dns on 53/UDP) answers it, if only to refuse, so that counts as connected.
+PAYLOAD = b"nl\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05probe\x06netlab\x00\x00\x01\x00\x01"
 BACKLOG = 4096
 SETUP_GRACE = 30.0          # how long the child may take beyond the timeout (sockets of a large lab)
 PR_SET_PDEATHSIG = 1
@@ -191,8 +194,8 @@ def _socket(proto: str) -> socket.socket:
         return socket.socket(socket.AF_INET, kind | socket.SOCK_NONBLOCK, number)
     except OSError as e:
         if e.errno in (errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT):
-            raise NetlabError(f"this kernel has no {proto} sockets (modprobe sctp?): "
-                              f"cannot probe {proto}") from None
+            raise NetlabError(f"cannot probe {proto}: this kernel has no {proto} sockets "
+                              f"({os.strerror(e.errno)})") from None
         raise
 
 
