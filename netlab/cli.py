@@ -667,6 +667,11 @@ def cmd_capture(args) -> int:
     return capture_command(ns, iface, args.count, args.write, args.timeout, " ".join(args.filter) or None)
 
 
+def cmd_probe(args) -> int:
+    from netlab.probe.matrix_cli import probe_command
+    return probe_command(args, _say, _err)
+
+
 # ---- the parser -------------------------------------------------------------------
 
 def count(text: str) -> int:
@@ -775,6 +780,22 @@ def parser() -> Parser:
     cap.add_argument("-t", "--timeout", type=float, help="stop after this many seconds")
     cap.add_argument("-w", "--write", help="also write the packets to this pcap file")
     cap.add_argument("filter", nargs="*", help="a tcpdump (BPF) filter, e.g. udp port 8472")
+
+    pr = cmd("probe", cmd_probe, "connect every pod to every pod (real TCP/UDP) and print the reachability "
+             "matrix, as Kubernetes' e2e network policy tests do; exit 1 if it differs from --expect, 2 on bad input")
+    pr.add_argument("-n", "--namespace", help="only the pods of this namespace (default: every namespace)")
+    pr.add_argument("-A", "--all-namespaces", action="store_true", help="the pods of every namespace (the default)")
+    pr.add_argument("-l", "--selector", metavar="KEY=VALUE[,...]",
+                    help="only pods with these labels (KEY=VALUE, KEY!=VALUE, comma separated: all must hold)")
+    pr.add_argument("--port", action="append", metavar="PORT[/PROTO]",
+                    help="a port to probe, tcp (the default), udp or sctp; repeat for several (default: 80/tcp)")
+    pr.add_argument("--host", action="append", metavar="NAME",
+                    help="an outside host of the lab (client, db) as one more column; repeatable")
+    pr.add_argument("--timeout", metavar="SECONDS", default="1",
+                    help="how long a cell may take to connect before it counts as blocked (default: 1)")
+    pr.add_argument("--expect", metavar="FILE",
+                    help="compare with this file (the printed format: PROTO/PORT sections, or one matrix for every "
+                         "port; . connected, X blocked) and print the cells that differ")
     return p
 
 
