@@ -214,3 +214,37 @@ def test_a_pod_scaled_away_is_given_its_grace_period_to_end(kernel):
     _, more = lab.update(_scale("business-manager", 1))
     given = {p.owner: kernel.stopped[layout.pod_proc(p.namespace, p.name)] for p in stopped + more}
     assert given == {"data-product": 1.0, "business-manager": 30.0}
+
+
+def test_policy_ipsets_are_made_before_the_rules_naming_them_and_destroyed_after(kernel):
+    from netlab.model.objects import LabelSelector, NetworkPolicy, PolicyPeer, PolicyRule
+    c = seed_cluster("ctl")
+    c.policy = "enforce"
+    lab = Lab.up(c, kernel=kernel)
+    timeline: list[tuple[str, str, str]] = []
+    for tool in ("iptables", "ipset"):
+        seam = getattr(kernel, tool)
+        restore = seam.restore
+
+        def recorded(ns, text, *args, _restore=restore, _tool=tool, **kw):
+            timeline.append((_tool, ns, text))
+            return _restore(ns, text, *args, **kw)
+        seam.restore = recorded
+    np = NetworkPolicy("db", "default", LabelSelector({"app": "data-product"}), ["Ingress"],
+                       [PolicyRule([PolicyPeer(LabelSelector({"app": "business-manager"}))])])
+    lab.update(lambda c: c.network_policies.append(np))
+    node1 = layout.node_ns("ctl", "node1")
+    made = [i for i, (tool, ns, text) in enumerate(timeline) if tool == "ipset" and ns == node1 and "create" in text]
+    named = [i for i, (tool, ns, text) in enumerate(timeline) if tool == "iptables" and ns == node1
+             and "--match-set" in text]
+    assert made and named and made[0] < named[0]
+    (name, (kind, members)), = kernel.ipset.sets[node1].items()
+    assert kind == "hash:ip" and sorted(members) == ["172.30.76.6", "172.30.76.7", "172.30.9.3"]
+
+    timeline.clear()
+    lab.update(lambda c: c.network_policies.clear())
+    unnamed = [i for i, (tool, ns, text) in enumerate(timeline) if tool == "iptables" and ns == node1]
+    destroyed = [i for i, (tool, ns, text) in enumerate(timeline) if tool == "ipset" and f"destroy {name}" in text]
+    assert unnamed and destroyed and unnamed[0] < destroyed[0]
+    assert kernel.ipset.sets[node1] == {}
+    assert not any("cali-pi-" in r for r in kernel.iptables.save(node1).splitlines())

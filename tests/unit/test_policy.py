@@ -391,3 +391,38 @@ def test_rules_agree_with_the_evaluator_on_random_clusters(seed):
                 got = kernel_verdict(c, src, dst, protocol, port)
                 assert got == want, (f"seed {seed}: {src.namespace}/{src.name} -> {dst.namespace}/{dst.name} "
                                      f"{protocol}/{port}: rules say {got}, the evaluator {want}")
+
+
+# ---------------------------------------------------------------- where the mode is set, what is printed
+
+NODES = [{"name": "node1", "ip": "192.168.0.21", "podCIDR": "172.30.76.0/24"}]
+
+
+def test_a_topology_file_says_whether_policies_are_enforced():
+    from netlab.model import topology
+    assert topology.parse({"nodes": NODES}).policy == "none"
+    assert topology.parse({"nodes": NODES, "policy": "enforce"}).policy == "enforce"
+    with pytest.raises(ModelError, match=r"^policy: 'strict' is not one of none, enforce$"):
+        topology.parse({"nodes": NODES, "policy": "strict"})
+
+
+def test_up_takes_the_mode():
+    from netlab.cli import parser
+    assert parser().parse_args(["up", "--policy", "enforce"]).policy == "enforce"
+    assert parser().parse_args(["up"]).policy is None
+
+
+def test_get_networkpolicies_prints_as_kubectl():
+    from netlab import output
+    p = policy(CASES["match-labels-and-expressions"])
+    p.created = 1000.0
+    rows = output.networkpolicy_rows([p], all_ns=True, now=1000.0 + 3 * 3600)
+    assert rows.splitlines() == ["NAMESPACE   NAME   POD-SELECTOR   AGE", "x           db     tier=db        3h"]
+    obj = output.networkpolicy_object(p)
+    assert obj["spec"] == {"podSelector": {"matchLabels": {"tier": "db"}}, "policyTypes": ["Ingress"],
+                           "ingress": [{"from": [{"podSelector": {
+                               "matchExpressions": [{"key": "pod", "operator": "NotIn", "values": ["b"]},
+                                                    {"key": "pod", "operator": "Exists"}],
+                               "matchLabels": {"tier": "web"}}}]}]}
+    again = manifests.parse_document(obj, "round trip")
+    assert again.obj.pod_selector == p.pod_selector and again.obj.ingress == p.ingress
