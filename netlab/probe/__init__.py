@@ -1,18 +1,24 @@
 """Packets on scapy: capture on any interface of any lab namespace, send from one,
-decode VXLAN on flannel's port 8472, write pcap.
+decode VXLAN on flannel's port 8472, write pcap; reachability matrices (reach.py).
 
 scapy caches interfaces and routes at import, in the namespace it was imported in, so
 every capture and send runs in a worker process started inside the target namespace
-(netlab.probe.worker); this process only builds requests and reads results.
+(netlab.probe.worker); this process only builds requests and reads results. The names
+below are imported when first used: `netlab probe` (reach.py) never loads scapy.
 """
-from netlab.probe.sniffer import Capture, capture, sniff
-from netlab.probe.decode import FLANNEL_VXLAN_PORT, VxlanInfo, describe, summary, vxlan_info, vxlan_layer
-from netlab.probe.sender import PingResult, ping, send, sr, sr1
-from netlab.probe.runner import ProbeError
+from __future__ import annotations
 
-__all__ = [
-    "Capture", "capture", "sniff",
-    "FLANNEL_VXLAN_PORT", "VxlanInfo", "describe", "summary", "vxlan_info", "vxlan_layer",
-    "PingResult", "ping", "send", "sr", "sr1",
-    "ProbeError",
-]
+import importlib
+
+_WHERE = {"Capture": "sniffer", "capture": "sniffer", "sniff": "sniffer",
+          "FLANNEL_VXLAN_PORT": "decode", "VxlanInfo": "decode", "describe": "decode", "summary": "decode",
+          "vxlan_info": "decode", "vxlan_layer": "decode",
+          "PingResult": "sender", "ping": "sender", "send": "sender", "sr": "sender", "sr1": "sender",
+          "ProbeError": "runner"}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'netlab.probe' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"netlab.probe.{_WHERE[name]}"), name)

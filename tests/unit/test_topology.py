@@ -133,7 +133,7 @@ def test_parse_defaults_routes_mode_and_the_seeds_outside_hosts():
 NODE = {"name": "n1", "ip": "192.168.0.21", "podCIDR": "172.30.1.0/24"}
 PARSE_ERRORS = [
     ([], "the file must hold a mapping with nodes, deployments, pods, ..."),
-    ({"extra": 1}, "extra: unknown field (known: cluster, deployments, manifests, nodes, pods, underlay)"),
+    ({"extra": 1}, "extra: unknown field (known: cluster, deployments, manifests, nodes, pods, policy, underlay)"),
     ({"nodes": {"n1": 1}}, "nodes: must be a list"),
     ({"nodes": [NODE], "deployments": "web"}, "deployments: must be a list"),
     ({"nodes": [NODE], "pods": "p"}, "pods: must be a list"),
