@@ -349,8 +349,9 @@ def cmd_describe(args) -> int:
     lab = _record(args)
     c = lab.cluster()
     kind = _kind(args.kind)
-    if kind not in ("pods", "services", "ingresses", "secrets", "configmaps"):
-        raise NetlabError(f"describe: {args.kind!r} is not supported (known: pod, svc, ingress, secret, configmap)")
+    if kind not in ("pods", "services", "ingresses", "secrets", "configmaps", "networkpolicies"):
+        raise NetlabError(f"describe: {args.kind!r} is not supported "
+                          "(known: pod, svc, ingress, secret, configmap, networkpolicy)")
     ns = args.namespace or "default"
     obj = next((x for x in getattr(c, LISTS[kind]) if x.name == args.resource and x.namespace == ns), None)
     if obj is None:
@@ -364,6 +365,8 @@ def cmd_describe(args) -> int:
         _say(output.describe_ingress(obj, c.services, c.endpoints, _ingress_address(c)))
     elif kind == "secrets":
         _say(output.describe_secret(obj))
+    elif kind == "networkpolicies":
+        _say(output.describe_networkpolicy(obj))
     else:
         _say(output.describe_configmap(obj))
     return 0
@@ -724,7 +727,7 @@ def parser() -> Parser:
     get.add_argument("-o", "--output", choices=("wide", "json", "yaml"), help="output format")
 
     desc = cmd("describe", cmd_describe, "describe an object, as kubectl describe does (Secrets: sizes, never values)")
-    desc.add_argument("kind", help="pod | svc | ingress | secret | configmap")
+    desc.add_argument("kind", help="pod | svc | ingress | secret | configmap | networkpolicy (netpol)")
     desc.add_argument("resource", metavar="NAME")
     desc.add_argument("-n", "--namespace", help="namespace (default: default)")
 

@@ -603,6 +603,50 @@ def networkpolicy_rows(policies, all_ns: bool, now: float) -> str:
                    lambda p: [p.name, selectors.text(p.pod_selector), age(p.created, now)], all_ns)
 
 
+def go_time(t: float) -> str:
+    """A creation time as Go's time.Time prints it (metav1.Time: whole seconds, in the local zone)."""
+    return datetime.fromtimestamp(int(t)).astimezone().strftime("%Y-%m-%d %H:%M:%S %z %Z")
+
+
+def describe_networkpolicy(p) -> str:
+    """kubectl (1.2x) describe networkpolicy. Only Name..Annotations go through the tabwriter's
+    columns; the spec's lines are written with fixed indents (PodSelector's value after its
+    `: ` and a second indent). 1.2x prints an endPort's range as its first port alone (1.31 and
+    later print `To Port Range: 5000-5010/TCP`)."""
+    from netlab.model import selectors
+    empty = not p.pod_selector.match_labels and not p.pod_selector.match_expressions
+    pods = "<none> (Allowing the specific traffic to all pods in this namespace)" if empty \
+        else selectors.text(p.pod_selector)
+    out = [f"Name:\t{p.name}", f"Namespace:\t{p.namespace}", f"Created on:\t{go_time(p.created)}",
+           *_multiline("Labels", p.labels), "Annotations:\t<none>", "Spec:", f"  PodSelector:     {pods}"]
+    for kind, rules, peers, side in (("ingress", p.ingress, "From", "source"),
+                                     ("egress", p.egress, "To", "destination")):
+        if kind.capitalize() not in p.policy_types:
+            out.append(f"  Not affecting {kind} traffic")
+            continue
+        out.append(f"  Allowing {kind} traffic:")
+        if not rules:
+            out.append(f"    <none> (Selected pods are isolated for {kind} connectivity)")
+        for i, rule in enumerate(rules):
+            if i:
+                out.append("    ----------")
+            out += ([f"    To Port: {'<nil>' if x.port is None else x.port}/{x.protocol}" for x in rule.ports]
+                    or ["    To Port: <any> (traffic allowed to all ports)"])
+            if not rule.peers:
+                out.append(f"    {peers}: <any> (traffic not restricted by {side})")
+            for peer in rule.peers:
+                out.append(f"    {peers}:")
+                if peer.namespace_selector is not None:
+                    out.append(f"      NamespaceSelector: {selectors.text(peer.namespace_selector)}")
+                if peer.pod_selector is not None:
+                    out.append(f"      PodSelector: {selectors.text(peer.pod_selector)}")
+                if peer.ip_block is not None and peer.namespace_selector is None and peer.pod_selector is None:
+                    out += ["      IPBlock:", f"        CIDR: {peer.ip_block.cidr}",
+                            f"        Except: {', '.join(peer.ip_block.excepts)}"]
+    out.append(f"  Policy Types: {', '.join(p.policy_types) or '<none>'}")
+    return _describe(out)
+
+
 def _selector_object(sel) -> dict:
     out: dict[str, Any] = {}
     if sel.match_labels:

@@ -96,6 +96,9 @@ def test_the_walkthrough_case_only_the_data_tier_reaches_the_database(seed):
     listed = netlab("get", "netpol", "--name", seed).stdout
     assert listed.splitlines()[0].split() == ["NAME", "POD-SELECTOR", "AGE"]
     assert "business-manager   app=business-manager" in listed
+    described = netlab("describe", "netpol", "data-product", "--name", seed).stdout
+    assert "  Not affecting ingress traffic\n  Allowing egress traffic:\n    To Port: 3306/TCP\n    To:\n" \
+           "      IPBlock:\n        CIDR: 192.168.0.103/32\n        Except: \n    ----------\n" in described
 
 
 def test_without_enforcement_the_walkthrough_policies_change_nothing():
