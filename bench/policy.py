@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from netlab import layout  # noqa: E402
 from netlab.dataplane import _merged  # noqa: E402
 from netlab.kernel import netns  # noqa: E402
-from netlab.kube_proxy.rules import Table, build_nodes, to_text  # noqa: E402
+from netlab.kube_proxy.rules import build_nodes, to_text  # noqa: E402
 from netlab.lab import Lab  # noqa: E402
 from netlab.model import topology  # noqa: E402
 from netlab.model.objects import (LabelSelector, NetworkPolicy, PolicyPeer, PolicyPort,  # noqa: E402
@@ -67,7 +67,8 @@ def policies(n: int) -> list[NetworkPolicy]:
     for i in range(n):
         peers = [PolicyPeer(LabelSelector({"app": f"app-{r.randrange(25)}"})),
                  PolicyPeer(LabelSelector({"tier": "web"}), LabelSelector({"stage": "prod"})),
-                 PolicyPeer(None, LabelSelector(match_expressions=[Requirement("team", "In", r.sample(NAMESPACES, 3))]))]
+                 PolicyPeer(None, LabelSelector(match_expressions=[
+                     Requirement("team", "In", r.sample(NAMESPACES, 3))]))]
         if i % 4 == 0:
             peers.append(PolicyPeer(ip_block=rules_block(r)))
         ports = [PolicyPort("TCP", r.choice([80, 443, 8080])), PolicyPort("UDP", 53)]

@@ -110,5 +110,6 @@ def test_without_enforcement_the_walkthrough_policies_change_nothing():
         m, = reachability.parse("\n".join(line for line in out.splitlines() if not line.startswith("#")), "probe")
         assert all(m.allowed.values()) and len(m.allowed) == 8 * 9
         listed = yaml.safe_load(netlab("get", "networkpolicies", "--name", name, "-o", "yaml").stdout)
-        assert [(x["metadata"]["namespace"], x["metadata"]["name"], x["spec"]["policyTypes"]) for x in listed["items"]] \
-            == [("default", "business-manager", ["Egress"]), ("default", "data-product", ["Egress"])]
+        assert [(x["metadata"]["namespace"], x["metadata"]["name"], x["spec"]["policyTypes"])
+                for x in listed["items"]] == [("default", "business-manager", ["Egress"]),
+                                              ("default", "data-product", ["Egress"])]

@@ -183,10 +183,10 @@ def _parties(c):
 
 
 def test_pod_and_namespace_selectors_in_one_peer_are_anded_in_two_peers_ored():
-    both = policy("metadata: {name: p, namespace: x}\nspec: {podSelector: {matchLabels: {pod: a}}, ingress: "
-                  "[{from: [{podSelector: {matchLabels: {tier: web}}, namespaceSelector: {matchLabels: {team: red}}}]}]}")
-    either = policy("metadata: {name: p, namespace: x}\nspec: {podSelector: {matchLabels: {pod: a}}, ingress: "
-                    "[{from: [{podSelector: {matchLabels: {tier: web}}}, {namespaceSelector: {matchLabels: {team: red}}}]}]}")
+    head = "metadata: {name: p, namespace: x}\nspec: {podSelector: {matchLabels: {pod: a}}, ingress: "
+    web, red = "podSelector: {matchLabels: {tier: web}}", "namespaceSelector: {matchLabels: {team: red}}"
+    both = policy(head + f"[{{from: [{{{web}, {red}}}]}}]}}")
+    either = policy(head + f"[{{from: [{{{web}}}, {{{red}}}]}}]}}")
     c = small_cluster(both)
     p = _parties(c)
     # z/c is a web pod in a namespace without team=red; y/a is in team red without tier=web
@@ -197,7 +197,8 @@ def test_pod_and_namespace_selectors_in_one_peer_are_anded_in_two_peers_ored():
 
 
 def test_named_ports_are_the_destination_pods_own():
-    np = policy("metadata: {name: p, namespace: y}\nspec: {podSelector: {}, ingress: [{ports: [{port: serve-80-tcp}]}]}")
+    np = policy("metadata: {name: p, namespace: y}\n"
+                "spec: {podSelector: {}, ingress: [{ports: [{port: serve-80-tcp}]}]}")
     c = small_cluster(np)
     p = _parties(c)
     assert evaluate.allowed(c, p["x/a"], p["y/a"], "TCP", 8080)      # y/a names 8080 serve-80-tcp
@@ -205,7 +206,8 @@ def test_named_ports_are_the_destination_pods_own():
 
 
 def test_a_pod_reaches_itself_and_its_node_reaches_it_whatever_the_policies():
-    c = small_cluster(policy("metadata: {name: p, namespace: x}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}"))
+    c = small_cluster(policy("metadata: {name: p, namespace: x}\n"
+                             "spec: {podSelector: {}, policyTypes: [Ingress, Egress]}"))
     p = _parties(c)
     assert evaluate.allowed(c, p["x/a"], p["x/a"], "TCP", 80)
     assert evaluate.allowed(c, evaluate.Party("172.30.76.1"), p["x/a"], "TCP", 80)      # node1's docker0
@@ -285,7 +287,8 @@ def test_without_enforcement_there_is_nothing():
 
 def test_names_fit_iptables_and_ipset_limits():
     long = NetworkPolicy("a" * 63, "b" * 63)
-    assert len(names.policy_chain(long, "Ingress")) == 28 and names.policy_chain(long, "Ingress").startswith("cali-pi-_")
+    chain = names.policy_chain(long, "Ingress")
+    assert len(chain) == 28 and chain.startswith("cali-pi-_")
     assert names.pod_chain("veth0123abcd", "Egress") == "cali-fw-veth0123abcd"
     assert len(names.ipset("s", "anything")) == 31
 
@@ -358,7 +361,8 @@ def random_cluster(seed: int) -> Cluster:
         types = r.choice([["Ingress"], ["Egress"], ["Ingress", "Egress"]])
 
         def rule_list():
-            return [PolicyRule([_peer(r, c) for _ in range(r.randint(0, 2))], [_port(r) for _ in range(r.randint(0, 2))])
+            return [PolicyRule([_peer(r, c) for _ in range(r.randint(0, 2))],
+                               [_port(r) for _ in range(r.randint(0, 2))])
                     for _ in range(r.randint(0, 2))]
         c.network_policies.append(NetworkPolicy(f"np{i}", r.choice(c.namespaces), _selector(r), types,
                                                 rule_list(), rule_list()))
