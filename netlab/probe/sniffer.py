@@ -21,6 +21,7 @@ from typing import cast
 from scapy.packet import Packet
 from scapy.utils import rdpcap
 
+from netlab.probe import decode  # noqa: F401  (loads the layers rdpcap dissects packets into: DNS, VXLAN, ...)
 from netlab.probe import runner
 from netlab.probe.runner import ProbeError
 
