@@ -623,6 +623,38 @@ def cmd_exec(args) -> int:
     os.execvp("ip", ["ip", "netns", "exec", ns, *args.command])
 
 
+def cmd_trace(args) -> int:
+    from netlab.trace import report, run, target
+    lab = _record(args)
+    c = lab.cluster()
+    src = target.source(c, args.source, args.namespace)
+    dst = target.destination(c, args.target, src, args.proto, args.port, args.namespace)
+    t = run.trace(c, src, dst)
+    if args.output == "json":
+        _say(report.as_json(t))
+    elif args.output == "html":
+        out = args.file or "trace.html"
+        with open(out, "w") as f:
+            f.write(report.page(t, _trace_picture(c, t)))
+        _say(report.text(t) + f"\nnetlab: wrote {out}")
+    else:
+        _say(report.text(t))
+    return 0 if t.died is None else 1
+
+
+def _trace_picture(c, t) -> str:
+    """The lab drawn by netlab graph with the trace's path in red (empty if Graphviz is missing)."""
+    try:
+        from netlab import graph
+    except ImportError:
+        return ""
+    ids = list(t.path)
+    try:
+        return graph.render(graph.dot(c, ids + [f"{a}->{b}" for a, b in zip(ids, ids[1:])]), "svg").decode()
+    except (NetlabError, OSError):
+        return ""
+
+
 def cmd_node(args) -> int:
     from netlab.model.objects import Node
     lab = _lab(args)
@@ -763,6 +795,19 @@ def parser() -> Parser:
     ex.add_argument("-n", "--namespace", help="the pod's namespace (default: default)")
     ex.add_argument("target", help="node1, node2, client, db, router, a pod name, or deploy/NAME")
     ex.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
+
+    tr = cmd("trace", cmd_trace, "follow one real request hop by hop, with the kernel's evidence; exit 1 if it "
+                                 "died (DNS, routes, the iptables rules that matched, conntrack, flannel.1's "
+                                 "neighbour and FDB, the VXLAN packet on both nodes, the arrival)")
+    tr.add_argument("source", metavar="FROM", help="a pod, a node (node1) or an outside host (client)")
+    tr.add_argument("target", metavar="TO", help="a pod; a Service (data-product, data-product.default:50051); "
+                                                 "ADDRESS:PORT; a NodePort URL (http://192.168.0.21:30799/); an "
+                                                 "Ingress host (business-manager.default)")
+    tr.add_argument("-n", "--namespace", help="the pods' namespace (default: default)")
+    tr.add_argument("--proto", choices=("tcp", "udp", "icmp"), default="tcp", help="default tcp")
+    tr.add_argument("--port", type=int, help="the destination port (default: the Service's or pod's first)")
+    tr.add_argument("-o", "--output", choices=("text", "json", "html"), default="text", help="default text")
+    tr.add_argument("--file", help="-o html: the page to write (default trace.html)")
 
     node = cmd("node", cmd_node, "add a node to a running lab, or remove one")
     node.add_argument("action", choices=("add", "remove"))

@@ -1,5 +1,5 @@
 """NetworkPolicy: manifests in, the evaluator's meaning, the enforcer's rules (golden), and the
-rules against the evaluator on random clusters and policies (through policy_sim)."""
+rules against the evaluator on random clusters and policies (walked by netlab.trace.walk)."""
 from __future__ import annotations
 
 import random
@@ -17,7 +17,7 @@ from netlab.model.objects import (
     Cluster, IPBlock, LabelSelector, NetworkPolicy, Node, Pod, PolicyPeer, PolicyPort, PolicyRule, Requirement,
 )
 from netlab.policy import evaluate, ipsets, names, rules
-from policy_sim import Packet, verdict
+from netlab.trace.walk import Packet, walk
 
 GOLDEN = Path(__file__).parent / "golden" / "policy"
 
@@ -377,8 +377,9 @@ def kernel_verdict(c: Cluster, src: Pod, dst: Pod, protocol: str, port: int) -> 
     for node, in_dev, out_dev in hops:
         np = built[node]
         chains = {**np.chains, **np.jumps}
-        packet = Packet(src.ip, dst.ip, protocol.lower(), port, in_dev, out_dev)
-        if verdict(chains, np.sets, packet) == "DROP":
+        packet = Packet(src.ip, dst.ip, protocol.lower(), port, in_dev, out_dev,
+                        sets={s.name: s.members for s in np.sets.values()})
+        if walk(chains, "FORWARD", packet).verdict == "DROP":
             return False
     return True
 
