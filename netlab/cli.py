@@ -677,7 +677,7 @@ def cmd_probe(args) -> int:
 
 def cmd_graph(args) -> int:
     from netlab import graph
-    fmt = os.path.splitext(args.output)[1].lstrip(".").lower() if args.output else None
+    fmt = os.path.splitext(args.output or "")[1].lstrip(".").lower()
     if args.output and fmt not in graph.FORMATS:
         raise NetlabError(f"graph: -o {args.output!r}: the file must end in .svg, .png or .dot")
     lab = _record(args)

@@ -131,7 +131,7 @@ def dot(cluster: Cluster, highlight: Iterable[str] = ()) -> str:
     w('  edge [fontname="Helvetica", fontsize=9, arrowsize=0.7];')
 
     plen = ip_network(c.underlay_cidr).prefixlen
-    pods_by_ip = {}
+    pods_by_ip: dict[str, str] = {}
     for i, n in enumerate(c.nodes):
         cluster_name = f"cluster_node_{i}"
         nid = node_id(n.name)
@@ -144,7 +144,7 @@ def dot(cluster: Cluster, highlight: Iterable[str] = ()) -> str:
         pods = sorted(c.pods_on(n.name), key=lambda p: (p.namespace, p.name))
         if pods:
             w(f"    subgraph {q(f'cluster_node_{i}_pods')} {{")
-            w(f'      graph [label="", style=invis];')
+            w('      graph [label="", style=invis];')
             for p in pods:
                 pid = pod_id(p.namespace, p.name)
                 pods_by_ip[p.ip] = pid
@@ -170,7 +170,7 @@ def dot(cluster: Cluster, highlight: Iterable[str] = ()) -> str:
            'shape=box, style="filled", fillcolor="#d9ead3", width=6')
     w("  }")
     hosts = [("router", c.router)] + [(h.name, h.ip) for h in c.hosts]
-    hosts_by_ip = {}
+    hosts_by_ip: dict[str, str] = {}
     for name, ip in hosts:
         hosts_by_ip.setdefault(ip, host_id(name))
         g.node("  ", host_id(name), f"{name}\n{ip}/{plen}", 'shape=box3d, style=filled, fillcolor="#eeeeee"')
@@ -184,9 +184,9 @@ def dot(cluster: Cluster, highlight: Iterable[str] = ()) -> str:
         w(f"  {{rank=same; {'; '.join(eths)}; {' -> '.join(eths)} [style=invis]}}")
     vteps = [dev_id(n.name, VTEP) for n in c.nodes]
     tunnel = f"VXLAN VNI {VNI}, UDP {VXLAN_PORT}"
-    for i, a in enumerate(vteps):
-        for b in vteps[i + 1:]:
-            g.edge("  ", a, b, f'dir=both, style="bold,dashed", color="#c0392b", fontcolor="#c0392b", '
+    for i, left in enumerate(vteps):
+        for right in vteps[i + 1:]:
+            g.edge("  ", left, right, f'dir=both, style="bold,dashed", color="#c0392b", fontcolor="#c0392b", '
                                f"constraint=false, label={q(tunnel)}")
 
     services = sorted(c.services, key=lambda s: (s.namespace, s.name))
@@ -209,7 +209,7 @@ def dot(cluster: Cluster, highlight: Iterable[str] = ()) -> str:
             g.node("    ", svc_id(s.namespace, s.name), "\n".join(lines),
                    'style="rounded,dashed", fillcolor=white, color="#777777"')
         w("  }")
-    others = {}
+    others: dict[str, str] = {}
     for s in services:
         e = endpoints.get((s.namespace, s.name))
         if not e or s.type == "ExternalName":
