@@ -707,6 +707,23 @@ def cmd_probe(args) -> int:
     return probe_command(args, _say, _err)
 
 
+def cmd_graph(args) -> int:
+    from netlab import graph
+    fmt = os.path.splitext(args.output or "")[1].lstrip(".").lower()
+    if args.output and fmt not in graph.FORMATS:
+        raise NetlabError(f"graph: -o {args.output!r}: the file must end in .svg, .png or .dot")
+    lab = _record(args)
+    text = graph.dot(lab.cluster())
+    if not args.output:
+        _say(text.rstrip("\n"))
+        return 0
+    data = text.encode() if fmt == "dot" else graph.render(text, fmt)     # nothing written if dot fails
+    with open(args.output, "wb") as f:
+        f.write(data)
+    _say(f"netlab: lab {lab.name!r} drawn in {args.output}")
+    return 0
+
+
 # ---- the parser -------------------------------------------------------------------
 
 def count(text: str) -> int:
@@ -844,6 +861,11 @@ def parser() -> Parser:
     pr.add_argument("--expect", metavar="FILE",
                     help="compare with this file (the printed format: PROTO/PORT sections, or one matrix for every "
                          "port; . connected, X blocked) and print the cells that differ")
+
+    gr = cmd("graph", cmd_graph, "draw the lab as the walk-through's figure 2: nodes, pods, docker0, flannel.1 "
+             "(VXLAN), the underlay and Services (DOT on standard output without -o)")
+    gr.add_argument("-o", "--output", metavar="FILE",
+                    help="write FILE.svg or FILE.png (drawn by Graphviz's dot) or FILE.dot (the DOT text)")
     return p
 
 
