@@ -541,6 +541,14 @@ class MultiCapture:
             self._writer.close()
             self._writer = None
 
+    def __del__(self) -> None:
+        # a capture dropped unfinished: no worker and no stream file left behind
+        try:
+            self.kill()
+            self.close()
+        except Exception:   # noqa: BLE001 - at interpreter exit anything may be half gone
+            pass
+
     def __enter__(self) -> MultiCapture:
         return self.start()
 
