@@ -693,13 +693,12 @@ def _next_subnet(c: Cluster) -> str:
 
 
 def cmd_capture(args) -> int:
-    from netlab.probe.cli import capture_command
+    from netlab.probe.cli import capture_many_command, split_capture_args
     lab = _record(args)
-    target, sep, iface = args.where.rpartition(":")
-    if not sep or not target or not iface:
-        raise NetlabError(f"capture: {args.where!r} is not TARGET:IFACE (e.g. node1:eth0)")
-    ns = resolve_target(lab.cluster(), target, args.namespace)
-    return capture_command(ns, iface, args.count, args.write, args.timeout, " ".join(args.filter) or None)
+    wheres, bpf = split_capture_args([args.where, *args.filter])   # TARGET:IFACE words, the rest is the filter
+    c = lab.cluster()
+    ifaces = [(f"{target}:{iface}", resolve_target(c, target, args.namespace), iface) for target, iface in wheres]
+    return capture_many_command(ifaces, args.count, args.write, args.timeout, bpf)
 
 
 def cmd_probe(args) -> int:
@@ -838,8 +837,9 @@ def parser() -> Parser:
     lg.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
     lg.add_argument("-n", "--namespace", help="the pod's namespace (default: default)")
 
-    cap = cmd("capture", cmd_capture, "capture packets on an interface of a lab namespace")
-    cap.add_argument("where", metavar="TARGET:IFACE", help="e.g. node1:eth0, node2:flannel.1, client:eth0")
+    cap = cmd("capture", cmd_capture, "capture packets on interfaces of lab namespaces, merged by time")
+    cap.add_argument("where", metavar="TARGET:IFACE", help="e.g. node1:eth0, node2:flannel.1, client:eth0; "
+                     "more may follow (every word TARGET:IFACE is one)")
     cap.add_argument("-n", "--namespace", help="the pod's namespace (default: default)")
     cap.add_argument("-c", "--count", type=int, help="stop after this many packets")
     cap.add_argument("-t", "--timeout", type=float, help="stop after this many seconds")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {"Capture": "sniffer", "capture": "sniffer", "sniff": "sniffer",
+          "MultiCapture": "sniffer", "Captured": "sniffer", "capture_many": "sniffer",
           "FLANNEL_VXLAN_PORT": "decode", "VxlanInfo": "decode", "describe": "decode", "summary": "decode",
           "vxlan_info": "decode", "vxlan_layer": "decode",
           "PingResult": "sender", "ping": "sender", "send": "sender", "sr": "sender", "sr1": "sender",

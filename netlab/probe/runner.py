@@ -17,6 +17,7 @@ from netlab.errors import NetlabError
 from netlab.kernel import netns
 
 READY = "ready"
+STREAM_HEAD = "<cdI"   # a --stream record: kind, time, length of the bytes that follow (worker.py)
 READY_TIMEOUT = 15.0   # scapy import plus tcpdump compiling the filter take well under 1 s
 
 

@@ -4,10 +4,15 @@ scapy reads interfaces and routes once, in the namespace of the process that imp
 it, so packets are captured and sent by `python -m netlab.probe.worker` started
 inside the target namespace (setns before exec; see runner.py, the parent's side):
 
-    capture IFACE [--count N] [--timeout T] [--filter BPF] [--write PCAP] [--lines]
+    capture IFACE [--count N] [--timeout T] [--filter BPF] [--write PCAP] [--lines] [--stream FILE]
         opens the capture socket (BPF attached), prints "ready", then one summary line
         per packet with --lines; ends after N packets, T seconds, SIGTERM or EOF on
         stdin (so a parent that dies never leaves a capture running).
+        --stream appends records to FILE (made by the parent, which tails it: a file never
+        blocks the worker as a full pipe would), each STREAM_HEAD (kind, time, length) and
+        `length` bytes: b"L" the link type (before "ready"), b"P" a packet as captured,
+        b"H" a heartbeat: every packet stamped before `time` is in the file already (the
+        parent merges several workers by time with it; see sniffer.Merge).
     request
         reads one pickled request from stdin (packets to send, or to send and
         collect answers) and writes the pickled result to stdout.
@@ -31,13 +36,15 @@ import time
 
 from typing import TYPE_CHECKING
 
-from netlab.probe.runner import READY
+from netlab.probe.runner import READY, STREAM_HEAD
 
 if TYPE_CHECKING:
     from scapy.packet import Packet   # scapy is imported only where a worker needs it
 
 SIOCGIFFLAGS = 0x8913
 IFF_LOOPBACK = 0x8
+HEARTBEAT = 0.1        # seconds between heartbeats of an idle --stream worker
+HEARTBEAT_MARGIN = 0.02   # a packet is stamped a little before its socket has it: stay behind
 
 
 # ---------------------------------------------------------------- child side
@@ -83,6 +90,18 @@ def _capture(opts) -> None:
         _fail(f"interface {opts.iface!r} is down" if e.errno == errno.ENETDOWN
               else f"cannot capture on {opts.iface!r}: {e.strerror}")
 
+    stream = None
+    if opts.stream:
+        try:
+            stream = out = os.open(opts.stream, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        except OSError as e:
+            _fail(f"cannot write {opts.stream!r}: {e.strerror}")
+
+        def record(kind: bytes, when: float, data: bytes = b"") -> None:
+            os.write(out, struct.pack(STREAM_HEAD, kind, when, len(data)) + data)   # one write: one record
+
+        record(b"L", 0.0, struct.pack("<I", conf.l2types.layer2num.get(sock.LL, 1)))
+
     writer = None
     if opts.write:
         try:
@@ -102,6 +121,12 @@ def _capture(opts) -> None:
 
     def take() -> None:
         nonlocal seen
+        if stream is not None:   # the bytes as they came: the parent dissects them
+            _, raw, stamp = sock.recv_raw(65535)
+            if raw:
+                seen += 1
+                record(b"P", stamp or time.time(), raw)
+            return
         pkt = sock.recv()
         if pkt is None:   # scapy drops what it cannot use
             return
@@ -116,9 +141,13 @@ def _capture(opts) -> None:
         wait = None if deadline is None else deadline - time.monotonic()
         if wait is not None and wait <= 0:
             break
+        if stream is not None:
+            wait = HEARTBEAT if wait is None else min(wait, HEARTBEAT)
         ready, _, _ = select.select([sock.ins, sys.stdin, wake_r], [], [], wait)
         if sock.ins in ready:
             take()
+        elif stream is not None:
+            record(b"H", time.time() - HEARTBEAT_MARGIN)
         if sys.stdin in ready or wake_r in ready:
             # asked to stop: keep what the kernel has already queued for us
             while (opts.count is None or seen < opts.count) and select.select([sock.ins], [], [], 0)[0]:
@@ -127,6 +156,8 @@ def _capture(opts) -> None:
     sock.close()
     if writer:
         writer.close()
+    if stream is not None:
+        os.close(stream)
 
 
 def _build(item, iface):
@@ -200,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     cap.add_argument("--filter")
     cap.add_argument("--write")
     cap.add_argument("--lines", action="store_true")
+    cap.add_argument("--stream")
     sub.add_parser("request")
     opts = parser.parse_args(argv)
 
