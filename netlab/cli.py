@@ -701,6 +701,11 @@ def cmd_capture(args) -> int:
     return capture_many_command(ifaces, args.count, args.write, args.timeout, bpf)
 
 
+def cmd_tour(args) -> int:
+    from netlab.tour_runner import tour_command
+    return tour_command(args, _say, _err)
+
+
 def cmd_probe(args) -> int:
     from netlab.probe.matrix_cli import probe_command
     return probe_command(args, _say, _err)
@@ -845,6 +850,13 @@ def parser() -> Parser:
     cap.add_argument("-t", "--timeout", type=float, help="stop after this many seconds")
     cap.add_argument("-w", "--write", help="also write the packets to this pcap file")
     cap.add_argument("filter", nargs="*", help="a tcpdump (BPF) filter, e.g. udp port 8472")
+
+    tour = cmd("tour", cmd_tour, "a guided tour of the walk-through's chapters on the live seed lab: each step "
+               "explains, shows the command and runs it (Enter: next step, q: quit); exit 1 naming a failed step",
+               name_help="the lab (default: seed, else the one seed lab running)")
+    tour.add_argument("--yes", action="store_true", help="run every step without waiting for Enter")
+    tour.add_argument("--skip", action="append", metavar="STEP", help="leave this step out: its number or short "
+                      "name (e.g. --skip trace); repeatable")
 
     pr = cmd("probe", cmd_probe, "connect every pod to every pod (real TCP/UDP) and print the reachability "
              "matrix, as Kubernetes' e2e network policy tests do; exit 1 if it differs from --expect, 2 on bad input")
