@@ -644,13 +644,11 @@ def cmd_trace(args) -> int:
 
 def _trace_picture(c, t) -> str:
     """The lab drawn by netlab graph with the trace's path in red (empty if Graphviz is missing)."""
-    try:
-        from netlab import graph
-    except ImportError:
-        return ""
+    from netlab import graph
     ids = list(t.path)
     try:
-        return graph.render(graph.dot(c, ids + [f"{a}->{b}" for a, b in zip(ids, ids[1:])]), "svg").decode()
+        marked = ids + list(t.marks) + [f"{a}->{b}" for a, b in zip(ids, ids[1:])]
+        return graph.render(graph.dot(c, marked), "svg").decode()
     except (NetlabError, OSError):
         return ""
 

@@ -30,7 +30,7 @@ apt-get install -y -q --no-install-recommends \
   python3 python3-venv python3-dev gcc libc6-dev \
   iproute2 iptables ipset nftables tcpdump iputils-ping curl netcat-openbsd dnsutils conntrack procps kmod util-linux \
   dnsperf dnsmasq-base mariadb-server mariadb-client nginx wrk \
-  graphviz \
+  graphviz chromium \
   >/dev/null
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
   for unit in "${services[@]}"; do            # nor at the next boot

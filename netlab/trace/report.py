@@ -22,6 +22,7 @@ def as_dict(t: Trace) -> dict:
         "died": None if t.died is None else {"hop": t.died + 1, "reason": t.reason},
         "seconds": round(t.seconds, 3),
         "path": list(t.path),
+        "marks": list(t.marks),
         "hops": [{"n": i + 1, "where": h.where, "what": h.what, "ok": h.ok,
                   "evidence": [{"kind": e.kind, "text": e.text, "data": e.data} for e in h.evidence]}
                  for i, h in enumerate(t.hops)],

@@ -123,7 +123,10 @@ def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
     saved = dict(zip(nodes, kern.in_parallel(kern.saved, [node_ns[n] for n in nodes])))
     result.result = outcome
     if dst.kind == "service" and dns_pod is not None:
-        hops[0].evidence += _dns_frames(frames, src.ip)
+        # the source's queries, masqueraded or not (the seed's kube-proxy masquerades pods' traffic to
+        # ClusterIPs), for the name it asked (with the search list's suffixes)
+        clients = {src.ip} | (set(kern.node_addresses(c, src.node)) if src.node else set())
+        hops[0].evidence += _dns_frames(frames, clients, dst.dns_name or "")
     # 2. out of the source
     first = src.node if src.kind in ("pod", "node") else _receiving_node(c, ip)
     route = kern.route_get(src.netns, ip)
@@ -152,6 +155,8 @@ def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
     arrive = Hop(f"{pod.namespace}/{pod.name}" if pod else target_ip,
                  f"arrives at {target_ip}:{endpoint.split(':')[1] if endpoint else dst.port}", [])
     if pod:
+        if result.path and result.path[-1].startswith("dev:") and not result.path[-1].endswith(":docker0"):
+            result.path.append(f"dev:{_node_of(c, target_ip)}:docker0")
         seen_from = _translated_source(result) or src.ip
         arrive.evidence += _frames(frames, f"{pod.namespace}/{pod.name}:eth0",
                                    _flow_filter({seen_from}, {target_ip}, int(endpoint.split(":")[1]) if endpoint
@@ -184,7 +189,7 @@ def _nameservers(c: Cluster, src: Source) -> list[str]:
     return [line.split()[1] for line in text.splitlines() if line.startswith("nameserver")] or ["?"]
 
 
-def _dns_frames(frames, client: str) -> list[Evidence]:
+def _dns_frames(frames, clients: set[str], name: str) -> list[Evidence]:
     """The source's own queries and their answers, as the DNS pod saw them."""
     from scapy.layers.dns import DNS
     from scapy.layers.inet import IP
@@ -194,18 +199,20 @@ def _dns_frames(frames, client: str) -> list[Evidence]:
         if where != "dns:eth0":
             continue
         pkt = Ether(data)
-        if DNS not in pkt or not pkt[DNS].qd or IP not in pkt or client not in (pkt[IP].src, pkt[IP].dst):
+        if DNS not in pkt or not pkt[DNS].qd or IP not in pkt or not clients & {pkt[IP].src, pkt[IP].dst}:
             continue
         d = pkt[DNS]
-        name = d.qd[0].qname.decode()
+        asked = d.qd[0].qname.decode()
+        if not asked.startswith(name.rstrip(".") + "."):
+            continue
         if d.qr == 0:
-            out.append(Evidence("dns", f"query at the DNS pod: {name} {('A', 'AAAA')[d.qd[0].qtype == 28]}",
-                                {"query": name}))
+            out.append(Evidence("dns", f"query at the DNS pod: {asked} {('A', 'AAAA')[d.qd[0].qtype == 28]}",
+                                {"query": asked}))
         else:
             answers = [str(d.an[i].rdata) for i in range(d.ancount)] if d.ancount else []
             rcode = {0: "NOERROR", 3: "NXDOMAIN"}.get(d.rcode, str(d.rcode))
-            out.append(Evidence("dns", f"answer from the DNS pod: {name} {rcode} {' '.join(answers)}".rstrip(),
-                                {"answer": name, "rcode": rcode, "addresses": answers}))
+            out.append(Evidence("dns", f"answer from the DNS pod: {asked} {rcode} {' '.join(answers)}".rstrip(),
+                                {"answer": asked, "rcode": rcode, "addresses": answers}))
     return out[:12]
 
 
@@ -260,7 +267,16 @@ def _hop_through_node(c, result: Trace, node: str, src: Source, dst: Destination
     chain = "OUTPUT" if src.kind == "node" else "PREROUTING"
     pre = walker.walk(nat, chain, packet, chosen=endpoint)
     hop = Hop(node, "", [])
-    result.path.append(f"node:{node}")
+    # the picture's path (netlab.graph ids): in by docker0 from a pod, by eth0 from outside
+    if src.kind == "host":
+        result.path += ["underlay", f"dev:{node}:eth0"]
+    elif src.kind == "pod":
+        result.path.append(f"dev:{node}:docker0")
+    else:
+        result.path.append(f"node:{node}")
+    svc_id = dst.service or _service_of(c, ip, dst.port)
+    if svc_id:
+        result.marks.append(f"svc:{svc_id}")
     hop.evidence += _rule_evidence(pre.steps, "nat", before[node], after[node])
     if entry:
         hop.evidence.append(Evidence("conntrack", f"conntrack: {entry['original']}  reply {entry['reply']}", entry))
@@ -277,15 +293,14 @@ def _hop_through_node(c, result: Trace, node: str, src: Source, dst: Destination
                                     s.chain.startswith("cali-") and "comment" in s.rule][:6], "filter",
                                    before[node], after[node])
     post = walker.walk(nat, "POSTROUTING", routed)
-    hop.evidence += _rule_evidence([s for s in post.steps if s.target in ("MASQUERADE", "SNAT")], "nat",
-                                   before[node], after[node])
+    masq = [s for s in post.steps if s.target in ("MASQUERADE", "SNAT") and _delta(before[node], after[node], s, "nat")]
+    post.masquerade = bool(masq)
+    hop.evidence += _rule_evidence(masq, "nat", before[node], after[node])
     svc = dst.service or _service_of(c, ip, dst.port)
     hop.what = _node_sentence(node, dst, ip, endpoint, route, pre, post, svc)
     result.hops.append(hop)
     if blocked and result.result != "answered":
-        rule = blocked[-1]
-        why = "NetworkPolicy" if rule.chain.startswith("cali-") else "kube-proxy"
-        _died_at(result, f"{why}: {rule.target} in {rule.chain} rule {rule.number} ({_comment(rule.rule)})")
+        _died_at(result, _blocked_reason(c, filt, blocked[-1]))
     elif "error" in route:
         _died_at(result, f"no route on {node} to {to}")
     return endpoint
@@ -294,6 +309,20 @@ def _hop_through_node(c, result: Trace, node: str, src: Source, dst: Destination
 def _died_at(result: Trace, reason: str) -> None:
     result.died, result.reason = len(result.hops) - 1, reason
     result.hops[-1].ok = False
+
+
+def _blocked_reason(c: Cluster, rules: dict[str, list[str]], rule: walker.Step) -> str:
+    """Where a packet was dropped; for NetworkPolicy, which policies isolate the pod and admitted none."""
+    where = f"{rule.target} in {rule.chain} rule {rule.number} ({_comment(rule.rule)})"
+    if not rule.chain.startswith("cali-"):
+        return f"kube-proxy: {where}" if rule.chain.startswith("KUBE-") else f"iptables: {where}"
+    from netlab.policy import names
+    by_chain = {names.policy_chain(p, d): f"{p.namespace}/{p.name}" for p in c.network_policies
+                for d in ("Ingress", "Egress")}
+    consulted = [by_chain[w] for line in rules.get(rule.chain, []) for w in line.split() if w in by_chain]
+    side = "ingress" if rule.chain.startswith("cali-tw-") else "egress"
+    listed = ", ".join(dict.fromkeys(consulted)) or "none"
+    return f"NetworkPolicy: {side} of the pod is isolated by {listed}, and no rule of theirs admits it ({where})"
 
 
 def _comment(rule: str) -> str:
@@ -346,7 +375,8 @@ def _overlay(c, result: Trace, first: str, last: str, target_ip: str, frames, sr
     hop.evidence += _frames(frames, f"{first}:eth0", vx)
     hop.evidence += _frames(frames, f"{last}:eth0", vx)
     result.hops.append(hop)
-    result.path += [f"dev:{first}:flannel.1", f"dev:{last}:flannel.1", f"node:{last}"]
+    result.path += [f"dev:{first}:flannel.1", f"dev:{first}:eth0", "underlay", f"dev:{last}:eth0",
+                    f"dev:{last}:flannel.1", f"dev:{last}:docker0"]
     if not mac:
         _died_at(result, f"no flannel.1 neighbour for {hop_ip} on {first}")
         return
@@ -356,15 +386,14 @@ def _overlay(c, result: Trace, first: str, last: str, target_ip: str, frames, sr
     packet = walker.Packet(src.ip if not _masqueraded(result) else n1.vtep_ip, target_ip, dst.protocol,
                       _endpoint_port(result, dst), in_dev="flannel.1", out_dev=route2.get("dev") or "", local=local,
                       sets=kern._ipsets(ns2))
-    verdict = walker.walk(walker.chains(saved[last], "filter"), "FORWARD", packet)
+    filt = walker.chains(saved[last], "filter")
+    verdict = walker.walk(filt, "FORWARD", packet)
     blocked = [s for s in verdict.steps if s.target in ("DROP", "REJECT")]
     second = Hop(last, f"{last}: out of docker0 to {target_ip}", [Evidence("route", _route_text(route2), route2)])
     second.evidence += _rule_evidence(blocked, "filter", before[last], after[last])
     result.hops.append(second)
     if blocked and result.result != "answered":
-        rule = blocked[-1]
-        why = "NetworkPolicy" if rule.chain.startswith("cali-") else "iptables"
-        _died_at(result, f"{why}: {rule.target} in {rule.chain} rule {rule.number} ({_comment(rule.rule)})")
+        _died_at(result, _blocked_reason(c, filt, blocked[-1]))
 
 
 def _conntrack(result: Trace) -> dict | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,18 +54,23 @@ class Trace:
     died: int | None = None       # the hop where the request died (index into hops)
     reason: str = ""
     seconds: float = 0.0
-    path: list[str] = field(default_factory=list)     # netlab.graph ids, in order
+    path: list[str] = field(default_factory=list)     # netlab.graph ids the request went through, in order
+    marks: list[str] = field(default_factory=list)    # others it met (the Service)
 
 
 # ---- kernel reads, each inside its namespace -----------------------------------------
 
+_IPTC = threading.Lock()     # libiptc (python-iptables) is not thread-safe: one table read at a time
+
+
 def _counters() -> dict[str, dict[str, list[int]]]:
     import iptc
     out: dict[str, dict[str, list[int]]] = {}
-    for name in ("nat", "filter"):
-        t = iptc.Table(name)
-        t.refresh()
-        out[name] = {ch.name: [r.get_counters()[0] for r in ch.rules] for ch in t.chains}
+    with _IPTC:
+        for name in ("nat", "filter"):
+            t = iptc.Table(name)
+            t.refresh()
+            out[name] = {ch.name: [r.get_counters()[0] for r in ch.rules] for ch in t.chains}
     return out
 
 

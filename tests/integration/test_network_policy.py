@@ -378,3 +378,21 @@ def test_the_kernel_reads_back_exactly_the_rules_written(enforcing):
         assert "create cali40s:" in sh(ns, "ipset", "save").stdout
     finally:
         remove_policies(enforcing)
+
+
+def test_trace_names_the_policy_that_dropped_the_request(enforcing):
+    import json
+    from helpers import netlab
+    apply(enforcing, policy("deny", "x", "{podSelector: {}}"))
+    try:
+        x_a = next(p.ip for p in enforcing.cluster().pods if (p.namespace, p.name) == ("x", "a"))
+        r = netlab("trace", "--name", enforcing.name, "-n", "y", "a", f"{x_a}:80", "-o", "json", check=False)
+        doc = json.loads(r.stdout)
+        assert r.returncode == 1 and doc["result"] == "timed out", r.stdout
+        assert "NetworkPolicy: ingress of the pod is isolated by x/deny" in doc["died"]["reason"]
+        assert "Drop if no policies passed packet" in doc["died"]["reason"]
+        dropped = [e["data"] for h in doc["hops"] for e in h["evidence"]
+                   if e["kind"] == "rule" and e["data"]["target"] == "DROP"]
+        assert dropped and dropped[0]["chain"].startswith("cali-tw-") and dropped[0]["packets"] >= 1
+    finally:
+        remove_policies(enforcing)
