@@ -18,18 +18,16 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from netlab.lab import Lab  # noqa: E402
-from netlab.model.seed import seed_cluster  # noqa: E402
-
 NETLAB = [sys.executable, "-m", "netlab.cli"]
 
 
 def timed(argv: list[str]) -> float:
     t = time.perf_counter()
-    subprocess.run(argv, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    r = subprocess.run(argv, capture_output=True, text=True)
+    took = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"bench/trace.py: {' '.join(argv[2:])} failed: {(r.stdout + r.stderr).strip()[-400:]}")
+    return took
 
 
 def figure(values: list[float]) -> str:
@@ -44,16 +42,15 @@ def main() -> int:
         print("bench/trace.py: must be run as root (it builds a lab)", file=sys.stderr)
         return 1
     name = f"bt{os.getpid() % 10000}"
-    lab = Lab.up(seed_cluster(name, time.time()))
+    subprocess.run(NETLAB + ["up", "--name", name], check=True, capture_output=True)    # as a user starts it
     try:
-        time.sleep(1)                   # the pods' first readiness reports
         bm = "business-manager-666f454f7f-7l86b"
         by_name = [timed(NETLAB + ["trace", "--name", name, bm, "data-product"]) for _ in range(a.runs)]
         cross = [timed(NETLAB + ["trace", "--name", name, bm, "data-product-6664c6dcb9-tkmms"]) for _ in range(a.runs)]
         with tempfile.TemporaryDirectory() as d:
             graph = [timed(NETLAB + ["graph", "--name", name, "-o", f"{d}/lab.svg"]) for _ in range(a.runs)]
     finally:
-        lab.down()
+        subprocess.run(NETLAB + ["down", "--name", name], check=False, capture_output=True)
     print(f"seed lab, median (min-max) of {a.runs}, the whole command:")
     print(f"  netlab trace {bm} data-product        {figure(by_name)}   (target <= 1 s)")
     print(f"  netlab trace ... data-product pod on node2  {figure(cross)}")

@@ -2,6 +2,7 @@
 request met it, as numbered hops (the walk-through's steps), and where it died if it did."""
 from __future__ import annotations
 
+import threading
 import time
 from ipaddress import ip_address, ip_network
 
@@ -91,8 +92,18 @@ def _flow_filter(src_ips: set[str], dst_ips: set[str], port: int, protocol: str,
     return want
 
 
+def _preload() -> None:
+    """The libraries the evidence needs (python-iptables, scapy's layers, pyroute2: about half a
+    second of imports), loaded while the request's first steps wait on the kernel and the DNS."""
+    import iptc  # noqa: F401
+    import pyroute2  # noqa: F401
+    from netlab.probe import decode  # noqa: F401
+
+
 def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
     t0 = time.monotonic()
+    loading = threading.Thread(target=_preload, daemon=True)
+    loading.start()
     result = Trace(src, dst)
     hops = result.hops
     nodes = [n.name for n in c.nodes]
@@ -116,11 +127,17 @@ def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
             hop.ok = False
             return _died(result, len(hops) - 1, "the name did not resolve", t0)
     assert ip is not None
-    before = dict(zip(nodes, kern.in_parallel(kern.counters, [node_ns[n] for n in nodes])))
-    sport, outcome, answer = kern.request(src.netns, dst, ip)
-    after = dict(zip(nodes, kern.in_parallel(kern.counters, [node_ns[n] for n in nodes])))
-    frames = caps.read()
     saved = dict(zip(nodes, kern.in_parallel(kern.saved, [node_ns[n] for n in nodes])))
+    loading.join()
+    first = src.node if src.kind in ("pod", "node") else _receiving_node(c, ip)
+    wanted = {n: _wanted(c, saved[n], n == first, src, dst, ip) for n in nodes}
+
+    def read_counters(n: str) -> dict:
+        return kern.counters(node_ns[n], wanted[n])
+    before = dict(zip(nodes, kern.in_parallel(read_counters, nodes)))
+    sport, outcome, answer = kern.request(src.netns, dst, ip)
+    after = dict(zip(nodes, kern.in_parallel(read_counters, nodes)))
+    frames = caps.read()
     result.result = outcome
     if dst.kind == "service" and dns_pod is not None:
         # the source's queries, masqueraded or not (the seed's kube-proxy masquerades pods' traffic to
@@ -128,7 +145,6 @@ def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
         clients = {src.ip} | (set(kern.node_addresses(c, src.node)) if src.node else set())
         hops[0].evidence += _dns_frames(frames, clients, dst.dns_name or "")
     # 2. out of the source
-    first = src.node if src.kind in ("pod", "node") else _receiving_node(c, ip)
     route = kern.route_get(src.netns, ip)
     leave = Hop(src.label, _leaves(c, src, route), [Evidence("route", _route_text(route), route)])
     leave.evidence += _frames(frames, f"{src.label}:eth0", _flow_filter({src.ip}, {ip}, dst.port, dst.protocol, sport))
@@ -171,6 +187,21 @@ def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
         return _died(result, len(hops) - 1, f"the destination {outcome}", t0)
     result.seconds = time.monotonic() - t0
     return result
+
+
+def _wanted(c: Cluster, saved: str, first: bool, src: Source, dst: Destination, ip: str) -> dict:
+    """The chains whose counters a node's evidence may show: on the first node the nat chains
+    the request may visit (not every Service's) and its filter table; on the others, filter."""
+    if not first:
+        return {"filter": None}
+    nat = walker.chains(saved, "nat")
+    packet = walker.Packet(src.ip, ip, dst.protocol, dst.port, in_dev="eth0" if src.kind == "host" else "docker0",
+                           local=kern.node_addresses(c, src.node) if src.node else
+                           kern.node_addresses(c, _receiving_node(c, ip) or c.nodes[0].name))
+    chains: set[str] = set()
+    for start in ("PREROUTING", "OUTPUT", "POSTROUTING"):
+        walker.candidates(nat, start, packet, chains)
+    return {"nat": chains, "filter": None}
 
 
 def _died(result: Trace, hop: int, reason: str, t0: float) -> Trace:

@@ -63,20 +63,22 @@ class Trace:
 _IPTC = threading.Lock()     # libiptc (python-iptables) is not thread-safe: one table read at a time
 
 
-def _counters() -> dict[str, dict[str, list[int]]]:
+def _counters(wanted: dict[str, set[str] | None]) -> dict[str, dict[str, list[int]]]:
     import iptc
     out: dict[str, dict[str, list[int]]] = {}
     with _IPTC:
-        for name in ("nat", "filter"):
+        for name, chains in wanted.items():
             t = iptc.Table(name)
             t.refresh()
-            out[name] = {ch.name: [r.get_counters()[0] for r in ch.rules] for ch in t.chains}
+            out[name] = {ch.name: [r.get_counters()[0] for r in ch.rules] for ch in t.chains
+                         if chains is None or ch.name in chains}
     return out
 
 
-def counters(ns: str) -> dict[str, dict[str, list[int]]]:
-    """(table -> chain -> packets per rule) of a node, through python-iptables."""
-    return netns.run_in(ns, _counters)
+def counters(ns: str, wanted: dict[str, set[str] | None]) -> dict[str, dict[str, list[int]]]:
+    """(table -> chain -> packets per rule) of a node's chains `wanted` (table -> chain names,
+    None: all), through python-iptables."""
+    return netns.run_in(ns, _counters, wanted)
 
 
 def saved(ns: str) -> str:
@@ -157,18 +159,16 @@ class Captures:
     """AF_PACKET sockets on (namespace, interface, label), read after the request."""
 
     def __init__(self, where: list[tuple[str, str, str]]):
-        self.socks: list[tuple[str, socket.socket]] = []
-
         def open_one(ns: str, iface: str, label: str):
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-            s.bind((iface, 0))
+            try:
+                s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+                s.bind((iface, 0))
+            except OSError:
+                return None       # a pod gone meanwhile: no evidence from there
             s.setblocking(False)
             return label, s
-        for item in where:
-            try:
-                self.socks.append(netns.run_in(item[0], open_one, *item))
-            except OSError:
-                continue          # a pod gone meanwhile: no evidence from there
+        opened = netns.run_many([(ns, open_one, (ns, iface, label), {}) for ns, iface, label in where], workers=8)
+        self.socks: list[tuple[str, socket.socket]] = [x for x in opened if x is not None]
 
     def read(self) -> list[tuple[str, float, bytes]]:
         frames = []

@@ -194,3 +194,26 @@ def _walk(rules, chain: str, p: Packet, chosen, result: Walk, depth: int) -> str
             if verdict in ("ACCEPT", "DROP", "REJECT"):
                 return verdict
     return None
+
+
+def candidates(rules: dict[str, list[str]], chain: str, p: Packet, seen: set[str] | None = None) -> set[str]:
+    """The chains a packet like p may visit from `chain`, every chance taken (the counters worth
+    reading before the request: not every Service's chains)."""
+    seen = set() if seen is None else seen
+    if chain in seen:
+        return seen
+    seen.add(chain)
+    for rule in rules.get(chain, []):
+        words = shlex.split(rule)[2:]
+        if "--mark" in words:               # marks are set on the way: any may hold
+            words = words[:words.index("--mark") - 2] + words[words.index("--mark") + 2:] \
+                if words[words.index("--mark") - 2:words.index("--mark")] == ["-m", "mark"] else words
+        ok, target = matches(words, p)
+        if ok is False or not target:
+            continue
+        name = target[1]
+        if name in rules:
+            candidates(rules, name, p, seen)
+        if ok is True and name in ("DNAT", "ACCEPT", "DROP", "REJECT", "MASQUERADE", "SNAT"):
+            break
+    return seen
