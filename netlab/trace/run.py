@@ -168,8 +168,8 @@ def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
             return result
     # 5. at the destination
     pod = _pod_at(c, target_ip)
-    arrive = Hop(f"{pod.namespace}/{pod.name}" if pod else target_ip,
-                 f"arrives at {target_ip}:{endpoint.split(':')[1] if endpoint else dst.port}", [])
+    at = target_ip if dst.protocol == "icmp" else f"{target_ip}:{endpoint.split(':')[1] if endpoint else dst.port}"
+    arrive = Hop(f"{pod.namespace}/{pod.name}" if pod else target_ip, f"arrives at {at}", [])
     if pod:
         if result.path and result.path[-1].startswith("dev:") and not result.path[-1].endswith(":docker0"):
             result.path.append(f"dev:{_node_of(c, target_ip)}:docker0")
@@ -233,7 +233,10 @@ def _dns_frames(frames, clients: set[str], name: str) -> list[Evidence]:
         if DNS not in pkt or not pkt[DNS].qd or IP not in pkt or not clients & {pkt[IP].src, pkt[IP].dst}:
             continue
         d = pkt[DNS]
-        asked = d.qd[0].qname.decode()
+        try:
+            asked = d.qd[0].qname.decode()
+        except (AttributeError, IndexError, UnicodeDecodeError):      # not a query scapy could read
+            continue
         if not asked.startswith(name.rstrip(".") + "."):
             continue
         if d.qr == 0:
@@ -439,7 +442,8 @@ def _translated_source(result: Trace) -> str | None:
 
 def _translated_sport(result: Trace, sport: int) -> int:
     entry = _conntrack(result)
-    return int(entry["reply"].split(" -> ")[1].split(":")[1]) if entry else sport
+    port = entry["reply"].split(" -> ")[1].partition(":")[2] if entry else ""
+    return int(port) if port.isdigit() else sport
 
 
 def _masqueraded(result: Trace) -> bool:
@@ -449,7 +453,7 @@ def _masqueraded(result: Trace) -> bool:
 def _endpoint_port(result: Trace, dst: Destination) -> int:
     for h in result.hops:
         for e in h.evidence:
-            if e.kind == "conntrack" and ":" in e.data.get("reply_src", ""):
+            if e.kind == "conntrack" and e.data.get("reply_src", "").partition(":")[2].isdigit():
                 return int(e.data["reply_src"].split(":")[1])
     return dst.port
 

@@ -133,7 +133,7 @@ def destination(c: Cluster, text: str, src: Source, protocol: str = "tcp", port:
     pod = _pod(c, name, namespace)
     if pod is not None:
         ports = sorted(set(pod.container_ports.values()))
-        chosen = number if number is not None else (ports[0] if ports else 0)
+        chosen = 0 if protocol == "icmp" else number if number is not None else (ports[0] if ports else 0)
         if not chosen and protocol != "icmp":
             raise NetlabError(f"trace: TO {text!r}: pod {pod.name} declares no port: give --port")
         return Destination(text, "pod", pod.ip, chosen, protocol)

@@ -140,9 +140,11 @@ def _conntrack_of(src: str, sport: int, proto: int) -> list[dict]:
             o, r = e.tuple_orig, e.tuple_reply
             if sport and o.sport != sport:
                 continue
-            out.append({"original": f"{o.saddr}:{o.sport} -> {o.daddr}:{o.dport}",
-                        "reply": f"{r.saddr}:{r.sport} -> {r.daddr}:{r.dport}",
-                        "reply_src": f"{r.saddr}:{r.sport}", "reply_dst": r.daddr, "orig_dst": o.daddr})
+            def at(ip, port):
+                return f"{ip}:{port}" if port is not None else ip       # ICMP has no ports
+            out.append({"original": f"{at(o.saddr, o.sport)} -> {at(o.daddr, o.dport)}",
+                        "reply": f"{at(r.saddr, r.sport)} -> {at(r.daddr, r.dport)}",
+                        "reply_src": at(r.saddr, r.sport), "reply_dst": r.daddr, "orig_dst": o.daddr})
     finally:
         ct.close()
     return out
@@ -200,8 +202,8 @@ def _request(dst: Destination, ip: str) -> tuple[int, str, str]:
         s.connect((ip, dst.port))
         sport = s.getsockname()[1]
         try:
-            s.send(b"netlab trace\n")
-            return sport, "answered", s.recv(512).decode(errors="replace")[:200]
+            s.send(_datagram(dst))
+            return sport, "answered", _said(s.recv(4096), dst)
         except socket.timeout:
             return sport, "no answer", ""
         except ConnectionRefusedError:
@@ -236,6 +238,25 @@ def _request(dst: Destination, ip: str) -> tuple[int, str, str]:
         return sport, "answered", ""
     finally:
         s.close()
+
+
+def _said(data: bytes, dst: Destination) -> str:
+    if dst.port == 53:
+        import dns.message
+        try:
+            return dns.message.from_wire(data).to_text()
+        except Exception:      # noqa: BLE001 - not DNS after all: shown as bytes
+            pass
+    return data.decode(errors="replace")[:2000]
+
+
+def _datagram(dst: Destination) -> bytes:
+    """What a UDP request carries: a DNS query on port 53 (a DNS server answers nothing else),
+    else a line a UDP echo server returns."""
+    if dst.port == 53:
+        import dns.message
+        return dns.message.make_query("kubernetes.default.svc.cluster.local", "A").to_wire()
+    return b"netlab trace\n"
 
 
 def request(ns: str, dst: Destination, ip: str) -> tuple[int, str, str]:

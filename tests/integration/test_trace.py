@@ -119,3 +119,12 @@ def test_the_html_page_opens_in_headless_chromium_and_shows_the_path(seed_lab, t
     subprocess.run(base + [f"--screenshot={shot}", "--window-size=1280,1600", page.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_udp_and_icmp_traces(seed_lab):
+    udp = trace(seed_lab.name, BM, "kube-dns.kube-system", "--proto", "udp")
+    assert udp["to"]["port"] == 53 and udp["hops"][-1]["where"].startswith("kube-system/kube-dns-")
+    assert "kubernetes.default.svc.cluster.local" in evidence(udp, "answer")[-1]["data"]["answer"]
+    icmp = trace(seed_lab.name, BM, "data-product-6664c6dcb9-tkmms", "--proto", "icmp")
+    assert icmp["to"]["port"] == 0 and icmp["hops"][-1]["what"] == "arrives at 172.30.9.2"
+    assert any("ICMP echo request" in e["text"] for e in evidence(icmp, "packet"))
