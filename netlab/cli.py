@@ -653,6 +653,22 @@ def _trace_picture(c, t) -> str:
         return ""
 
 
+def cmd_export(args) -> int:
+    from pathlib import Path
+    from netlab import export
+    if len(args.where) > 2:
+        raise NetlabError("export: give DIR, or LAB DIR")
+    if len(args.where) == 2:
+        args.name, out = args.where
+    else:
+        out = args.where[0]
+    lab = _record(args)
+    _say(f"netlab: exporting lab {lab.name!r} to {out}")
+    counts = export.export(lab, Path(out), [Path(p) for p in args.pcap or []], say=_say)
+    _say(f"netlab: wrote {out} ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+    return 0
+
+
 def cmd_node(args) -> int:
     from netlab.model.objects import Node
     lab = _lab(args)
@@ -827,6 +843,12 @@ def parser() -> Parser:
     tr.add_argument("--port", type=int, help="the destination port (default: the Service's or pod's first)")
     tr.add_argument("-o", "--output", choices=("text", "json", "html"), default="text", help="default text")
     tr.add_argument("--file", help="-o html: the page to write (default trace.html)")
+
+    exp = cmd("export", cmd_export, "write a lab's logs, objects, ip/bridge/iptables/ipset/conntrack state of "
+                                    "every namespace and pcaps into a directory (for a failed test's artifacts)")
+    exp.add_argument("where", nargs="+", metavar="[LAB] DIR", help="the directory to write (new or empty); "
+                                                                   "LAB: as --name")
+    exp.add_argument("--pcap", action="append", metavar="FILE", help="a capture to include; repeatable")
 
     node = cmd("node", cmd_node, "add a node to a running lab, or remove one")
     node.add_argument("action", choices=("add", "remove"))
