@@ -26,7 +26,8 @@ def test_the_seed_answers(lab):
 
 FAILING = '''
 def test_a_service_change_that_breaks(lab):
-    lab.apply("apiVersion: v1\\nkind: Service\\nmetadata: {name: extra}\\nspec: {selector: {app: x}, ports: [{port: 80}]}\\n")
+    lab.apply("apiVersion: v1\\nkind: Service\\nmetadata: {name: extra}\\n"
+              "spec: {selector: {app: x}, ports: [{port: 80}]}\\n")
     print("LAB", lab.name)
     assert False, "the user's idea did not work"
 '''
@@ -38,7 +39,8 @@ def names(output: str, word: str = "LAB") -> list[str]:
 
 
 def gone(name: str) -> bool:
-    return not any(n.startswith(f"{name}-") for n in listdir("/run/netns")) and not os.path.exists(f"/run/netlab/{name}")
+    spaces = [n for n in listdir("/run/netns") if n.startswith(f"{name}-")]
+    return not spaces and not os.path.exists(f"/run/netlab/{name}")
 
 
 def test_a_passing_test_gets_a_lab_that_goes_afterwards(pytester):
