@@ -9,8 +9,8 @@ Fixtures: `lab` (one per test), `module_lab` (one per module), `session_lab` (on
 per xdist worker). The marker, or `--netlab-topology FILE` / the `netlab_topology` ini
 option, says what they build (a topology file or manifests, as `netlab up -f`). Names are
 unique per run and per xdist worker. A lab is removed after its scope, also when the test
-fails or the run is interrupted (Ctrl-C); with `--netlab-export DIR` a failed test's lab is
-first exported to DIR/<test name> (`netlab export`), for CI to keep. Without root the tests
+fails or the run is interrupted (Ctrl-C); with `--netlab-export DIR` (or NETLAB_EXPORT) a
+failed test's lab is first exported to DIR/<test name> (`netlab export`), for CI to keep. Without root the tests
 that use a lab are skipped, saying why.
 """
 from __future__ import annotations
@@ -29,7 +29,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("netlab")
     group.addoption("--netlab-topology", help="what the lab fixtures build: a topology file or manifests "
                                               "(default: the seed lab)")
-    group.addoption("--netlab-export", metavar="DIR", help="export a failed test's lab into DIR/<test>")
+    group.addoption("--netlab-export", metavar="DIR", default=os.environ.get("NETLAB_EXPORT") or None,
+                    help="export a failed test's lab into DIR/<test> (default: $NETLAB_EXPORT)")
     parser.addini("netlab_topology", "what the lab fixtures build (default: the seed lab)")
 
 
