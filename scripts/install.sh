@@ -32,6 +32,8 @@ apt-get install -y -q --no-install-recommends \
   dnsperf dnsmasq-base mariadb-server mariadb-client nginx wrk \
   graphviz chromium \
   >/dev/null
+# the real kubectl drives the lab's API: the distribution's kubernetes-client, unless one is there
+command -v kubectl >/dev/null || apt-get install -y -q --no-install-recommends kubernetes-client >/dev/null
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
   for unit in "${services[@]}"; do            # nor at the next boot
     systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
