@@ -87,32 +87,32 @@ def _export(request, lab: TestLab) -> None:
         lab.export(os.path.join(where, safe))
 
 
-@pytest.fixture
-def lab(request):
-    """A lab for this test alone (see the module's docstring)."""
-    made = _build(request, "lab")
+def _lab_for(request, scope_name: str):
+    """Build a lab, yield it, and remove it whatever happens (a failed test's exported first)."""
+    made = _build(request, scope_name)
     try:
         yield made
     finally:
         try:
-            _export(request, made)
+            if scope_name == "lab":
+                _export(request, made)
         finally:
             _remove(made)
 
 
+@pytest.fixture
+def lab(request):
+    """A lab for this test alone (see the module's docstring)."""
+    yield from _lab_for(request, "lab")
+
+
 @pytest.fixture(scope="module")
 def module_lab(request):
-    made = _build(request, "module")
-    try:
-        yield made
-    finally:
-        _remove(made)
+    """One lab for the module's tests."""
+    yield from _lab_for(request, "module")
 
 
 @pytest.fixture(scope="session")
 def session_lab(request):
-    made = _build(request, "session")
-    try:
-        yield made
-    finally:
-        _remove(made)
+    """One lab for the run (per xdist worker)."""
+    yield from _lab_for(request, "session")

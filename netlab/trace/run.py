@@ -118,7 +118,7 @@ def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
     # 1. the name, through the source's own resolver
     ip = dst.ip
     if dst.kind == "service":
-        ip, answer = kern._resolve(src.netns, dst.dns_name or "")
+        ip, answer = kern.resolve(src.netns, dst.dns_name or "")
         said = answer.splitlines()[0] if answer else "no answer"
         hop = Hop(src.label, f"resolves {dst.dns_name} with the cluster DNS ({', '.join(_nameservers(c, src))})",
                   [Evidence("dns", f"getent ahostsv4 {dst.dns_name}: {said}", {"name": dst.dns_name, "address": ip})])
@@ -319,7 +319,7 @@ def _hop_through_node(c, result: Trace, node: str, src: Source, dst: Destination
     hop.evidence.append(Evidence("route", _route_text(route), route))
     routed = walker.Packet(src.ip, to, dst.protocol, int(endpoint.split(":")[1]) if endpoint else dst.port,
                       in_dev=in_dev, out_dev=route.get("dev") or "", local=local, mark=packet.mark,
-                      sets=kern._ipsets(ns))
+                      sets=kern.ipsets_of(ns))
     filt = walker.chains(saved[node], "filter")
     verdict = walker.walk(filt, "FORWARD" if to not in local else "INPUT", routed)
     blocked = [s for s in verdict.steps if s.target in ("DROP", "REJECT")]
@@ -396,9 +396,9 @@ def _overlay(c, result: Trace, first: str, last: str, target_ip: str, frames, sr
     ns1, ns2 = kern.node_ns(c, first), kern.node_ns(c, last)
     route = kern.route_get(ns1, target_ip)
     hop_ip = route.get("via") or target_ip
-    neigh = kern._ip(ns1, "neigh", "show", hop_ip, "dev", "flannel.1")
+    neigh = kern.ip_text(ns1, "neigh", "show", hop_ip, "dev", "flannel.1")
     mac = neigh.split("lladdr ")[1].split()[0] if "lladdr " in neigh else ""
-    fdb = "\n".join(line for line in kern._bridge(ns1, "fdb", "show", "dev", "flannel.1").splitlines()
+    fdb = "\n".join(line for line in kern.bridge_text(ns1, "fdb", "show", "dev", "flannel.1").splitlines()
                     if not mac or line.startswith(mac))
     n1, n2 = c.node(first), c.node(last)
     hop = Hop(f"{first} -> {last}", f"flannel.1 wraps it in VXLAN: {n1.ip} -> {n2.ip} UDP {VXLAN_PORT}, VNI 1", [
@@ -419,7 +419,7 @@ def _overlay(c, result: Trace, first: str, last: str, target_ip: str, frames, sr
     route2 = kern.route_get(ns2, target_ip)
     packet = walker.Packet(src.ip if not _masqueraded(result) else n1.vtep_ip, target_ip, dst.protocol,
                       _endpoint_port(result, dst), in_dev="flannel.1", out_dev=route2.get("dev") or "", local=local,
-                      sets=kern._ipsets(ns2))
+                      sets=kern.ipsets_of(ns2))
     filt = walker.chains(saved[last], "filter")
     verdict = walker.walk(filt, "FORWARD", packet)
     blocked = [s for s in verdict.steps if s.target in ("DROP", "REJECT")]

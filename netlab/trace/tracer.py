@@ -86,7 +86,7 @@ def saved(ns: str) -> str:
     return iptables.save(ns)
 
 
-def _ipsets(ns: str) -> dict[str, list[str]]:
+def ipsets_of(ns: str) -> dict[str, list[str]]:
     from netlab.kernel import ipset
     try:
         text = ipset.REAL.save(ns)
@@ -120,12 +120,12 @@ def route_get(ns: str, dst: str) -> dict:
     return netns.run_in(ns, _route_get, dst)
 
 
-def _ip(ns: str, *args: str) -> str:
+def ip_text(ns: str, *args: str) -> str:
     r = subprocess.run(["ip", "-n", ns, *args], capture_output=True, text=True)
     return r.stdout.strip()
 
 
-def _bridge(ns: str, *args: str) -> str:
+def bridge_text(ns: str, *args: str) -> str:
     r = subprocess.run(["bridge", "-n", ns, *args], capture_output=True, text=True)
     return r.stdout.strip()
 
@@ -187,7 +187,7 @@ class Captures:
 
 # ---- the request --------------------------------------------------------------------
 
-def _resolve(ns: str, name: str) -> tuple[str | None, str]:
+def resolve(ns: str, name: str) -> tuple[str | None, str]:
     r = subprocess.run(["ip", "netns", "exec", ns, "getent", "ahostsv4", name], capture_output=True, text=True,
                        timeout=15)
     first = r.stdout.split()
