@@ -52,7 +52,7 @@ class Dataplane:
             want = cloud.announced(c, n.name)
             if held != want:
                 self.kernel.run_in(ns, plumbing.held_ips, held, want)
-                record.write_text(json.dumps(sorted(want)))
+                _write(record, json.dumps(sorted(want)))
             return changed
         with ThreadPoolExecutor(max(1, len(c.nodes))) as pool:
             changed = dict(zip((n.name for n in c.nodes), pool.map(node, c.nodes)))
@@ -84,7 +84,7 @@ class Dataplane:
         text = json.dumps(value, sort_keys=True)
         if path.exists() and path.read_text() == text:
             return False
-        path.write_text(text)
+        _write(path, text)
         return True
 
     def _stale_udp(self, c: Cluster) -> dict[str, set[str]]:
@@ -103,10 +103,18 @@ class Dataplane:
         eps = {(e.namespace, e.name): sorted(a.ip for a in e.addresses if a.ready) for e in c.endpoints}
         now = {s.cluster_ip: eps.get((s.namespace, s.name), []) for s in c.services
                if s.cluster_ip and s.cluster_ip != "None" and any(p.protocol == "UDP" for p in s.ports)}
-        record.write_text(json.dumps(now))
+        _write(record, json.dumps(now))
         if first:
             return {}
         return {ip: set(addrs) for ip, addrs in now.items() if ip not in before or set(before[ip]) - set(addrs)}
+
+
+def _write(path, text: str) -> None:
+    """A record whole or not at all (a command killed mid-write must not leave half a file for
+    the next one to read): written beside it, then renamed over it."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _merged(table: Table, policy: policy_rules.NodePolicy) -> Table:
