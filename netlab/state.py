@@ -94,6 +94,8 @@ class LabDir:
             raise NetlabError(f"lab {self.name!r} is not running (netlab up --name {self.name})") from None
 
     def write(self, state: dict) -> None:
+        # every write counts: the API server's resourceVersions (netlab.api) are this counter
+        state["revision"] = int(state.get("revision", 0)) + 1
         # one line, so that json's C encoder writes it (indenting takes the Python one: 5x slower)
         _replace(self.state_file, json.dumps(state, sort_keys=True, separators=(",", ":")), 0o600)
         if "cluster" in state:
@@ -149,6 +151,13 @@ class LabRecord:
     def procs(self) -> list:
         from netlab.kernel.process import Proc
         return [Proc(**p) for p in self.state().get("procs", {}).values()]
+
+    def nodes_down(self, c) -> dict[str, str]:
+        """Nodes whose kubelet or flanneld is not running, with why: NotReady."""
+        down = self.agents_down()
+        agents = {n.name: (f"kubelet-{n.name}", f"flanneld-{n.name}") for n in c.nodes}
+        return {node: "; ".join(down[a] for a in names if a in down)
+                for node, names in agents.items() if set(names) & set(down)}
 
     def agents_down(self) -> dict[str, str]:
         """Agents and servers that are not running (name -> why): kubelet-node1, flanneld-node2, host/db."""
