@@ -12,7 +12,7 @@ from netlab import output, pod_phase
 from netlab.model.objects import Cluster
 from netlab.state import LabRecord
 
-DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public")      # as netlab admits them
 
 
 @dataclass
@@ -63,6 +63,12 @@ def build(lab: LabRecord, state: dict) -> dict[str, list[Item]]:
                                           "image": p.image or "", **({"command": list(p.command)} if p.command else {}),
                                           "ports": [{"containerPort": n, "protocol": "TCP"}
                                                     for n in sorted(set(p.container_ports.values()))]}]
+        for ref in obj["metadata"].get("ownerReferences", []):     # (the ReplicaSet is not served)
+            ref["uid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"netlab:{name}/replicasets/{p.namespace}/{ref['name']}"))
+            ref["blockOwnerDeletion"] = True
+        for cs in obj["status"]["containerStatuses"]:       # what clients require of a container's status
+            cs.setdefault("image", p.image or "")
+            cs.setdefault("imageID", "")
         return _item(name, "pods", obj, partial(_pod_cells, c, p, shown))
     out["pods"] = [pod_item(p) for p in c.pods]
     out["services"] = [_item(name, "services", output.service_object(s, created),
