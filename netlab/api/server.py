@@ -105,6 +105,9 @@ class Server(ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         """The TLS handshake in the connection's own thread, not the one accepting."""
+        # headers and body go out in separate writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold the body back 40 ms
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.tls is None:
             return super().finish_request(request, client_address)
         request.settimeout(10)
