@@ -30,7 +30,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from netlab.api import lifecycle  # noqa: E402
-from netlab.kernel import process  # noqa: E402
 from netlab.lab import Lab  # noqa: E402
 from netlab.model.seed import seed_cluster  # noqa: E402
 from netlab.state import LabRecord  # noqa: E402
@@ -119,9 +118,7 @@ def main() -> int:
         show(f"watch: record changed -> event read ({len(delays)} events)", delays)
 
         proc = next(p for p in LabRecord(name).procs() if p.name == lifecycle.PROC)
-        server = process.descendants(proc.pid)[0]
-        print(f"  {'API server RSS (its supervisor)':<44} {rss_kib(server) / 1024:8.1f} MiB "
-              f"({rss_kib(proc.pid) / 1024:.1f} MiB)")
+        print(f"  {'API server RSS':<44} {rss_kib(proc.pid) / 1024:8.1f} MiB")
         shutil.rmtree(home, ignore_errors=True)
     finally:
         lab.down()

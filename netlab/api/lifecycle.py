@@ -104,8 +104,10 @@ def start(name: str) -> int:
         running = ledger.proc(PROC)
         if running is None or not process.alive(running):
             files.make()
-            # in netlab's own (the host's) network namespace: it listens on the host's loopback
-            spec = Runtime(lab_dir).supervised(PROC, ["netlab-apiserver", "--lab", name], process.HOST)
+            # in netlab's own (the host's) network namespace: it listens on the host's loopback.
+            # Not kept running by netlab-supervise: it ends itself when the lab's directory goes
+            # (a record removed by hand, say), and nothing may start it again then.
+            spec = Runtime(lab_dir).agent(PROC, ["netlab-apiserver", "--lab", name], process.HOST)
             ledger.add_proc(process.start(spec))
             ledger.save()
     wait_ready(files)
@@ -144,6 +146,22 @@ def stop(name: str) -> bool:
         process.stop([proc])
         ledger.save()
     return True
+
+
+def orphans(name: str) -> list[int]:
+    """API servers of lab `name` running without its record (by their command line): what
+    `clean --name` stops when the record is gone (they are in none of the lab's namespaces)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) >= 3 and os.path.basename(argv[0]) == b"netlab-apiserver" and \
+                argv[1:3] == [b"--lab", name.encode()]:
+            found.append(int(pid))
+    return found
 
 
 def kubeconfig(name: str) -> Path:

@@ -417,7 +417,7 @@ def serve(lab_name: str) -> int:
     print(f"netlab-apiserver: lab {lab_name!r} on https://127.0.0.1:{server.server_address[1]} "
           f"(revision {store.revision})", flush=True)
     try:
-        server.serve_forever(poll_interval=0.5)
+        server.serve_forever(poll_interval=0.1)
     finally:
         store.stop()
         server.server_close()

@@ -189,8 +189,7 @@ def test_netlab_down_stops_the_server():
         port = lifecycle.start(name)
         proc = next(p for p in LabRecord(name).procs() if p.name == lifecycle.PROC)
         assert process.alive(proc)
-        under = process.descendants(proc.pid)
-        assert under
+        under = [proc.pid, *process.descendants(proc.pid)]
         netlab("down", "--name", name)
         assert not process.alive(proc)
         deadline = time.monotonic() + 5          # (its program may take a moment to be reaped)
@@ -202,3 +201,26 @@ def test_netlab_down_stops_the_server():
     finally:
         if LabDir(name).exists():
             Lab(name).down()
+
+
+def test_the_server_ends_when_its_labs_directory_goes(tmp_path):
+    """A record removed by hand (clean --name then finds the namespaces): the server, which is
+    in none of them, ends by itself and nothing starts it again."""
+    name = unique("a")
+    lab = Lab.up(seed_cluster(name, time.time()))
+    try:
+        lifecycle.start(name)
+        proc = next(p for p in LabRecord(name).procs() if p.name == lifecycle.PROC)
+        state = lab.dir.state_file.read_text()
+        kept = tmp_path / "state.json"
+        kept.write_text(state)
+        shutil.move(str(lab.dir.path), str(tmp_path / "run"))
+        deadline = time.monotonic() + 5
+        while process.alive(proc) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not process.alive(proc)
+    finally:
+        if (tmp_path / "run").exists() and not lab.dir.path.exists():
+            shutil.move(str(tmp_path / "run"), str(lab.dir.path))
+        if LabDir(name).exists():
+            lab.down()
