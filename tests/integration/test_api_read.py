@@ -196,7 +196,7 @@ def test_netlab_down_stops_the_server():
         while any(_running(pid) for pid in under) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert [pid for pid in under if _running(pid)] == []
-        with pytest.raises(OSError):
+        with pytest.raises(ConnectionRefusedError, match="refused"):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
     finally:
         if LabDir(name).exists():
