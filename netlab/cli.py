@@ -105,7 +105,37 @@ def cmd_up(args) -> int:
     _say(f"netlab: lab {name!r} is up in {time.monotonic() - t:.2f}s "
          f"(netlab exec --name {name} TARGET -- CMD; netlab down --name {name})\n")
     _print_pods(lab, lab.cluster(), cluster.pods, wide=True, all_ns=True)
+    _api_start(name)
     return _figure1(lab)
+
+
+def _api_start(name: str) -> None:
+    from netlab.api import lifecycle
+    try:
+        port = lifecycle.start(name)
+    except (NetlabError, OSError) as e:     # the lab is up all the same
+        _warn(f"the lab's API server did not start: {e} (netlab api start --name {name})")
+        return
+    named = "" if name == "seed" else f" --name {name}"
+    _say(f"\nnetlab: the lab's Kubernetes API (read-only) is on https://127.0.0.1:{port}:\n"
+         f"  export KUBECONFIG=$(netlab kubeconfig{named}); kubectl get pods -A -o wide")
+
+
+def cmd_api(args) -> int:
+    from netlab.api import lifecycle
+    lab = _record(args)
+    if args.action == "start":
+        _api_start(lab.name)
+    else:
+        _say(f"netlab: the API server of lab {lab.name!r} " + ("stopped" if lifecycle.stop(lab.name)
+                                                                else "was not running"))
+    return 0
+
+
+def cmd_kubeconfig(args) -> int:
+    from netlab.api import lifecycle
+    _say(str(lifecycle.kubeconfig(_record(args).name)))
+    return 0
 
 
 def _figure1(lab: LabRecord) -> int:
@@ -146,10 +176,7 @@ def cmd_clean(args) -> int:
 
 def _nodes_down(lab: LabRecord, c) -> dict[str, str]:
     """Nodes whose kubelet or flanneld is not running, with why: NotReady."""
-    down = lab.agents_down()
-    agents = {n.name: (f"kubelet-{n.name}", f"flanneld-{n.name}") for n in c.nodes}
-    return {node: "; ".join(down[a] for a in names if a in down)
-            for node, names in agents.items() if set(names) & set(down)}
+    return lab.nodes_down(c)
 
 
 def cmd_status(args) -> int:
@@ -181,52 +208,14 @@ def cmd_status(args) -> int:
 
 
 def _pod_status(lab: LabRecord):
-    from netlab import layout
-    from netlab.kernel import netns
-    from netlab.model import images
-    waiting = lab.state().get("waiting", {})
-    containers = _containers(lab)
-
-    def status(pod):
-        several = containers(pod)
-        if not netns.exists(layout.pod_ns(lab.name, pod)):
-            return ("Unknown", f"0/{len(several or [1])}", 0)
-        # kept from starting, or nothing to run: the reason, as kubectl shows it
-        reason = waiting.get(layout.pod_proc(pod.namespace, pod.name)) or images.waiting_reason(pod)
-        if several:       # its runtime's status file: READY n/m, the containers' restarts too
-            from netlab import pod_status
-            return (reason or "Running", pod_status.ready_text(several), pod.restarts + pod_status.restarts(several))
-        return (reason or "Running", "1/1" if pod.ready else "0/1", pod.restarts)
-    return status
-
-
-def _containers(lab: LabRecord):
-    """A pod of several containers: each one's status, as its runtime wrote it (None for one container)."""
-    from netlab import layout
-    procs = lab.state().get("procs", {})
-
-    def containers(pod):
-        if len(pod.containers) < 2:
-            return None
-        from netlab import pod_status
-        proc = procs.get(layout.pod_proc(pod.namespace, pod.name))
-        doc = pod_status.read(lab.dir.pod_dir(pod.namespace, pod.name), proc)
-        return pod_status.statuses(pod.containers, doc)
-    return containers
+    from netlab import pod_phase
+    return pod_phase.status(lab)
 
 
 def _pod_phase(lab: LabRecord):
     """A pod's phase, readiness, restarts and waiting reason (None if it runs), as -o json and describe say."""
-    status = _pod_status(lab)
-    containers = _containers(lab)
-
-    def phase(pod):
-        shown, ready, restarts = status(pod)
-        n, _, m = ready.partition("/")
-        if shown in ("Running", "Unknown"):
-            return shown, n == m, restarts, None, containers(pod)
-        return "Pending", False, restarts, shown, containers(pod)            # a waiting reason
-    return phase
+    from netlab import pod_phase
+    return pod_phase.phase(lab)
 
 
 def _print_pods(lab: LabRecord, c: Cluster, pods, wide: bool, all_ns: bool) -> None:
@@ -893,6 +882,11 @@ def parser() -> Parser:
     pr.add_argument("--expect", metavar="FILE",
                     help="compare with this file (the printed format: PROTO/PORT sections, or one matrix for every "
                          "port; . connected, X blocked) and print the cells that differ")
+
+    api = cmd("api", cmd_api, "start or stop the lab's Kubernetes API server (read-only; netlab up starts it)")
+    api.add_argument("action", choices=("start", "stop"))
+    cmd("kubeconfig", cmd_kubeconfig, "write a kubeconfig for the lab's API server and print its path "
+        "(export KUBECONFIG=$(netlab kubeconfig))")
 
     gr = cmd("graph", cmd_graph, "draw the lab as the walk-through's figure 2: nodes, pods, docker0, flannel.1 "
              "(VXLAN), the underlay and Services (DOT on standard output without -o)")

@@ -325,7 +325,10 @@ def clean(out=_quiet, only: str | None = None) -> list[str]:
     if only is not None and only not in removed:
         orphans = _orphan_namespaces(only)
         if orphans:
-            stopped = process.kill_in(orphans, timeout=0)
+            from netlab.api import lifecycle         # its API server is in the host's namespace
+            servers = lifecycle.orphans(only)
+            process.kill(servers, 0)
+            stopped = process.kill_in(orphans, timeout=0) + len(servers)
             netns.remove_all(orphans)
             removed.append(only)
             out(f"removed lab {only}: it had no record left; {len(orphans)} namespaces, {stopped} processes")

@@ -43,27 +43,40 @@ def timestamp(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Each kind's columns: (the headers of `get`, the ones -o wide adds); *_cells give a row's
+# cells, the wide ones included (the API server's Tables send them all, kubectl -o wide shows them).
+POD_COLUMNS = (["NAME", "READY", "STATUS", "RESTARTS", "AGE"], ["IP", "NODE"])
+
+
+def pod_cells(c: Cluster, p: Pod, status, now: float) -> list[str]:
+    phase, ready, restarts = status(p)
+    # the seed's nodes are known by their IPs
+    return [p.name, ready, phase, str(restarts), age(p.created, now), p.ip, c.node(p.node).ip]
+
+
+def _narrow(columns: tuple[list[str], list[str]], wide: bool):
+    """The headers, and what part of a row's cells, `get` shows (with -o wide or without)."""
+    headers, more = columns
+    return (headers + more, None) if wide else (headers, len(headers))
+
+
 def pod_rows(c: Cluster, pods: list[Pod], wide: bool, all_ns: bool, status, now: float) -> str:
-    def row(p: Pod) -> list[str]:
-        phase, ready, restarts = status(p)
-        cells = [p.name, ready, phase, str(restarts), age(p.created, now)]
-        return cells + [p.ip, c.node(p.node).ip] if wide else cells     # the seed's nodes are known by their IPs
-    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] + (["IP", "NODE"] if wide else [])
-    return listing(headers, pods, row, all_ns)
+    headers, end = _narrow(POD_COLUMNS, wide)
+    return listing(headers, pods, lambda p: pod_cells(c, p, status, now)[:end], all_ns)
+
+
+NODE_COLUMNS = (["NAME", "STATUS", "ROLES", "AGE", "VERSION"], ["INTERNAL-IP", "POD-CIDR", "KERNEL-VERSION"])
+
+
+def node_cells(n: Node, created: float, now: float, kernel: str, not_ready: Collection[str] = ()) -> list[str]:
+    return [n.name, "NotReady" if n.name in not_ready else "Ready", "<none>", age(created, now), "netlab",
+            n.ip, n.pod_cidr, kernel]
 
 
 def node_rows(c: Cluster, nodes: list[Node], wide: bool, created: float, now: float, kernel: str,
               not_ready: Collection[str] = ()) -> str:
-    headers = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
-    if wide:
-        headers += ["INTERNAL-IP", "POD-CIDR", "KERNEL-VERSION"]
-    rows = []
-    for n in nodes:
-        row = [n.name, "NotReady" if n.name in not_ready else "Ready", "<none>", age(created, now), "netlab"]
-        if wide:
-            row += [n.ip, n.pod_cidr, kernel]
-        rows.append(row)
-    return table(headers, rows)
+    headers, end = _narrow(NODE_COLUMNS, wide)
+    return table(headers, [node_cells(n, created, now, kernel, not_ready)[:end] for n in nodes])
 
 
 def pod_object(c: Cluster, p: Pod, phase: str, ready: bool, restarts: int, waiting: str | None = None,
@@ -207,12 +220,17 @@ def selector_text(selector) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted((selector or {}).items())) or "<none>"
 
 
+SERVICE_COLUMNS = (["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"])
+
+
+def service_cells(s, now: float) -> list[str]:
+    return [s.name, s.type, s.cluster_ip or "<none>", external_ip(s), _ports(s), age(s.created, now),
+            selector_text(s.selector)]
+
+
 def service_rows(services, wide: bool, all_ns: bool, now: float) -> str:
-    def row(s) -> list[str]:
-        cells = [s.name, s.type, s.cluster_ip or "<none>", external_ip(s), _ports(s), age(s.created, now)]
-        return cells + [selector_text(s.selector)] if wide else cells
-    headers = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"] + (["SELECTOR"] if wide else [])
-    return listing(headers, services, row, all_ns)
+    headers, end = _narrow(SERVICE_COLUMNS, wide)
+    return listing(headers, services, lambda s: service_cells(s, now)[:end], all_ns)
 
 
 def endpoint_list(ep, port_name: str | None = None, limit: int | None = 3) -> str:
@@ -228,18 +246,30 @@ def endpoint_list(ep, port_name: str | None = None, limit: int | None = 3) -> st
     return ",".join(items)
 
 
+ENDPOINTS_COLUMNS: tuple[list[str], list[str]] = (["NAME", "ENDPOINTS", "AGE"], [])
+
+
+def endpoints_cells(e, created: dict, now: float) -> list[str]:
+    """`created`: (namespace, name) -> the creation time of the Service the Endpoints are of."""
+    return [e.name, endpoint_list(e), age(created.get((e.namespace, e.name), now), now)]
+
+
 def endpoints_rows(endpoints, all_ns: bool, created: dict, now: float) -> str:
-    return listing(["NAME", "ENDPOINTS", "AGE"], endpoints,
-                   lambda e: [e.name, endpoint_list(e), age(created.get((e.namespace, e.name), now), now)], all_ns)
+    return listing(ENDPOINTS_COLUMNS[0], endpoints, lambda e: endpoints_cells(e, created, now), all_ns)
+
+
+DEPLOYMENT_COLUMNS: tuple[list[str], list[str]] = (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], [])
+
+
+def deployment_cells(c: Cluster, d, now: float) -> list[str]:
+    pods = [p for p in c.pods if p.owner == d.name and p.namespace == d.namespace]
+    ready = sum(p.ready for p in pods)
+    first = min((p.created for p in pods), default=now)
+    return [d.name, f"{ready}/{d.replicas}", str(len(pods)), str(ready), age(first, now)]
 
 
 def deployment_rows(c: Cluster, deployments, all_ns: bool, now: float) -> str:
-    def row(d) -> list[str]:
-        pods = [p for p in c.pods if p.owner == d.name and p.namespace == d.namespace]
-        ready = sum(p.ready for p in pods)
-        first = min((p.created for p in pods), default=now)
-        return [d.name, f"{ready}/{d.replicas}", str(len(pods)), str(ready), age(first, now)]
-    return listing(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], deployments, row, all_ns)
+    return listing(DEPLOYMENT_COLUMNS[0], deployments, lambda d: deployment_cells(c, d, now), all_ns)
 
 
 def describe_service(svc, ep) -> str:
@@ -434,11 +464,16 @@ def ingress_hosts(ing) -> str:
     return ",".join(hosts) + (f" + {len(ing.rules) - 3} more..." if more else "")
 
 
+INGRESS_COLUMNS: tuple[list[str], list[str]] = (["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], [])
+
+
+def ingress_cells(ing, now: float, address: str, wide: bool = False) -> list[str]:
+    return [ing.name, ing.class_name or "<none>", ingress_hosts(ing), ingress_address(address, wide),
+            "80, 443" if ing.tls else "80", age(ing.created, now)]
+
+
 def ingress_rows(ingresses, all_ns: bool, now: float, address: str, wide: bool = False) -> str:
-    return listing(["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], ingresses,
-                   lambda ing: [ing.name, ing.class_name or "<none>", ingress_hosts(ing),
-                                ingress_address(address, wide), "80, 443" if ing.tls else "80", age(ing.created, now)],
-                   all_ns)
+    return listing(INGRESS_COLUMNS[0], ingresses, lambda ing: ingress_cells(ing, now, address, wide), all_ns)
 
 
 def _backend_object(b) -> dict:
@@ -551,9 +586,15 @@ def ingressclass_object(ic, created: float) -> dict:
 
 # ---- secrets and config maps ----------------------------------------------------------------
 
+SECRET_COLUMNS: tuple[list[str], list[str]] = (["NAME", "TYPE", "DATA", "AGE"], [])
+
+
+def secret_cells(s, now: float) -> list[str]:
+    return [s.name, s.type, str(len(s.data)), age(s.created, now)]
+
+
 def secret_rows(secrets, all_ns: bool, now: float) -> str:
-    return listing(["NAME", "TYPE", "DATA", "AGE"], secrets,
-                   lambda s: [s.name, s.type, str(len(s.data)), age(s.created, now)], all_ns)
+    return listing(SECRET_COLUMNS[0], secrets, lambda s: secret_cells(s, now), all_ns)
 
 
 def secret_object(secret) -> dict:
@@ -574,9 +615,15 @@ def describe_secret(secret) -> str:
     return _describe(out)
 
 
+CONFIGMAP_COLUMNS: tuple[list[str], list[str]] = (["NAME", "DATA", "AGE"], [])
+
+
+def configmap_cells(m, now: float) -> list[str]:
+    return [m.name, str(len(m.data)), age(m.created, now)]
+
+
 def configmap_rows(config_maps, all_ns: bool, now: float) -> str:
-    return listing(["NAME", "DATA", "AGE"], config_maps,
-                   lambda m: [m.name, str(len(m.data)), age(m.created, now)], all_ns)
+    return listing(CONFIGMAP_COLUMNS[0], config_maps, lambda m: configmap_cells(m, now), all_ns)
 
 
 def configmap_object(cm) -> dict:
@@ -597,10 +644,16 @@ def describe_configmap(cm) -> str:
     return _describe(out)
 
 
-def networkpolicy_rows(policies, all_ns: bool, now: float) -> str:
+NETWORKPOLICY_COLUMNS: tuple[list[str], list[str]] = (["NAME", "POD-SELECTOR", "AGE"], [])
+
+
+def networkpolicy_cells(p, now: float) -> list[str]:
     from netlab.model import selectors
-    return listing(["NAME", "POD-SELECTOR", "AGE"], policies,
-                   lambda p: [p.name, selectors.text(p.pod_selector), age(p.created, now)], all_ns)
+    return [p.name, selectors.text(p.pod_selector), age(p.created, now)]
+
+
+def networkpolicy_rows(policies, all_ns: bool, now: float) -> str:
+    return listing(NETWORKPOLICY_COLUMNS[0], policies, lambda p: networkpolicy_cells(p, now), all_ns)
 
 
 def go_time(t: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -94,8 +95,16 @@ class LabDir:
             raise NetlabError(f"lab {self.name!r} is not running (netlab up --name {self.name})") from None
 
     def write(self, state: dict) -> None:
+        # every change counts one: the API server's resourceVersions (netlab.api) are this counter;
+        # a change's own mark ("changing") and a write of the same record again do not count
+        core = json.dumps({k: v for k, v in state.items() if k not in _UNCOUNTED}, sort_keys=True,
+                          separators=(",", ":"))
+        digest = hashlib.sha256(core.encode()).hexdigest()[:16]
+        if state.get("digest") != digest:
+            state["revision"], state["digest"] = int(state.get("revision", 0)) + 1, digest
         # one line, so that json's C encoder writes it (indenting takes the Python one: 5x slower)
-        _replace(self.state_file, json.dumps(state, sort_keys=True, separators=(",", ":")), 0o600)
+        text = json.dumps(state, sort_keys=True, separators=(",", ":"))
+        _replace(self.state_file, text, 0o600)
         if "cluster" in state:
             self.view_file.parent.mkdir(exist_ok=True)
             self.view_file.parent.chmod(0o755)
@@ -105,6 +114,9 @@ class LabDir:
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
         (MARK_DIR / self.name).unlink(missing_ok=True)
+
+
+_UNCOUNTED = ("revision", "digest", "changing")
 
 
 def _replace(path: Path, text: str, mode: int) -> None:
@@ -149,6 +161,13 @@ class LabRecord:
     def procs(self) -> list:
         from netlab.kernel.process import Proc
         return [Proc(**p) for p in self.state().get("procs", {}).values()]
+
+    def nodes_down(self, c) -> dict[str, str]:
+        """Nodes whose kubelet or flanneld is not running, with why: NotReady."""
+        down = self.agents_down()
+        agents = {n.name: (f"kubelet-{n.name}", f"flanneld-{n.name}") for n in c.nodes}
+        return {node: "; ".join(down[a] for a in names if a in down)
+                for node, names in agents.items() if set(names) & set(down)}
 
     def agents_down(self) -> dict[str, str]:
         """Agents and servers that are not running (name -> why): kubelet-node1, flanneld-node2, host/db."""

@@ -16,4 +16,5 @@ PROGRAMS = {
     "netlab-supervise": "netlab.apps.supervise:main",
     "netlab-flanneld": "netlab.flannel.agent:main",
     "netlab-kubelet": "netlab.kubelet:main",
+    "netlab-apiserver": "netlab.api.server:main",
 }

@@ -44,6 +44,11 @@ def _start_time(pid: int) -> int | None:
         return None
 
 
+# A Sandbox's netns for a process that stays in netlab's own network namespace (the host's):
+# the lab's API server alone, which listens on the host's loopback and nowhere else.
+HOST = ""
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """Where a pod's process runs: its network namespace, its user, the writable layers
@@ -173,7 +178,8 @@ def _child(argv, box: Sandbox, env: dict, log: int, report: int, target: str | N
             os.close(shim_r)
         else:
             os.umask(0o077)                 # an agent's files (leases, status) are root's alone
-            netns.setns(box.netns)
+            if box.netns != HOST:
+                netns.setns(box.netns)
         os.chdir(env.get("HOME", "/"))
         if target is None:
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)      # as subprocess restores them

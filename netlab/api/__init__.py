@@ -1,0 +1,10 @@
+"""A lab's Kubernetes API endpoint, read path: discovery, get, list, watch, Tables and pods'
+logs, so that the real kubectl and client libraries read the lab (netlab-apiserver).
+
+selectors.py   labelSelector and fieldSelector (pure)
+resources.py   the kinds served, discovery documents, Status errors, Table columns (pure)
+objects.py     the lab's record -> API objects and their Table cells
+store.py       the objects with resourceVersions, and the events a watch sends
+server.py      HTTPS on 127.0.0.1, bearer token; the program the lab runs
+lifecycle.py   its certificate, token and port; started and stopped as a process of the lab; kubeconfig
+"""

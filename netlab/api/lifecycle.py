@@ -1,0 +1,182 @@
+"""The lab's API server as a process of the lab: its files (a CA and a server certificate for
+127.0.0.1, a bearer token, the port), started and stopped on the lab's record like flanneld
+and the kubelets (so `down` and `clean` stop it), and a kubeconfig for kubectl."""
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import socket
+import ssl
+import time
+from pathlib import Path
+
+from netlab.errors import NetlabError
+from netlab.state import LabDir
+
+PROC = "apiserver"              # its name on the lab's record
+READY_TIMEOUT = 10.0
+
+
+class Files:
+    """/run/netlab/<lab>/api/: root's alone (0700; keys and token 0600)."""
+
+    def __init__(self, lab_dir: LabDir):
+        self.lab_dir = lab_dir
+        self.dir = lab_dir.path / "api"
+
+    @property
+    def ca_crt(self) -> Path:
+        return self.dir / "ca.crt"
+
+    @property
+    def server_crt(self) -> Path:
+        return self.dir / "server.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.dir / "server.key"
+
+    @property
+    def token_file(self) -> Path:
+        return self.dir / "token"
+
+    @property
+    def port_file(self) -> Path:
+        return self.dir / "port"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.dir / "kubeconfig"
+
+    def token(self) -> str:
+        return self.token_file.read_text().strip()
+
+    def port(self) -> int:
+        return int(self.port_file.read_text())
+
+    def exist(self) -> bool:
+        return all(p.exists() for p in (self.ca_crt, self.server_crt, self.server_key, self.token_file,
+                                        self.port_file))
+
+    def make(self) -> None:
+        """A CA and a certificate for 127.0.0.1 it signs, a token, a free port: once per lab."""
+        if self.exist():
+            return
+        from netlab import tls
+        self.dir.mkdir(mode=0o700, exist_ok=True)
+        self.dir.chmod(0o700)
+        pem = tls.self_signed(["127.0.0.1"], issuer=f"netlab {self.lab_dir.name} API CA")
+        _write(self.ca_crt, pem["ca.crt"], 0o644)
+        _write(self.server_crt, pem["tls.crt"], 0o644)
+        _write(self.server_key, pem["tls.key"], 0o600)
+        _write(self.token_file, secrets.token_urlsafe(32).encode(), 0o600)
+        _write(self.port_file, str(free_port()).encode(), 0o600)
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with open(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, mode)
+
+
+def free_port() -> int:
+    """A port of the host's loopback nobody listens on now (the server binds it, and keeps it
+    across its restarts, so a kubeconfig stays right)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(name: str) -> int:
+    """Start the lab's API server (if it is not running) as a process on the lab's record;
+    returns its port once it answers."""
+    from netlab.kernel import process
+    from netlab.runtime import Runtime
+    from netlab.state import Ledger
+    lab_dir = LabDir(name)
+    if not lab_dir.exists():
+        raise NetlabError(f"lab {name!r} is not running (netlab up --name {name})")
+    files = Files(lab_dir)
+    with lab_dir.lock():
+        ledger = Ledger(lab_dir, lab_dir.read())
+        running = ledger.proc(PROC)
+        if running is None or not process.alive(running):
+            files.make()
+            # in netlab's own (the host's) network namespace: it listens on the host's loopback.
+            # Not kept running by netlab-supervise: it ends itself when the lab's directory goes
+            # (a record removed by hand, say), and nothing may start it again then.
+            spec = Runtime(lab_dir).agent(PROC, ["netlab-apiserver", "--lab", name], process.HOST)
+            ledger.add_proc(process.start(spec))
+            ledger.save()
+    wait_ready(files)
+    return files.port()
+
+
+def wait_ready(files: Files, timeout: float = READY_TIMEOUT) -> None:
+    ctx = ssl.create_default_context(cafile=str(files.ca_crt))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", files.port()), timeout=1) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                              + files.token().encode() + b"\r\nConnection: close\r\n\r\n")
+                    if s.recv(64).startswith(b"HTTP/1.1 200"):
+                        return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise NetlabError(f"the API server of lab {files.lab_dir.name!r} does not answer after {timeout:.0f}s; "
+                              f"see {files.lab_dir.logs}/{PROC}.log")
+        time.sleep(0.02)
+
+
+def stop(name: str) -> bool:
+    """Stop the lab's API server; False if it was not running."""
+    from netlab.kernel import process
+    from netlab.state import Ledger
+    lab_dir = LabDir(name)
+    with lab_dir.lock():
+        ledger = Ledger(lab_dir, lab_dir.read())
+        proc = ledger.pop_proc(PROC)
+        if proc is None:
+            return False
+        process.stop([proc])
+        ledger.save()
+    return True
+
+
+def orphans(name: str) -> list[int]:
+    """API servers of lab `name` running without its record (by their command line): what
+    `clean --name` stops when the record is gone (they are in none of the lab's namespaces)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) >= 3 and os.path.basename(argv[0]) == b"netlab-apiserver" and \
+                argv[1:3] == [b"--lab", name.encode()]:
+            found.append(int(pid))
+    return found
+
+
+def kubeconfig(name: str) -> Path:
+    """A kubeconfig for the lab (cluster, user with the token, a context named after the lab),
+    written in the lab's directory (0600); its path."""
+    import yaml
+    files = Files(LabDir(name))
+    if not files.exist():
+        raise NetlabError(f"lab {name!r} has no API server (netlab api start --name {name})")
+    doc = {"apiVersion": "v1", "kind": "Config", "preferences": {},
+           "clusters": [{"name": name, "cluster": {
+               "server": f"https://127.0.0.1:{files.port()}",
+               "certificate-authority-data": base64.b64encode(files.ca_crt.read_bytes()).decode()}}],
+           "users": [{"name": f"{name}-admin", "user": {"token": files.token()}}],
+           "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin", "namespace": "default"}}],
+           "current-context": name}
+    _write(files.kubeconfig, yaml.safe_dump(doc, sort_keys=False).encode(), 0o600)
+    return files.kubeconfig
