@@ -232,10 +232,10 @@ KINDS = {"po": "pods", "pod": "pods", "pods": "pods", "no": "nodes", "node": "no
          "secret": "secrets", "secrets": "secrets",
          "cm": "configmaps", "configmap": "configmaps", "configmaps": "configmaps",
          "netpol": "networkpolicies", "networkpolicy": "networkpolicies", "networkpolicies": "networkpolicies"}
-# the model's list of each kind that lives in a namespace
-LISTS = {"pods": "pods", "services": "services", "endpoints": "endpoints", "deployments": "deployments",
-         "ingresses": "ingresses", "secrets": "secrets", "configmaps": "config_maps",
-         "networkpolicies": "network_policies"}
+# the kinds that live in a namespace, as the model names them
+NAMESPACED = {"pods": "Pod", "services": "Service", "endpoints": "Endpoints", "deployments": "Deployment",
+              "ingresses": "Ingress", "secrets": "Secret", "configmaps": "ConfigMap",
+              "networkpolicies": "NetworkPolicy"}
 
 
 def _kind(word: str) -> str:
@@ -342,7 +342,9 @@ def cmd_describe(args) -> int:
         raise NetlabError(f"describe: {args.kind!r} is not supported "
                           "(known: pod, svc, ingress, secret, configmap, networkpolicy)")
     ns = args.namespace or "default"
-    obj = next((x for x in getattr(c, LISTS[kind]) if x.name == args.resource and x.namespace == ns), None)
+    from netlab.model.store import LISTS
+    objects = getattr(c, LISTS[NAMESPACED[kind]])
+    obj = next((x for x in objects if x.name == args.resource and x.namespace == ns), None)
     if obj is None:
         raise NetlabError(f'{kind} "{args.resource}" not found in namespace {ns!r}')
     if kind == "pods":
@@ -523,19 +525,12 @@ def cmd_delete(args) -> int:
     if not args.kind or not args.resource:
         raise NetlabError("delete: give -f FILE, or KIND NAME (e.g. delete pod NAME)")
     kind, ns = _kind(args.kind), args.namespace or "default"
-    if kind not in LISTS:
-        raise NetlabError(f"delete: cannot delete {kind} (known: {', '.join(LISTS)})")
+    if kind not in NAMESPACED:
+        raise NetlabError(f"delete: cannot delete {kind} (known: {', '.join(NAMESPACED)})")
 
     def change(c):
-        items = getattr(c, LISTS[kind])
-        found = [x for x in items if x.name == args.resource and x.namespace == ns]
-        if not found:
+        if not store.remove(c, NAMESPACED[kind], ns, args.resource):
             raise NetlabError(f'{kind} "{args.resource}" not found in namespace {ns!r}')
-        items.remove(found[0])
-        if kind == "deployments":
-            c.pods = [p for p in c.pods if not (p.owner == args.resource and p.namespace == ns)]
-        if kind == "services":      # as the endpoints controller does, the Endpoints go too
-            c.endpoints = [e for e in c.endpoints if not (e.name == args.resource and e.namespace == ns)]
     added, removed = lab.update(change, warn=_warn)
     _say(f"{kind[:-1]}/{args.resource} deleted")
     _report(added, [p for p in removed if p.name != args.resource])
@@ -554,14 +549,13 @@ def cmd_scale(args) -> int:
     ns = args.namespace or "default"
 
     def change(c):
-        from netlab.model import controller
-        dep = next((d for d in c.deployments if d.name == target and d.namespace == ns), None)
-        if dep is None:
-            raise NetlabError(f'deployments "{target}" not found in namespace {ns!r}')
-        dep.replicas = args.replicas
-        problem = controller.replicas_problem(c, c.pods, dep)
-        if problem:
-            raise NetlabError(f"scale: --replicas: {problem}")
+        from netlab.model import store
+        try:
+            store.scale(c, ns, target, args.replicas)
+        except store.NotFoundError as e:
+            raise NetlabError(str(e)) from None
+        except store.ModelError as e:
+            raise NetlabError(f"scale: --replicas: {str(e).removeprefix('spec.replicas: ')}") from None
     added, removed = lab.update(change, warn=_warn)
     _say(f"deployment.apps/{target} scaled")
     _report(added, removed)

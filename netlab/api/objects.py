@@ -2,6 +2,7 @@
 shows, made by the same functions (netlab.output, netlab.pod_phase)."""
 from __future__ import annotations
 
+import copy
 import platform
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,52 @@ def uid(lab: str, resource: str, obj: dict) -> str:
     m = obj["metadata"]
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"netlab:{lab}/{resource}/{m.get('namespace', '')}/{m['name']}/"
                                               f"{m.get('creationTimestamp', '')}"))
+
+
+def overlay(obj: dict, doc: dict | None) -> dict:
+    """The object netlab renders with what its document (Cluster.documents) adds: the document
+    fills in what the model does not keep (annotations, fields netlab ignores); the model's
+    values win (allocated addresses, replicas, status). A pod template is the document's as a
+    whole (the model keeps one container, not its name)."""
+    if not doc:
+        return obj
+    same_version = doc.get("apiVersion") == obj.get("apiVersion")
+    out = _under(doc if same_version else {"metadata": doc.get("metadata") or {}}, obj)
+    spec = doc.get("spec")
+    if same_version and isinstance(spec, dict) and obj["kind"] in ("Deployment", "Pod"):
+        own = ("replicas",) if obj["kind"] == "Deployment" else ("nodeName",)
+        out["spec"] = {**copy.deepcopy(spec), **{k: obj["spec"][k] for k in own if k in obj["spec"]}}
+    return out
+
+
+def _under(doc, obj):
+    """`obj`, its maps filled in from `doc`'s (a list or a value of obj's is kept whole)."""
+    if isinstance(doc, dict) and isinstance(obj, dict):
+        out = copy.deepcopy(doc)
+        for k, v in obj.items():
+            out[k] = _under(doc.get(k), v)
+        return out
+    return obj
+
+
+def ingress_v1beta1(obj: dict) -> dict:
+    """A networking.k8s.io/v1 Ingress in the walk-through's form, extensions/v1beta1 (backends
+    as serviceName and servicePort)."""
+    def backend(b: dict) -> dict:
+        svc = b.get("service")
+        if svc is None:
+            return copy.deepcopy(b)
+        port = svc.get("port", {})
+        return {"serviceName": svc["name"], "servicePort": port.get("number", port.get("name"))}
+    out = copy.deepcopy(obj)
+    out["apiVersion"] = "extensions/v1beta1"
+    spec = out["spec"]
+    if "defaultBackend" in spec:
+        spec["backend"] = backend(spec.pop("defaultBackend"))
+    for rule in spec.get("rules", []):
+        for path in rule.get("http", {}).get("paths", []):
+            path["backend"] = backend(path["backend"])
+    return out
 
 
 def _item(lab: str, resource: str, obj: dict, cells: Callable[[float], list[str]]) -> Item:
@@ -59,13 +106,18 @@ def build(lab: LabRecord, state: dict) -> dict[str, list[Item]]:
         shown = status(p)
         obj = output.pod_object(c, p, *values)
         if not obj["spec"]["containers"]:       # one container: kubectl logs and exec take the first
-            obj["spec"]["containers"] = [{"name": obj["status"]["containerStatuses"][0]["name"],
-                                          "image": p.image or "", **({"command": list(p.command)} if p.command else {}),
-                                          "ports": [{"containerPort": n, "protocol": "TCP"}
-                                                    for n in sorted(set(p.container_ports.values()))]}]
+            obj["spec"] = {**obj["spec"], **pod_spec(p, obj["status"]["containerStatuses"][0]["name"])}
+            if values[0] == "Running":
+                obj["status"]["containerStatuses"][0].setdefault(
+                    "state", {"running": {"startedAt": output.timestamp(p.created)}})
         for ref in obj["metadata"].get("ownerReferences", []):     # (the ReplicaSet is not served)
             ref["uid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"netlab:{name}/replicasets/{p.namespace}/{ref['name']}"))
             ref["blockOwnerDeletion"] = True
+        template = _template(c.document("Deployment", p.namespace, p.owner)) if p.owner else None
+        if template and len(template.get("containers") or []) == len(obj["spec"]["containers"]):
+            obj["spec"] = {**template, "nodeName": p.node}       # its Deployment's template, as given
+            for cs, spec in zip(obj["status"]["containerStatuses"], template["containers"]):
+                cs["name"] = spec.get("name", cs["name"])
         for cs in obj["status"]["containerStatuses"]:       # what clients require of a container's status
             cs.setdefault("image", p.image or "")
             cs.setdefault("imageID", "")
@@ -94,7 +146,28 @@ def build(lab: LabRecord, state: dict) -> dict[str, list[Item]]:
                                partial(output.configmap_cells, m)) for m in c.config_maps]
     out["secrets"] = [_item(name, "secrets", output.secret_object(s),
                             partial(output.secret_cells, s)) for s in c.secrets]
+    for items in out.values():
+        for item in items:
+            doc = c.document(item.obj["kind"], *item.key)
+            if doc:
+                item.obj = overlay(item.obj, {k: v for k, v in doc.items() if k != "stringData"})
+    out[INGRESS_V1BETA1] = [Item(i.key, ingress_v1beta1(i.obj), i.cells) for i in out["ingresses"]]
+    for item in out[INGRESS_V1BETA1]:
+        doc = c.document("Ingress", *item.key)
+        if doc and doc.get("apiVersion") == "extensions/v1beta1":
+            # as given: kubectl has no strategic merge for this old version, and its merge patch
+            # would replace the rules for netlab's defaults (pathType) in them
+            rendered = overlay(item.obj, doc)
+            item.obj = {**rendered, "spec": {**rendered["spec"], **copy.deepcopy(doc.get("spec") or {})}}
     return out
+
+
+INGRESS_V1BETA1 = "ingresses.v1beta1.extensions"      # the walk-through's form of the same Ingresses
+
+
+def _template(doc: dict | None) -> dict | None:
+    spec = ((doc or {}).get("spec") or {}).get("template", {}).get("spec")
+    return copy.deepcopy(spec) if isinstance(spec, dict) else None
 
 
 def _pod_cells(c: Cluster, p, shown: tuple, now: float) -> list[str]:
@@ -104,6 +177,49 @@ def _pod_cells(c: Cluster, p, shown: tuple, now: float) -> list[str]:
 
 def _namespace_cells(ns: str, created: float, now: float) -> list[str]:
     return [ns, "Active", output.age(created, now)]
+
+
+def pod_spec(spec, container: str) -> dict:
+    """A one-container pod's spec (or a pod template's) from what the model keeps of it."""
+    c: dict = {"name": container, "image": spec.image or ""}
+    if spec.command:
+        c["command"] = list(spec.command)
+    if spec.container_ports:
+        c["ports"] = [{**({"name": n} if n else {}), "containerPort": port, "protocol": "TCP"}
+                      for n, port in sorted(spec.container_ports.items(), key=lambda x: x[1])]
+    env = [{"name": k, "value": v} for k, v in spec.env.items()]
+    for k, ref in spec.env_refs.items():
+        if ref.kind == "Field":
+            env.append({"name": k, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": ref.key}}})
+        else:
+            which = "secretKeyRef" if ref.kind == "Secret" else "configMapKeyRef"
+            env.append({"name": k, "valueFrom": {which: {"name": ref.name, "key": ref.key,
+                                                         **({"optional": True} if ref.optional else {})}}})
+    if env:
+        c["env"] = env
+    if spec.env_from:
+        c["envFrom"] = [{**({"prefix": e.prefix} if e.prefix else {}),
+                         ("secretRef" if e.kind == "Secret" else "configMapRef"):
+                             {"name": e.name, **({"optional": True} if e.optional else {})}} for e in spec.env_from]
+    if spec.volumes:
+        c["volumeMounts"] = [{"name": v.name, "mountPath": v.mount_path, "readOnly": True} for v in spec.volumes]
+    caps = {k: list(v) for k, v in (("add", spec.cap_add), ("drop", spec.cap_drop)) if v}
+    if caps:
+        c["securityContext"] = {"capabilities": caps}
+    out: dict = {"containers": [c], "terminationGracePeriodSeconds": spec.termination_grace_period}
+    if spec.run_as_user is not None:
+        out["securityContext"] = {"runAsUser": spec.run_as_user}
+    if spec.volumes:
+        out["volumes"] = [_volume(v) for v in spec.volumes]
+    return out
+
+
+def _volume(v) -> dict:
+    items = [{"key": k, "path": path} for k, path in v.items.items()]
+    source = {"secretName": v.source} if v.kind == "Secret" else {"name": v.source}
+    key = "secret" if v.kind == "Secret" else "configMap"
+    return {"name": v.name, key: {**source, **({"items": items} if items else {}),
+                                  **({"optional": True} if v.optional else {})}}
 
 
 def _ingressclass_cells(x, created: float, now: float) -> list[str]:
@@ -132,8 +248,6 @@ def _deployment(c: Cluster, d, created: float) -> dict:
             "metadata": {"name": d.name, "namespace": d.namespace, "labels": dict(d.labels),
                          "creationTimestamp": output.timestamp(first)},
             "spec": {"replicas": d.replicas, "selector": {"matchLabels": dict(d.labels)},
-                     "template": {"metadata": {"labels": dict(d.labels)},
-                                  "spec": {"containers": [{"name": d.name, "image": d.image or "",
-                                                           **({"command": list(d.command)} if d.command else {})}]}}},
+                     "template": {"metadata": {"labels": dict(d.labels)}, "spec": pod_spec(d, d.name)}},
             "status": {"replicas": len(pods), "updatedReplicas": len(pods), "readyReplicas": ready,
                        "availableReplicas": ready}}

@@ -4,8 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netlab import output
+from netlab.api.objects import INGRESS_V1BETA1
 
-VERBS = ["get", "list", "watch"]        # the read path; writes answer 405 (see server.py)
+READ = ["get", "list", "watch"]
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-netlab", "gitCommit": "netlab",
            "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "n/a",
            "compiler": "netlab", "platform": "linux/amd64"}
@@ -21,6 +23,12 @@ class Resource:
     namespaced: bool
     short: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()        # fieldSelector labels beyond metadata.name and metadata.namespace
+    stored: str = ""                    # the store's name of its objects, if not `name` (another version's)
+    writable: bool = True               # False: read-only here (nodes: netlab node add/remove)
+
+    @property
+    def store_name(self) -> str:
+        return self.stored or self.name
 
     @property
     def group_version(self) -> str:
@@ -42,14 +50,17 @@ RESOURCES = [
     Resource("services", "service", "Service", "", "v1", True, ("svc",), ("spec.type", "spec.clusterIP")),
     Resource("endpoints", "endpoints", "Endpoints", "", "v1", True, ("ep",)),
     Resource("namespaces", "namespace", "Namespace", "", "v1", False, ("ns",), ("status.phase",)),
-    Resource("nodes", "node", "Node", "", "v1", False, ("no",)),
+    Resource("nodes", "node", "Node", "", "v1", False, ("no",), writable=False),
     Resource("configmaps", "configmap", "ConfigMap", "", "v1", True, ("cm",)),
     Resource("secrets", "secret", "Secret", "", "v1", True, (), ("type",)),
     Resource("deployments", "deployment", "Deployment", "apps", "v1", True, ("deploy",)),
     Resource("ingresses", "ingress", "Ingress", "networking.k8s.io", "v1", True, ("ing",)),
+    # the walk-through's Ingress (extensions/v1beta1): served for kubectl apply of its files
+    Resource("ingresses", "ingress", "Ingress", "extensions", "v1beta1", True, ("ing",), stored=INGRESS_V1BETA1),
     Resource("ingressclasses", "ingressclass", "IngressClass", "networking.k8s.io", "v1", False),
     Resource("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", "v1", True, ("netpol",)),
 ]
+WITH_STATUS = ("pods", "services", "nodes", "namespaces", "deployments", "ingresses")    # a status subresource
 BY_PATH = {(r.group, r.version, r.name): r for r in RESOURCES}
 GROUPS = list(dict.fromkeys((r.group, r.version) for r in RESOURCES if r.group))
 
@@ -62,11 +73,18 @@ def resource_list(group: str, version: str) -> dict | None:
     items = []
     for r in found:
         items.append({"name": r.name, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-                      "verbs": list(VERBS), **({"shortNames": list(r.short)} if r.short else {}),
+                      "verbs": list(VERBS if r.writable else READ),
+                      **({"shortNames": list(r.short)} if r.short else {}),
                       **({"categories": ["all"]} if r.name in ("pods", "services", "deployments") else {})})
+        if r.name in WITH_STATUS:
+            items.append({"name": f"{r.name}/status", "singularName": "", "namespaced": r.namespaced,
+                          "kind": r.kind, "verbs": ["get"]})
         if r.name == "pods":
             items.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
                           "verbs": ["get"]})
+        if r.name == "deployments":
+            items.append({"name": "deployments/scale", "singularName": "", "namespaced": True, "group": "autoscaling",
+                          "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": found[0].group_version,
             "resources": items}
 
@@ -94,8 +112,9 @@ def group(name: str) -> dict | None:
 
 # ---- errors -------------------------------------------------------------------------------
 
-REASONS = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
-           406: "NotAcceptable", 410: "Expired", 500: "InternalError"}
+REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+           406: "NotAcceptable", 409: "Conflict", 410: "Expired", 415: "UnsupportedMediaType", 422: "Invalid",
+           500: "InternalError"}
 
 
 def status(code: int, message: str, details: dict | None = None, reason: str | None = None) -> dict:

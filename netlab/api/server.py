@@ -21,10 +21,12 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from netlab import layout
-from netlab.api import resources, selectors
+from netlab.api import openapi, resources, selectors
+from netlab.api import writes as writes_module
 from netlab.api.lifecycle import Files
 from netlab.api.objects import Item
 from netlab.api.store import Event, Store
@@ -34,14 +36,8 @@ WATCH_TIMEOUT = 1800.0          # a watch without timeoutSeconds ends after this
 FOLLOW_POLL = 0.05
 
 
-class HTTPError(Exception):
-    def __init__(self, status: dict):
-        super().__init__(status["message"])
-        self.status = status
-
-
-def _bad(message: str) -> HTTPError:
-    return HTTPError(resources.status(400, message))
+HTTPError = writes_module.APIError
+_bad = writes_module.bad
 
 
 def _media(accept: str) -> tuple[str, str] | None:
@@ -100,6 +96,7 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, port: int, store: Store, token: str, tls: ssl.SSLContext | None):
         self.store, self.token, self.tls = store, token, tls
+        self.writes = writes_module.Writes(store)
         self.lab = store.lab
         super().__init__(("127.0.0.1", port), Handler)      # the host's loopback, and nothing else
 
@@ -136,17 +133,19 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{time.strftime('%H:%M:%S')} {format % args}\n")
 
     # ---- answers ---------------------------------------------------------------------------
-    def _send(self, code: int, body: bytes, ctype: str = "application/json") -> None:
+    def _send(self, code: int, body: bytes, ctype: str = "application/json", warnings: Sequence[str] = ()) -> None:
         self.send_response(code)
         self.send_header("Content-Type", ctype)
+        for w in warnings:          # kubectl prints them: "Warning: ..."
+            self.send_header("Warning", '299 - "' + w.replace('"', "'") + '"')
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _json(self, code: int, doc: dict) -> None:
-        self._send(code, json.dumps(doc).encode())
+    def _json(self, code: int, doc: dict, warnings: Sequence[str] = ()) -> None:
+        self._send(code, json.dumps(doc).encode(), warnings=warnings)
 
     def _status(self, doc: dict) -> None:
         self._json(doc["code"], doc)
@@ -194,29 +193,92 @@ class Handler(BaseHTTPRequestHandler):
     def do_HEAD(self):  # noqa: N802
         self.do_GET()
 
-    def _refuse(self):
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _write(self, verb: str) -> None:
+        body = self._body()             # read whatever comes: the connection carries the next request
         if not self._authorized():
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)         # (so the connection can carry the next request)
-        self._status(resources.status(
-            405, f"the lab's API server is read-only for now: {self.command} {urlsplit(self.path).path} is not "
-                 f"supported (change the lab with netlab apply -f, netlab delete, netlab scale)"))
+        try:
+            self._written(verb, body)
+        except HTTPError as e:
+            self._status(e.status)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
+            self.close_connection = True
 
     def do_POST(self):  # noqa: N802
-        self._refuse()
+        self._write("create")
 
     def do_PUT(self):  # noqa: N802
-        self._refuse()
+        self._write("update")
 
     def do_PATCH(self):  # noqa: N802
-        self._refuse()
+        self._write("patch")
 
     def do_DELETE(self):  # noqa: N802
-        self._refuse()
+        self._write("delete")
+
+    def _written(self, verb: str, body: bytes) -> None:
+        r, namespace, name, sub, query = self._route()
+        writes = self.server.writes
+        dry_run = "All" in query.get("dryRun", [])
+        refused = self._forbidden(verb, r, namespace)
+        if refused:
+            raise HTTPError(refused)
+        if sub == "scale" and name and verb in ("update", "patch"):
+            ctype = None if verb == "update" else self._content_type()
+            return self._json(200, writes.scale(r, namespace or "", name, ctype, body, dry_run))
+        if sub is not None or not r.writable or (verb == "create") != (name is None):
+            raise HTTPError(resources.status(405, f"{verb} is not supported on {urlsplit(self.path).path}"))
+        warnings: list[str] = []
+        if name is None:
+            obj, warnings = writes.create(r, namespace, writes_module.decode(body, self._content_type()), dry_run)
+            code = 201
+        elif verb == "update":
+            obj, warnings = writes.replace(r, namespace, name, writes_module.decode(body, self._content_type()),
+                                           dry_run)
+            code = 200
+        elif verb == "patch":
+            obj, warnings, made = writes.patch(r, namespace, name, self._content_type(), body, dry_run)
+            code = 201 if made else 200
+        else:
+            obj, code = writes.delete(r, namespace, name, dry_run), 200
+        self._json(code, obj, warnings)
+
+    def _content_type(self) -> str:
+        return (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+
+    def _forbidden(self, verb: str, r: resources.Resource, namespace: str | None) -> dict | None:
+        """A Status 403 if this request's identity may not write (None: it may)."""
+        return None
 
     # ---- routing ---------------------------------------------------------------------------
+    def _route(self) -> tuple[resources.Resource, str | None, str | None, str | None, dict[str, list[str]]]:
+        """The resource a URL names: (resource, namespace, name, subresource, query)."""
+        url = urlsplit(self.path)
+        parts = [p for p in url.path.split("/") if p]
+        query = parse_qs(url.query, keep_blank_values=True)
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) > 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise self._no_such_path()
+        namespace = None
+        if rest[:1] == ["namespaces"] and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        r = resources.BY_PATH.get((group, version, rest[0])) if rest else None
+        if r is None or len(rest) > 3 or (namespace is not None and not r.namespaced) \
+                or (len(rest) > 1 and r.namespaced and namespace is None):
+            raise self._no_such_path()
+        sub = rest[2] if len(rest) == 3 else None
+        if sub is not None and (r.name, sub) not in (("pods", "log"), ("deployments", "scale")) \
+                and not (sub == "status" and r.name in resources.WITH_STATUS):
+            raise self._no_such_path()
+        return r, namespace, rest[1] if len(rest) >= 2 else None, sub, query
+
     def _get(self) -> None:
         url = urlsplit(self.path)
         parts = [p for p in url.path.split("/") if p]
@@ -231,37 +293,36 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, fixed[tuple(parts)])     # type: ignore[arg-type]
         if parts in (["healthz"], ["livez"], ["readyz"]):
             return self._send(200, b"ok", "text/plain")
+        if parts[:2] == ["openapi", "v3"]:
+            rest = parts[2:]
+            doc = openapi.index() if not rest else openapi.document(
+                "" if rest[:1] == ["api"] else rest[1] if len(rest) == 3 else "?", rest[-1])
+            if doc is None:
+                raise self._no_such_path()
+            return self._json(200, doc)
         if parts[:1] == ["apis"] and len(parts) in (2, 3):
             doc = resources.group(parts[1]) if len(parts) == 2 else resources.resource_list(parts[1], parts[2])
             if doc is None:
                 raise self._no_such_path()
             return self._json(200, doc)
-        if parts[:2] == ["api", "v1"]:
-            group, version, rest = "", "v1", parts[2:]
-        elif parts[:1] == ["apis"] and len(parts) > 3:
-            group, version, rest = parts[1], parts[2], parts[3:]
-        else:
-            raise self._no_such_path()
-        namespace = None
-        if rest[:1] == ["namespaces"] and len(rest) >= 3:
-            namespace, rest = rest[1], rest[2:]
-        r = resources.BY_PATH.get((group, version, rest[0]))
-        if r is None or len(rest) > 3 or (namespace is not None and not r.namespaced) \
-                or (len(rest) > 1 and r.namespaced and namespace is None):
-            raise self._no_such_path()
-        if len(rest) == 3:
-            if (r.name, rest[2]) != ("pods", "log"):
-                raise self._no_such_path()
-            assert namespace is not None
-            return self._log(namespace, rest[1], query)
-        req = Request(r, namespace, rest[1] if len(rest) == 2 else None, query)
+        r, namespace, name, sub, query = self._route()
+        if sub == "log":
+            assert namespace is not None and name is not None
+            return self._log(namespace, name, query)
+        if sub == "scale":
+            assert name is not None
+            item = self.server.writes.current(r, namespace, name)
+            if item is None:
+                raise HTTPError(resources.not_found(r, name))
+            return self._json(200, self.server.writes.scale_of(item))
+        req = Request(r, namespace, name, query)
         media = _media(self.headers.get("Accept", ""))
         if media is None:
             raise HTTPError(resources.status(406, f"only application/json (and its Tables) is served, "
                                                   f"not {self.headers.get('Accept')!r}"))
         if req.watch:
             return self._watch(req, media)
-        if len(rest) == 2:
+        if name is not None:
             return self._one(req, media)
         return self._list(req, media)
 
@@ -276,14 +337,14 @@ class Handler(BaseHTTPRequestHandler):
                                version)
 
     def _one(self, req: Request, media: tuple[str, str]) -> None:
-        rv, items, _ = self.server.store.snapshot(req.resource.name)
+        rv, items, _ = self.server.store.snapshot(req.resource.store_name)
         found = [i for i in items if req.matches(i.obj)]
         if not found:
             raise HTTPError(resources.not_found(req.resource, req.name or ""))
         self._json(200, self._table(req, found, rv, media[1]) if media[0] == "table" else found[0].obj)
 
     def _list(self, req: Request, media: tuple[str, str]) -> None:
-        rv, items, _ = self.server.store.snapshot(req.resource.name)
+        rv, items, _ = self.server.store.snapshot(req.resource.store_name)
         found = [i for i in items if req.matches(i.obj)]
         if media[0] == "table":
             return self._json(200, self._table(req, found, rv, media[1]))
@@ -298,7 +359,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_events(self, req: Request, media: tuple[str, str], events: list[Event]) -> None:
         for e in events:
-            if e.resource != req.resource.name:
+            if e.resource != req.resource.store_name:
                 continue
             was, now = req.matches(e.old), req.matches(e.new)
             if e.type == "DELETED" or (was and not now):
@@ -313,7 +374,7 @@ class Handler(BaseHTTPRequestHandler):
         store = self.server.store
         deadline = time.monotonic() + req.timeout
         if req.resource_version in (None, "", "0"):
-            _, items, seq = store.snapshot(req.resource.name)
+            _, items, seq = store.snapshot(req.resource.store_name)
             self._start_stream("application/json")
             for i in items:
                 if req.matches(i.obj):

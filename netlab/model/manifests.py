@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -42,8 +43,9 @@ KINDS = {("v1", "Service"), ("v1", "Endpoints"), ("v1", "Pod"), ("v1", "Namespac
 _TOP = {"apiVersion", "kind", "metadata", "status"}    # status is the server's: ignored, as the API server does
 # Fields netlab understands, per kind; anything else is warned about.
 _KNOWN = {
+    # (ownerReferences to managedFields: the API server's, in an object read back from it)
     "metadata": {"name", "namespace", "labels", "annotations", "generateName", "uid", "resourceVersion",
-                 "creationTimestamp"},
+                 "creationTimestamp", "ownerReferences", "finalizers", "generation", "managedFields", "selfLink"},
     "Service": _TOP | {"spec"},
     "Service.spec": {"type", "clusterIP", "ports", "selector", "sessionAffinity", "sessionAffinityConfig",
                      "externalTrafficPolicy", "externalIPs", "externalName", "loadBalancerIP", "clusterIPs"},
@@ -118,6 +120,7 @@ class Manifest:
     #                   NetworkPolicy; IngressClass and Namespace (cluster-scoped: no namespace)
     where: str        # "file.yaml: document 2"
     warnings: list[str] = field(default_factory=list)
+    doc: dict = field(default_factory=dict)     # the document as given, without its status (Cluster.documents)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -835,7 +838,21 @@ def parse_document(doc, where: str) -> Manifest | None:
         known = ", ".join(f"{a} {k}" for a, k in sorted(KINDS))
         d.fail("kind", f"{api} {kind} is not supported (known: {known})")
     obj = _READERS[kind](d)
-    return Manifest(kind, obj, where, d.warnings)
+    return Manifest(kind, obj, where, d.warnings, given(doc))
+
+
+# metadata the API server sets: never kept from what a client sends
+SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink",
+                   "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def given(doc: dict) -> dict:
+    """What a document says of its object as a user wrote it: no status, no server metadata;
+    as JSON holds it (YAML's dates become text), to go into the lab's record."""
+    out = json.loads(json.dumps({k: v for k, v in doc.items() if k != "status"}, default=str))
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k not in SERVER_METADATA}
+    return out
 
 
 def files(path: str | Path) -> list[Path]:

@@ -1,6 +1,7 @@
 """Cluster objects, plain data that round-trips through JSON (the lab's store)."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from dataclasses import dataclass, field
@@ -372,6 +373,11 @@ class NetworkPolicy:
         self.egress = _typed(self.egress, PolicyRule)
 
 
+def document_key(kind: str, namespace: str, name: str) -> str:
+    """Cluster.documents' key: Kind/namespace/name (namespace "" for cluster-scoped kinds)."""
+    return f"{kind}/{namespace}/{name}"
+
+
 @dataclass
 class Cluster:
     name: str = "seed"
@@ -399,6 +405,10 @@ class Cluster:
     namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)   # theirs, as given
     network_policies: list[NetworkPolicy] = field(default_factory=list)
     policy: str = "none"              # NetworkPolicy enforcement: none (flannel alone) | enforce
+    # each applied object's document as given (its status left out), by document_key: what the
+    # API serves back of it beyond what netlab models (annotations, a container's name, the
+    # fields netlab ignores), so that `kubectl apply` finds what it applied
+    documents: dict[str, dict] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -410,6 +420,9 @@ class Cluster:
         """A namespace's labels: a Namespace manifest's, or (made by use) its name label alone."""
         return {**self.namespace_labels.get(namespace, {}), NAMESPACE_NAME_LABEL: namespace}
 
+    def document(self, kind: str, namespace: str, name: str) -> dict | None:
+        return self.documents.get(document_key(kind, namespace, name))
+
     def pods_on(self, node: str) -> list[Pod]:
         return [p for p in self.pods if p.node == node]
 
@@ -419,6 +432,11 @@ class Cluster:
     @classmethod
     def from_dict(cls, d: dict) -> "Cluster":
         d = dict(d)
+        # its own copies, not the record's: a change made to the cluster must not reach the
+        # record it was read from (the record is saved only if the change is admitted)
+        d["namespaces"] = list(d.get("namespaces", []))
+        d["namespace_labels"] = {k: dict(v) for k, v in d.get("namespace_labels", {}).items()}
+        d["documents"] = copy.deepcopy(d.get("documents", {}))
         lists = {"nodes": Node, "hosts": Host, "deployments": Deployment, "pods": Pod,
                  "endpoint_slices": EndpointSlice, "secrets": Secret, "config_maps": ConfigMap,
                  "ingresses": Ingress, "ingress_classes": IngressClass, "network_policies": NetworkPolicy}

@@ -15,7 +15,7 @@ from netlab.errors import ModelError
 from netlab.model import controller, fields, services, validate
 from netlab.model import endpoints as ep_controller
 from netlab.model.manifests import Manifest
-from netlab.model.objects import Cluster, plain
+from netlab.model.objects import Cluster, document_key, plain
 
 LISTS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deployments", "Pod": "pods",
          "Secret": "secrets", "ConfigMap": "config_maps", "EndpointSlice": "endpoint_slices",
@@ -90,6 +90,8 @@ def apply(cluster, manifests: list[Manifest]) -> None:
     admission = _Admission(cluster, lists, manifests)
     try:
         for m in manifests:
+            if m.doc:
+                cluster.documents[document_key(*m.key)] = m.doc
             if m.kind == "Namespace":
                 if m.obj.name not in cluster.namespaces:
                     cluster.namespaces.append(m.obj.name)
@@ -140,24 +142,65 @@ def delete(cluster, manifests: list[Manifest]) -> list[str]:
     missing = []
     try:
         for m in manifests:
-            if m.kind == "Namespace":
-                if m.obj.name in cluster.namespaces:
-                    cluster.namespaces.remove(m.obj.name)
-                cluster.namespace_labels.pop(m.obj.name, None)
-                continue
-            items, key = lists.of(m.kind), _key(m.obj)
-            if m.kind == "EndpointSlice" and key in items:
-                _forget_slice_endpoints(lists, m.obj.namespace, items[key].service)
-            old = items.pop(key, None)
-            if old is None:
+            if not _remove(cluster, lists, m.kind, getattr(m.obj, "namespace", ""), m.obj.name):
                 missing.append(f"{m.kind} {m.key[1]}/{m.key[2]}")
-            elif m.kind == "Deployment":
-                _remove_pods_of(lists, old)
-            elif m.kind == "Service":
-                lists.of("Endpoints").pop(key, None)
     finally:
         lists.done()
     return missing
+
+
+def remove(cluster, kind: str, namespace: str, name: str) -> bool:
+    """Delete one object by its kind and name, as `delete` does; False if it was not there.
+    A Deployment's pods go with it, a Service's Endpoints with the Service; a Deployment's pod
+    deleted alone is made again by its controller when the cluster is admitted."""
+    lists = _Lists(cluster)
+    try:
+        return _remove(cluster, lists, kind, namespace, name)
+    finally:
+        lists.done()
+
+
+class NotFoundError(ModelError):
+    """No such object (the API's 404)."""
+
+
+def scale(cluster, namespace: str, name: str, replicas: int) -> None:
+    """A Deployment's replicas set (its controller then makes or removes pods), checked
+    against the pod subnets' room as an apply is."""
+    dep = next((d for d in cluster.deployments if d.name == name and d.namespace == namespace), None)
+    if dep is None:
+        raise NotFoundError(f'deployments.apps "{name}" not found in namespace {namespace!r}')
+    if replicas < 0:
+        raise ModelError(f"spec.replicas: {replicas} must be greater than or equal to 0")
+    dep.replicas = replicas
+    problem = controller.replicas_problem(cluster, cluster.pods, dep)
+    if problem:
+        raise ModelError(f"spec.replicas: {problem}")
+    doc = cluster.documents.get(document_key("Deployment", namespace, name))
+    if doc is not None and isinstance(doc.get("spec"), dict):
+        doc["spec"]["replicas"] = replicas      # (what the API serves reads the model's anyway)
+
+
+def _remove(cluster, lists: _Lists, kind: str, namespace: str, name: str) -> bool:
+    cluster.documents.pop(document_key(kind, namespace, name), None)
+    if kind == "Namespace":
+        there = name in cluster.namespaces
+        if there:
+            cluster.namespaces.remove(name)
+        cluster.namespace_labels.pop(name, None)
+        return there
+    items, key = lists.of(kind), (namespace, name)
+    if kind == "EndpointSlice" and key in items:
+        _forget_slice_endpoints(lists, namespace, items[key].service)
+    old = items.pop(key, None)
+    if old is None:
+        return False
+    if kind == "Deployment":
+        _remove_pods_of(lists, old)
+    elif kind == "Service":
+        lists.of("Endpoints").pop(key, None)
+        cluster.documents.pop(document_key("Endpoints", namespace, name), None)
+    return True
 
 
 def _remove_pods_of(lists: _Lists, deployment) -> None:
@@ -191,6 +234,11 @@ def _stored(obj) -> dict:
     return {k: v for k, v in plain(obj).items() if k not in _STATUS}
 
 
+def _annotations(cluster, m: Manifest) -> dict:
+    doc = cluster.documents.get(document_key(*m.key)) or {}
+    return (doc.get("metadata") or {}).get("annotations") or {}
+
+
 def snapshot(cluster, manifests: list[Manifest]) -> dict[tuple, dict | None]:
     """What the store holds for each manifest's object before an apply (None: nothing),
     taken apart from the objects, which the apply goes on to change."""
@@ -199,10 +247,11 @@ def snapshot(cluster, manifests: list[Manifest]) -> dict[tuple, dict | None]:
     out: dict[tuple, dict | None] = {}
     for m in manifests:
         if m.kind == "Namespace":
-            out[m.key] = cluster.namespace_labels_of(m.obj.name) if m.obj.name in namespaces else None
+            held = cluster.namespace_labels_of(m.obj.name) if m.obj.name in namespaces else None
         else:
             old = lists.of(m.kind).get(_key(m.obj))
-            out[m.key] = None if old is None else _stored(old)
+            held = None if old is None else _stored(old)
+        out[m.key] = None if held is None else {"object": held, "annotations": _annotations(cluster, m)}
     return out
 
 
@@ -215,9 +264,11 @@ def outcomes(before: dict[tuple, dict | None], cluster, manifests: list[Manifest
         was = before.get(m.key)
         if was is None:
             out.append("created")
-        elif m.kind == "Namespace":          # a Namespace's labels are all netlab keeps of it
-            out.append("unchanged" if cluster.namespace_labels_of(m.obj.name) == was else "configured")
+            continue
+        if m.kind == "Namespace":          # a Namespace's labels are all netlab models of it
+            same = cluster.namespace_labels_of(m.obj.name) == was["object"]
         else:
             now = lists.of(m.kind).get(_key(m.obj))
-            out.append("unchanged" if now is not None and _stored(now) == was else "configured")
+            same = now is not None and _stored(now) == was["object"]
+        out.append("unchanged" if same and _annotations(cluster, m) == was["annotations"] else "configured")
     return out

@@ -87,19 +87,26 @@ def test_discovery_documents():
     core = resources.resource_list("", "v1")
     assert core["kind"] == "APIResourceList" and core["groupVersion"] == "v1"
     by_name = {r["name"]: r for r in core["resources"]}
-    assert set(by_name) == {"pods", "pods/log", "services", "endpoints", "namespaces", "nodes", "configmaps",
-                            "secrets"}
+    kinds = {"pods", "services", "endpoints", "namespaces", "nodes", "configmaps", "secrets"}
+    assert set(by_name) == kinds | {"pods/status", "services/status", "namespaces/status", "nodes/status",
+                                    "pods/log"}
     assert {n: by_name[n].get("shortNames") for n in ("pods", "services", "endpoints", "namespaces", "nodes",
                                                       "configmaps")} == \
         {"pods": ["po"], "services": ["svc"], "endpoints": ["ep"], "namespaces": ["ns"], "nodes": ["no"],
          "configmaps": ["cm"]}
-    assert all(by_name[n]["verbs"] == ["get", "list", "watch"] for n in by_name if n != "pods/log")
+    assert all(by_name[n]["verbs"] == resources.VERBS for n in kinds - {"nodes"})
+    assert by_name["nodes"]["verbs"] == ["get", "list", "watch"]          # netlab node add/remove change them
+    apps = {r["name"]: r for r in resources.resource_list("apps", "v1")["resources"]}
+    assert apps["deployments/scale"] == {"name": "deployments/scale", "singularName": "", "namespaced": True,
+                                         "group": "autoscaling", "version": "v1", "kind": "Scale",
+                                         "verbs": ["get", "patch", "update"]}
     assert by_name["nodes"]["namespaced"] is False and by_name["pods"]["namespaced"] is True
     groups = resources.group_list()
     assert groups["kind"] == "APIGroupList"
-    assert [g["preferredVersion"]["groupVersion"] for g in groups["groups"]] == ["apps/v1", "networking.k8s.io/v1"]
+    assert [g["preferredVersion"]["groupVersion"] for g in groups["groups"]] == \
+        ["apps/v1", "networking.k8s.io/v1", "extensions/v1beta1"]
     net = resources.resource_list("networking.k8s.io", "v1")
-    assert {r["name"] for r in net["resources"]} == {"ingresses", "ingressclasses", "networkpolicies"}
+    assert {r["name"] for r in net["resources"]} == {"ingresses", "ingresses/status", "ingressclasses", "networkpolicies"}
     assert resources.resource_list("batch", "v1") is None and resources.group("batch") is None
     assert resources.api_versions("127.0.0.1:1")["versions"] == ["v1"]
 
@@ -291,8 +298,6 @@ def test_list_get_and_errors(server):
     assert code == 404
     code, body = _get(server, "/openapi/v2")
     assert code == 404 and body["kind"] == "Status"
-    code, body = _get(server, "/api/v1/namespaces/default/pods", method="POST")
-    assert code == 405 and body["reason"] == "MethodNotAllowed" and "read-only" in body["message"]
 
 
 def test_tables_when_kubectl_asks(server):
@@ -339,3 +344,102 @@ def test_watch_sends_what_exists_then_changes(server, lab):
     assert r.read() == b""           # timeoutSeconds ends the stream
     assert time.monotonic() - t < 4
     conn.close()
+
+
+# ---- writes: what is refused, and dry runs (what a write makes is the integration tests') --------
+
+def _write(srv, method, path, body, ctype="application/json"):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.server_address[1], timeout=5)
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    conn.request(method, path, body=data, headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": ctype})
+    r = conn.getresponse()
+    answer = json.loads(r.read())
+    warnings = r.getheader("Warning")
+    conn.close()
+    return r.status, answer, warnings
+
+
+SVC = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+       "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+
+
+def test_an_invalid_object_is_422_with_the_field_its_cause(server, lab):
+    bad = {**SVC, "spec": {"ports": [{"port": 70000}]}}
+    before = lab.state()
+    code, body, _ = _write(server, "POST", "/api/v1/namespaces/default/services", bad)
+    assert (code, body["reason"], body["details"]["kind"]) == (422, "Invalid", "Service")
+    assert body["details"]["causes"] == [{"reason": "FieldValueInvalid", "field": "spec.ports[0].port",
+                                          "message": "Invalid value: 70000 must be between 1 and 65535, inclusive"}]
+    assert body["message"] == ('Service "web" is invalid: spec.ports[0].port: Invalid value: 70000 must be '
+                               'between 1 and 65535, inclusive')
+    taken = {**SVC, "spec": {**SVC["spec"], "clusterIP": "10.254.0.2"}}      # kube-dns's: the admission's check
+    code, body, _ = _write(server, "POST", "/api/v1/namespaces/default/services", taken)
+    assert code == 422 and body["details"]["causes"][0]["field"] == "spec.clusterIP"
+    assert lab.state() == before
+
+
+def test_conflicts_and_missing_objects(server):
+    existing = {**SVC, "metadata": {"name": "data-product"}}
+    code, body, _ = _write(server, "POST", "/api/v1/namespaces/default/services", existing)
+    assert (code, body["reason"], body["message"]) == (409, "AlreadyExists", 'services "data-product" already exists')
+    code, svc = _get(server, "/api/v1/namespaces/default/services/data-product")
+    stale = {**svc, "metadata": {**svc["metadata"], "resourceVersion": "999"}}
+    code, body, _ = _write(server, "PUT", "/api/v1/namespaces/default/services/data-product", stale)
+    assert (code, body["reason"]) == (409, "Conflict") and "the object has been modified" in body["message"]
+    code, body, _ = _write(server, "PATCH", "/api/v1/namespaces/default/services/nope", {"metadata": {}},
+                           "application/merge-patch+json")
+    assert (code, body["message"]) == (404, 'services "nope" not found')
+    code, body, _ = _write(server, "PATCH", "/api/v1/namespaces/default/services/data-product", [],
+                           "application/json-patch+json")
+    assert code == 415 and "not supported" in body["message"]
+    code, body, _ = _write(server, "POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
+                                                             "metadata": {"name": "n3"}})
+    assert code == 405
+    code, body, _ = _write(server, "POST", "/api/v1/namespaces/default/services", {**SVC, "kind": "Pod"})
+    assert code == 400 and "the request is for v1 Service" in body["message"]
+    code, body, _ = _write(server, "POST", "/api/v1/namespaces/default/services", b"{not json")
+    assert code == 400 and "not valid JSON" in body["message"]
+
+
+def test_dry_runs_answer_the_object_and_change_nothing(server, lab):
+    before = lab.state()
+    code, body, warnings = _write(server, "POST", "/api/v1/namespaces/default/services?dryRun=All",
+                                  {**SVC, "spec": {**SVC["spec"], "healthCheckNodePort": 1}})
+    assert code == 201 and body["spec"]["clusterIP"].startswith("10.254.")      # allocated, as it would be
+    assert "spec.healthCheckNodePort is not implemented by netlab" in warnings
+    code, body, _ = _write(server, "PATCH", "/apis/apps/v1/namespaces/default/deployments/data-product?dryRun=All",
+                           {"metadata": {"labels": {"tier": "data"}}}, "application/strategic-merge-patch+json")
+    assert code == 200 and body["metadata"]["labels"] == {"app": "data-product", "tier": "data"}
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    assert {e["name"] for e in container["env"]} >= {"DB_HOST", "DB_PASSWORD"}      # the rest of it kept
+    assert container["volumeMounts"] == [{"name": "db-secret", "mountPath": "/etc/db-secret", "readOnly": True}]
+    code, body, _ = _write(server, "PATCH", "/apis/apps/v1/namespaces/default/deployments/data-product/scale"
+                                            "?dryRun=All", {"spec": {"replicas": 7}}, "application/merge-patch+json")
+    assert code == 200 and body["kind"] == "Scale" and body["spec"]["replicas"] == 7
+    assert body["status"]["selector"] == "app=data-product"
+    code, body, _ = _write(server, "PATCH", "/apis/apps/v1/namespaces/default/deployments/data-product/scale",
+                           {"spec": {"replicas": -1}}, "application/merge-patch+json")
+    assert code == 422 and body["details"]["causes"][0]["field"] == "spec.replicas"
+    code, body, _ = _write(server, "DELETE", "/api/v1/namespaces/default/services/data-product?dryRun=All", {})
+    assert code == 200 and body["metadata"]["name"] == "data-product"
+    assert lab.state() == before
+
+
+def test_a_deployments_pod_is_changed_only_through_it(server):
+    code, pods = _get(server, "/api/v1/namespaces/default/pods?labelSelector=app%3Ddata-product")
+    name = pods["items"][0]["metadata"]["name"]
+    code, body, _ = _write(server, "PATCH", f"/api/v1/namespaces/default/pods/{name}",
+                           {"metadata": {"labels": {"x": "y"}}}, "application/merge-patch+json")
+    assert code == 405 and "only through its Deployment" in body["message"]
+
+
+def test_openapi_says_the_server_validates_fields():
+    from netlab.api import openapi
+    index = openapi.index()["paths"]
+    assert set(index) == {"api/v1", "apis/apps/v1", "apis/networking.k8s.io/v1", "apis/extensions/v1beta1"}
+    doc = openapi.document("apps", "v1")
+    op = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert op["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
+    assert "fieldValidation" in {p["name"] for p in op["parameters"]}
+    assert "patch" not in openapi.document("", "v1")["paths"]["/api/v1/nodes/{name}"]
+    assert openapi.document("batch", "v1") is None

@@ -1,5 +1,6 @@
 """The API server's store: what apply says per object (created, configured, unchanged)
 after the control plane admitted the change, as kubectl apply says it."""
+import copy
 import textwrap
 import time
 
@@ -137,3 +138,31 @@ def test_apply_replaces_in_place_and_moves_the_object_to_the_end(tmp_path):
     assert [(s.namespace, s.name) for s in c.services] == names_before[1:] + [first]
     assert c.services[-1].ports[0].port == 1234
 
+
+
+def test_each_objects_document_is_kept_as_given_and_goes_with_it(tmp_path):
+    """What the API serves back (kubectl apply's annotation, a container's name): the document
+    as applied, without its status and the server's metadata; deleting the object drops it."""
+    from netlab.model.objects import Cluster
+    c = seed_cluster()
+    annotated = OBJECTS.replace("metadata: {name: web, namespace: shop}\nspec:\n  replicas",
+                                "metadata: {name: web, namespace: shop, annotations: {a: '1'}, uid: x}\n"
+                                "status: {replicas: 9}\nspec:\n  replicas")
+    _apply(c, _manifests(tmp_path, annotated))
+    doc = c.document("Deployment", "shop", "web")
+    assert doc["metadata"] == {"name": "web", "namespace": "shop", "annotations": {"a": "1"}}
+    assert "status" not in doc and doc["spec"]["template"]["spec"]["containers"][0]["name"] == "web"
+    assert Cluster.from_dict(c.to_dict()).document("Deployment", "shop", "web") == doc     # in the record
+    assert "deployment/web configured" in _apply(c, _manifests(tmp_path, annotated.replace("a: '1'", "a: '2'")))
+    assert store.remove(c, "Deployment", "shop", "web") and c.document("Deployment", "shop", "web") is None
+    assert not store.remove(c, "Deployment", "shop", "web")
+    assert store.remove(c, "Service", "shop", "web") and c.document("Service", "shop", "web") is None
+
+
+def test_a_change_to_a_cluster_read_from_a_record_leaves_the_record_alone(tmp_path):
+    from netlab.model.objects import Cluster
+    record = seed_cluster().to_dict()
+    kept = copy.deepcopy(record)
+    c = Cluster.from_dict(record)
+    _apply(c, _manifests(tmp_path, OBJECTS))
+    assert record == kept
