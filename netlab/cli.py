@@ -493,7 +493,8 @@ def _policy_warning(c, policies) -> None:
 def cmd_apply(args) -> int:
     from netlab.model import store
     lab = _lab(args)
-    items = _manifests(args.file, "apply")
+    from netlab.model.manifests import last_applied
+    items = [last_applied(m) for m in _manifests(args.file, "apply")]
     _warn_images([(m.kind, m.obj) for m in items if m.kind in ("Pod", "Deployment")])
     _policy_warning(lab.cluster(), [m.obj for m in items if m.kind == "NetworkPolicy"])
     seen: dict = {}

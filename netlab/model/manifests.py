@@ -178,11 +178,14 @@ def _labels(d: Reader, obj: dict, path: str) -> dict[str, str]:
 
 
 def _annotations(d: Reader, meta: dict) -> dict[str, str]:
+    """The annotations the object's behaviour reads: kubectl apply's own is the document's
+    (Cluster.documents), not the model's."""
     out = {}
     for k, v in (d.get(meta, "annotations", "metadata", dict, {}) or {}).items():
         if not isinstance(v, str):
             d.fail(f"metadata.annotations[{k}]", f"{v!r} must be a str (quote it)")
-        out[str(k)] = v
+        if k != LAST_APPLIED:
+            out[str(k)] = v
     return out
 
 
@@ -839,6 +842,23 @@ def parse_document(doc, where: str) -> Manifest | None:
         d.fail("kind", f"{api} {kind} is not supported (known: {known})")
     obj = _READERS[kind](d)
     return Manifest(kind, obj, where, d.warnings, given(doc))
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def last_applied(m: Manifest) -> Manifest:
+    """`m` as `kubectl apply` stores it: its document with the annotation that holds the
+    document itself (compact JSON, keys sorted, as kubectl writes it), so that kubectl and
+    netlab apply find the same object unchanged."""
+    meta = m.doc.setdefault("metadata", {})
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    meta["annotations"] = annotations           # (kubectl's text holds "annotations":{} when there are none)
+    text = json.dumps(m.doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for ch, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):     # as Go's encoder escapes them
+        text = text.replace(ch, escaped)
+    meta["annotations"] = {**annotations, LAST_APPLIED: text + "\n"}
+    return m
 
 
 # metadata the API server sets: never kept from what a client sends

@@ -1,14 +1,12 @@
 """The lab's API server driven by the real kubectl and the Kubernetes Python client."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers import netlab, unique  # noqa: E402
+from kube import kubectl, needs_kubectl, seed_with_api  # noqa: E402
 
 from netlab.api import lifecycle  # noqa: E402
 from netlab.kernel import process  # noqa: E402
@@ -24,30 +23,13 @@ from netlab.lab import Lab  # noqa: E402
 from netlab.model.seed import seed_cluster  # noqa: E402
 from netlab.state import LabDir, LabRecord  # noqa: E402
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+pytestmark = needs_kubectl
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    """A seed lab with its API server, as `netlab up` starts it; kubectl's environment."""
-    name = unique("a")
-    lab = Lab.up(seed_cluster(name, time.time()))
-    try:
-        lifecycle.start(name)
-        config = netlab("kubeconfig", "--name", name).stdout.strip()
-        env = {**os.environ, "KUBECONFIG": config, "HOME": str(tmp_path_factory.mktemp("home"))}
-        yield lab, env
-    finally:
-        if LabDir(name).exists():
-            lab.down()
-
-
-def kubectl(env, *args, check=True, timeout=30):
-    r = subprocess.run([KUBECTL, *args], capture_output=True, text=True, env=env, timeout=timeout)
-    if check and r.returncode:
-        raise AssertionError(f"kubectl {' '.join(args)} exited {r.returncode}: {r.stderr}")
-    return r
+    with seed_with_api(tmp_path_factory.mktemp("home")) as running:
+        yield running
 
 
 def _rows(text: str) -> list[list[str]]:
@@ -139,39 +121,6 @@ def test_python_client_lists_and_watches(api):
     seen = [ev["object"].metadata.name for ev in
             w.stream(v1.list_namespaced_pod, "default", label_selector="app=business-manager", timeout_seconds=1)]
     assert sorted(seen) == sorted(p.name for p in lab.cluster().pods if p.labels.get("app") == "business-manager")
-
-
-def test_watch_sees_a_scale(api):
-    """kubectl get endpoints -w prints the change when the deployment scales; the delay from the
-    record's change to the event is printed (and must be small)."""
-    lab, env = api
-    w = subprocess.Popen([KUBECTL, "get", "endpoints", "data-product", "-w"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    lines: list[tuple[float, str]] = []
-
-    def read():
-        assert w.stdout is not None
-        for line in w.stdout:
-            lines.append((time.time(), line.rstrip("\n")))
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 10
-        while len(lines) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert lines[0][1].split()[:2] == ["NAME", "ENDPOINTS"], lines
-        netlab("scale", "deployment", "data-product", "--replicas", "5", "--name", lab.name)
-        changed = os.stat(lab.dir.state_file).st_mtime_ns / 1e9
-        deadline = time.monotonic() + 10
-        while not any("+ 2 more..." in text for _, text in lines) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        when = next(t for t, text in lines if "+ 2 more..." in text)
-        print(f"\nwatch: change -> kubectl's line {1000 * (when - changed):.1f} ms")
-        assert when - changed < 1.0
-    finally:
-        w.terminate()
-        w.wait(5)
-        netlab("scale", "deployment", "data-product", "--replicas", "3", "--name", lab.name)
 
 
 def _running(pid: int) -> bool:
