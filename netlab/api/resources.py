@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netlab import output
+from netlab.api import event_items
 
 VERBS = ["get", "list", "watch"]        # the read path; writes answer 405 (see server.py)
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-netlab", "gitCommit": "netlab",
@@ -37,6 +38,10 @@ class Resource:
             else ("metadata.name", *self.fields)
 
 
+# as the API server selects events (source is source.component: see selectors.ALIASES)
+EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+                "reason", "reportingComponent", "source", "type")
 RESOURCES = [
     Resource("pods", "pod", "Pod", "", "v1", True, ("po",), ("spec.nodeName", "status.phase", "status.podIP")),
     Resource("services", "service", "Service", "", "v1", True, ("svc",), ("spec.type", "spec.clusterIP")),
@@ -49,6 +54,7 @@ RESOURCES = [
     Resource("ingresses", "ingress", "Ingress", "networking.k8s.io", "v1", True, ("ing",)),
     Resource("ingressclasses", "ingressclass", "IngressClass", "networking.k8s.io", "v1", False),
     Resource("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", "v1", True, ("netpol",)),
+    Resource("events", "event", "Event", "", "v1", True, ("ev",), EVENT_FIELDS),
 ]
 BY_PATH = {(r.group, r.version, r.name): r for r in RESOURCES}
 GROUPS = list(dict.fromkeys((r.group, r.version) for r in RESOURCES if r.group))
@@ -143,6 +149,8 @@ COLUMNS = {
     "networkpolicies": _columns(*_titled(output.NETWORKPOLICY_COLUMNS)),
     "configmaps": _columns(*_titled(output.CONFIGMAP_COLUMNS)),
     "secrets": _columns(*_titled(output.SECRET_COLUMNS)),
+    "events": [{"name": n, "type": "integer" if n == "Count" else "string", "format": "name" if n == "Name" else "",
+                "description": n, "priority": p} for n, p in event_items.COLUMNS],
 }
 
 

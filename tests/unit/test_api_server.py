@@ -88,7 +88,7 @@ def test_discovery_documents():
     assert core["kind"] == "APIResourceList" and core["groupVersion"] == "v1"
     by_name = {r["name"]: r for r in core["resources"]}
     assert set(by_name) == {"pods", "pods/log", "services", "endpoints", "namespaces", "nodes", "configmaps",
-                            "secrets"}
+                            "secrets", "events"}
     assert {n: by_name[n].get("shortNames") for n in ("pods", "services", "endpoints", "namespaces", "nodes",
                                                       "configmaps")} == \
         {"pods": ["po"], "services": ["svc"], "endpoints": ["ep"], "namespaces": ["ns"], "nodes": ["no"],
