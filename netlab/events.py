@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -98,10 +99,10 @@ def aggregate(events: dict[str, dict], new: list[Event], now: float, seq: int) -
         if before is not None:
             rec = {**before, "count": before["count"] + 1, "last": now, "seq": seq}
         else:
-            name = event_name(e.object, now)
-            while name in events:               # (two of one object in the same nanosecond)
-                name += "0"
-            rec = {**asdict(e), "name": name, "first": now, "last": now, "count": 1, "seq": seq}
+            stamp = now
+            while (name := event_name(e.object, stamp)) in events:     # (one object's events of one batch)
+                stamp = math.nextafter(stamp, math.inf)
+            rec = {**asdict(e), "name": name, "first": stamp, "last": stamp, "count": 1, "seq": seq}
         by_key[e.key()] = rec
         events.pop(rec["name"], None)
         events[rec["name"]] = rec

@@ -29,6 +29,9 @@ def test_an_event_is_named_after_its_object_and_first_time_in_nanoseconds():
     [rec] = events.aggregate({}, [started()], T0, 0)
     assert rec["name"] == f"web-1.{int(T0 * 1e9):x}" and rec["count"] == 1 and rec["seq"] == 1
     assert rec["first"] == rec["last"] == T0
+    # one object's events of one batch: each its own name, in order
+    batch = events.aggregate({}, [started(message=m) for m in "abc"], T0, 0)
+    assert len({r["name"] for r in batch}) == 3 and sorted(r["name"] for r in batch) == [r["name"] for r in batch]
 
 
 def test_the_same_event_again_counts_once_more_and_keeps_its_name_and_first_time():
