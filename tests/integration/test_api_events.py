@@ -76,6 +76,10 @@ def test_get_events_lists_the_seed_pods_scheduled_and_started(api):
         assert ("Scheduled", p.name, f"Successfully assigned {p.namespace}/{p.name} to {p.node}") in scheduled
         if p.command:
             assert (p.namespace, "Started", f"pod/{p.name}") in shown
+    # netlab get events -A: the same rows (LAST SEEN may have moved on a second)
+    ours = netlab("get", "events", "-A", "--name", lab.name).stdout.splitlines()
+    assert ours[0].split() == lines[0].split()
+    assert [line.split(None, 2)[2] for line in ours[1:]] == [line.split(None, 2)[2] for line in lines[1:]]
 
 
 def test_describe_pod_shows_its_events(api):
@@ -89,6 +93,9 @@ def test_describe_pod_shows_its_events(api):
     assert ["Normal", "Scheduled", "default-scheduler", f"Successfully assigned default/{p.name} to {p.node}"] in shown
     assert ["Normal", "Started", "kubelet", "Started container data-product"] in shown
     assert all(p.name in r[4] or r[1] != "Scheduled" for r in rows)         # only this pod's
+    # netlab describe pod prints the same section
+    ours = netlab("describe", "pod", p.name, "--name", lab.name).stdout.split("\nEvents:\n", 1)[1].splitlines()
+    assert [[r[0], r[1], r[3], r[4]] for r in (line.split(None, 4) for line in ours[2:] if line.strip())] == shown
 
 
 def test_a_scale_is_told_by_the_controllers_the_kubelet_and_the_endpoints(api):

@@ -3,6 +3,7 @@ fields kubectl describe selects them by, kubectl get events' columns, and the st
 following the events file (resourceVersions go on, a watch gets the new one)."""
 import http.client
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -154,3 +155,38 @@ def test_events_are_listed_by_namespace_and_field(server, lab):
     conn.close()
     assert r.status == 200 and body["kind"] == "EventList"
     assert [(e["reason"], e["message"]) for e in body["items"]] == [("Started", "Started container data-product")]
+
+
+# ---- netlab get events, netlab describe pod: kubectl's text from the same cells -------------------
+
+def test_netlab_get_events_prints_kubectls_columns():
+    from netlab import event_output
+    p = seed_cluster("u", 100.0).pods[0]
+    known: dict = {}
+    events.aggregate(known, [event_reasons.scheduled(p), *event_reasons.started(p)], 1000.0, 0)
+    records = events.live(known, 1000.0)
+    text = event_output.rows(records, True, False, 1030.0).splitlines()
+    assert text[0].split("   ")[:3] == ["NAMESPACE", "LAST SEEN", "TYPE"] and text[0].endswith("MESSAGE")
+    assert text[1].split() == ["default", "30s", "Normal", "Scheduled", f"pod/{p.name}", "Successfully", "assigned",
+                               f"default/{p.name}", "to", p.node]
+    wide = event_output.rows(records, False, True, 1030.0).splitlines()[0]
+    assert re.split(r"\s{2,}", wide) == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT",
+                                                         "SOURCE", "MESSAGE", "FIRST SEEN", "COUNT", "NAME"]
+
+
+def test_netlab_describe_pods_events_are_kubectls_section():
+    from netlab import event_output
+    c = seed_cluster("u", 100.0)
+    p, other = c.pods[0], c.pods[1]
+    known: dict = {}
+    events.aggregate(known, [event_reasons.scheduled(p), event_reasons.scheduled(other)], 1000.0, 0)
+    events.aggregate(known, [event_reasons.unhealthy(p, "x")], 1100.0, 2)
+    events.aggregate(known, [event_reasons.unhealthy(p, "x")], 1190.0, 3)
+    mine = event_output.of_pod(events.live(known, 1200.0), p)
+    assert event_output.describe(mine, 1200.0) == [
+        "Events:",
+        "  Type     Reason     Age               From               Message",
+        "  ----     ------     ----              ----               -------",
+        "  Normal   Scheduled  3m                default-scheduler  "
+        f"Successfully assigned default/{p.name} to {p.node}",
+        "  Warning  Unhealthy  10s (x2 over 1m)  kubelet            Readiness probe failed: x"]
