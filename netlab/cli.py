@@ -231,7 +231,8 @@ KINDS = {"po": "pods", "pod": "pods", "pods": "pods", "no": "nodes", "node": "no
          "ingressclass": "ingressclasses", "ingressclasses": "ingressclasses",
          "secret": "secrets", "secrets": "secrets",
          "cm": "configmaps", "configmap": "configmaps", "configmaps": "configmaps",
-         "netpol": "networkpolicies", "networkpolicy": "networkpolicies", "networkpolicies": "networkpolicies"}
+         "netpol": "networkpolicies", "networkpolicy": "networkpolicies", "networkpolicies": "networkpolicies",
+         "ev": "events", "event": "events", "events": "events"}
 # the kinds that live in a namespace, as the model names them
 NAMESPACED = {"pods": "Pod", "services": "Service", "endpoints": "Endpoints", "deployments": "Deployment",
               "ingresses": "Ingress", "secrets": "Secret", "configmaps": "ConfigMap",
@@ -241,7 +242,7 @@ NAMESPACED = {"pods": "Pod", "services": "Service", "endpoints": "Endpoints", "d
 def _kind(word: str) -> str:
     if word not in KINDS:
         raise NetlabError(f"unknown resource type {word!r} (known: pods, nodes, services, endpoints, deployments, "
-                          f"ingresses, ingressclasses, secrets, configmaps, networkpolicies)")
+                          f"ingresses, ingressclasses, secrets, configmaps, networkpolicies, events)")
     return KINDS[word]
 
 
@@ -320,6 +321,8 @@ def cmd_get(args) -> int:
         found = _in_ns(c.config_maps, args)
         _say(output.as_list([output.configmap_object(x) for x in found], fmt) if structured
              else output.configmap_rows(found, args.all_namespaces, now))
+    elif kind == "events":
+        _get_events(lab, args, now)
     elif kind == "networkpolicies":
         found = _in_ns(c.network_policies, args)
         if structured:
@@ -331,6 +334,29 @@ def cmd_get(args) -> int:
     else:
         _say(output.deployment_rows(c, _in_ns(c.deployments, args), args.all_namespaces, now))
     return 0
+
+
+def _events(lab) -> list[dict]:
+    from netlab import events
+    return events.live(events.fold(events.read(lab.dir)), time.time())
+
+
+def _get_events(lab, args, now: float) -> None:
+    from netlab import event_output, output
+    from netlab.api import event_items
+    ns = args.namespace or "default"
+    found = [r for r in _events(lab) if args.all_namespaces or (r["namespace"] or "default") == ns]
+    if args.resource:
+        found = [r for r in found if r["name"] == args.resource]
+        if not found:
+            raise NetlabError(f'events "{args.resource}" not found')
+    if args.output in ("json", "yaml"):
+        _say(output.as_list([event_items.event_object(lab.name, r, event_items.involved_uid(lab.name, r, {}))
+                             for r in found], args.output))
+    elif not found:
+        _say(f"No events found in {ns} namespace.")
+    else:
+        _say(event_output.rows(found, args.all_namespaces, args.output == "wide", now))
 
 
 def cmd_describe(args) -> int:
@@ -348,7 +374,12 @@ def cmd_describe(args) -> int:
     if obj is None:
         raise NetlabError(f'{kind} "{args.resource}" not found in namespace {ns!r}')
     if kind == "pods":
-        _say(output.describe_pod(c, obj, *_pod_phase(lab)(obj)))
+        from netlab import event_output
+        text = output.describe_pod(c, obj, *_pod_phase(lab)(obj))
+        mine = event_output.of_pod(_events(lab), obj)
+        if mine:            # kubectl's section in place of <none>
+            text = text[:text.rindex("\nEvents:")] + "\n" + "\n".join(event_output.describe(mine, time.time()))
+        _say(text)
     elif kind == "services":
         ep = next((e for e in c.endpoints if e.name == obj.name and e.namespace == ns), None)
         _say(output.describe_service(obj, ep))

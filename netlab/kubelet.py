@@ -6,21 +6,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from netlab import layout
+from netlab import event_reasons, events, layout, output
+from netlab.api.objects import uid
 from netlab.errors import NetlabError
 from netlab.log import logger, to_log
 from netlab.kernel import process
 from netlab.lab import Lab
 from netlab.model.objects import Cluster
-from netlab.kernel.readiness import accepts
+from netlab.kernel.readiness import refusal
 
 PERIOD = 0.1             # how often processes are checked
 PROBE_PERIOD = 0.5       # how often ports are probed
 BACKOFF_FIRST, BACKOFF_MAX, BACKOFF_RESET = 2.0, 32.0, 60.0   # CrashLoopBackOff (10 s, 5 min in Kubernetes), shortened
 
 
-def _probe(ip: str, ports: list[int]) -> bool:
-    return all(accepts(ip, port) for port in ports)
+def _probe(ip: str, ports: list[int]) -> str | None:
+    """Why the pod is not ready (the first port that does not answer); None: it is."""
+    return next((why for port in ports if (why := refusal(ip, port))), None)
 
 
 @dataclass
@@ -91,16 +93,27 @@ def _round(lab: Lab, node: str, backoff: Backoff, last_probe: float) -> float:
         alive[key] = process.alive(proc)
         if alive[key] and now - proc.start_seconds() > BACKOFF_RESET:
             backoff.delay.pop(key, None)        # running well for a while: back-off forgotten
-    probed = {}
+    failures: dict = {}
     if now - last_probe >= PROBE_PERIOD:
         last_probe = now
         # no ports: a running process is ready (Kubernetes without a readiness probe)
-        probed = {key: _probe(p.ip, sorted(set(p.container_ports.values()))) if p.container_ports else True
-                  for key, p in pods.items() if alive[key]}
+        failures = {key: _probe(p.ip, sorted(set(p.container_ports.values()))) if p.container_ports else None
+                    for key, p in pods.items() if alive[key]}
+    probed = {key: why is None for key, why in failures.items()}
+    waiting = set(backoff.due)
     restart, ready = decide(pods, alive, probed, now, backoff)
+    said = [event_reasons.unhealthy(pods[k], why) for k, why in failures.items() if why is not None]
+    said += [event_reasons.back_off(pods[k], _uid(lab.name, pods[k])) for k in set(backoff.due) - waiting]
+    events.record(lab.dir, said, time.time())
     if restart or ready:
         lab.kubelet_report(node, restart, ready)
     return last_probe
+
+
+def _uid(lab: str, p) -> str:
+    """The pod's uid as the lab's API serves it."""
+    meta = {"namespace": p.namespace, "name": p.name, "creationTimestamp": output.timestamp(p.created)}
+    return uid(lab, "pods", {"metadata": meta})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import os
 import time
 from contextlib import contextmanager
 
-from netlab import layout, plumbing, recovery, teardown, underlay
+from netlab import event_reasons, events, layout, plumbing, recovery, teardown, underlay
 from netlab.cni import bridge as cni
 from netlab.cni import ipam
 from netlab.dataplane import Dataplane
@@ -137,6 +137,7 @@ class Lab(LabRecord):
                                           "namespaces": layout.all_namespaces(cluster),
                                           "cluster": cluster.to_dict()})
                 ledger.save()        # everything about to exist is on record first
+                events.record(lab.dir, event_reasons.controllers([], cluster, cluster.pods, []), time.time())
                 lab._build(cluster, ledger, out)
                 ledger.state["status"] = "ready"
                 ledger.save()
@@ -184,6 +185,7 @@ class Lab(LabRecord):
                 p.ready = initially_ready(p)
             self.runtime.preflight(new, rollout.start)
             new.endpoints = derive_endpoints(new)
+            events.record(self.dir, event_reasons.controllers(old.pods, new, rollout.start, rollout.stop), now)
             _, pods = self._controllers(ledger, out)
             # Endpoints first lose the pods about to go, so no new connection is sent to them.
             if rollout.stop:
@@ -199,6 +201,7 @@ class Lab(LabRecord):
                     raise
             self.dataplane.sync(new)
             ledger.save(new)
+            _endpoints_changed(self, new, old.endpoints)
             if pods.refresh(new, rollout.keep, warn):
                 ledger.save(new)
             return rollout.start, rollout.stop
@@ -213,6 +216,8 @@ class Lab(LabRecord):
                                   f"holds ({ipam.size(node.pod_cidr)})")
             new = [controller.bare_pod(c, node.name, time.time()) for _ in range(pods)]
             admit(c, time.time())
+            before = c.endpoints
+            events.record(self.dir, [event_reasons.scheduled(p) for p in new], time.time())
             nodes, pod_controller = self._controllers(ledger, out)
             ns = layout.node_ns(c.name, node.name)
             ledger.add_namespaces([ns])
@@ -223,6 +228,7 @@ class Lab(LabRecord):
             pod_controller.add(c, new, before_ready=lambda: nodes.agents_ready(agents))
             nodes.start_kubelets(c, [node])
             ledger.save(c)
+            _endpoints_changed(self, c, before)
             return new
 
     def remove_node(self, name: str, out=_quiet) -> None:
@@ -236,6 +242,7 @@ class Lab(LabRecord):
                 raise NetlabError(f"node {name!r} is the lab's last node (netlab down removes the lab)")
             nodes, pods = self._controllers(ledger, out)
             gone = c.pods_on(name)
+            had, before = list(c.pods), c.endpoints
             c.nodes.remove(node)
             for p in gone:
                 c.pods.remove(p)
@@ -244,14 +251,16 @@ class Lab(LabRecord):
             self.runtime.forget(gone)
             self.dataplane.forget_node(name)
             # Like the ReplicaSet controller: the evicted replicas come back on the other nodes.
-            before = {key(p) for p in c.pods}
+            kept = {key(p) for p in c.pods}
             admit(c, time.time())
-            added = [p for p in c.pods if key(p) not in before]
+            added = [p for p in c.pods if key(p) not in kept]
+            events.record(self.dir, event_reasons.controllers(had, c, added, gone), time.time())
             ledger.save(c)
             if added:
                 pods.add(c, added)
             self.dataplane.sync(c)
             ledger.save(c)
+            _endpoints_changed(self, c, before)
 
     def kubelet_report(self, node: str, restart: list[tuple[str, str]], ready: dict) -> None:
         """A node's kubelet reports: restart these pods' dead processes; readiness changed
@@ -284,6 +293,12 @@ class Lab(LabRecord):
         if c.endpoints != before:
             self.dataplane.sync(c)
         ledger.save(c)
+        _endpoints_changed(self, c, before)
+
+
+def _endpoints_changed(lab: Lab, c: Cluster, before: list) -> None:
+    """Once the record holds them: an event on each Service whose ready addresses changed."""
+    events.record(lab.dir, event_reasons.endpoints_changed(c, before, c.endpoints), time.time())
 
 
 def _stamp(c: Cluster, now: float) -> None:

@@ -3,9 +3,10 @@ route), their process, their readiness, and their removal. `add` is the one sequ
 brings pods up, whether the lab is new, scaled, or a node joined or left."""
 from __future__ import annotations
 
+import time
 from typing import Callable
 
-from netlab import layout, plumbing
+from netlab import event_reasons, events, layout, plumbing
 from netlab.cni import bridge as cni
 from netlab.dns.resolv import resolv_conf
 from netlab.errors import NetlabError
@@ -82,18 +83,22 @@ class Pods:
                 specs.append((p, self.runtime.pod(c, p)))
             except (NetlabError, OSError) as e:
                 failed[name] = (p, e)
+        said: list[events.Event] = []
         for (p, spec), proc in zip(specs, self.kernel.start_many([s for _, s in specs])):
             if isinstance(proc, OSError):
                 failed[spec.name] = (p, proc)
             else:
                 self.ledger.waiting.pop(spec.name, None)
                 self.ledger.add_proc(proc)
+                said += event_reasons.started(p)
         for name, (p, why) in failed.items():
             reason = "CreateContainerConfigError" if isinstance(why, secrets.MissingRef) else "CreateContainerError"
             self.runtime.log_failure(name, reason, why)
             self.ledger.waiting[name] = reason
             self.ledger.pop_proc(name)
             p.ready = False
+            said.append(event_reasons.failed(p, why))
+        events.record(self.ledger.dir, said, time.time())
 
     def remove(self, c: Cluster, pods: list[Pod], best_effort: bool = False) -> None:
         """Stop their processes as the kubelet does (SIGTERM, then SIGKILL once the pod's grace
@@ -107,6 +112,8 @@ class Pods:
             pods = [p for p in pods if layout.pod_ns(c.name, p) in names]
         procs = [(self.ledger.pop_proc(layout.pod_proc(p.namespace, p.name)), p) for p in pods]
         running = [(proc, 0.0 if best_effort else float(p.termination_grace_period)) for proc, p in procs if proc]
+        if not best_effort:
+            events.record(self.ledger.dir, [event_reasons.killing(p) for proc, p in procs if proc], time.time())
         self.kernel.stop([proc for proc, _ in running], [grace for _, grace in running])
         self.kernel.kill_in(names, timeout=0)       # the grace period is over for whatever is left
         self.runtime.forget(pods)

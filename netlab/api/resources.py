@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netlab import output
+from netlab.api import event_items
 from netlab.api.objects import INGRESS_V1BETA1
 
 READ = ["get", "list", "watch"]
@@ -45,6 +46,10 @@ class Resource:
             else ("metadata.name", *self.fields)
 
 
+# as the API server selects events (source is source.component: see selectors.ALIASES)
+EVENT_FIELDS = ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+                "reason", "reportingComponent", "source", "type")
 RESOURCES = [
     Resource("pods", "pod", "Pod", "", "v1", True, ("po",), ("spec.nodeName", "status.phase", "status.podIP")),
     Resource("services", "service", "Service", "", "v1", True, ("svc",), ("spec.type", "spec.clusterIP")),
@@ -59,6 +64,7 @@ RESOURCES = [
     Resource("ingresses", "ingress", "Ingress", "extensions", "v1beta1", True, ("ing",), stored=INGRESS_V1BETA1),
     Resource("ingressclasses", "ingressclass", "IngressClass", "networking.k8s.io", "v1", False),
     Resource("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", "v1", True, ("netpol",)),
+    Resource("events", "event", "Event", "", "v1", True, ("ev",), EVENT_FIELDS, writable=False),   # the lab's own
 ]
 WITH_STATUS = ("pods", "services", "nodes", "namespaces", "deployments", "ingresses")    # a status subresource
 BY_PATH = {(r.group, r.version, r.name): r for r in RESOURCES}
@@ -162,6 +168,8 @@ COLUMNS = {
     "networkpolicies": _columns(*_titled(output.NETWORKPOLICY_COLUMNS)),
     "configmaps": _columns(*_titled(output.CONFIGMAP_COLUMNS)),
     "secrets": _columns(*_titled(output.SECRET_COLUMNS)),
+    "events": [{"name": n, "type": "integer" if n == "Count" else "string", "format": "name" if n == "Name" else "",
+                "description": n, "priority": p} for n, p in event_items.COLUMNS],
 }
 
 

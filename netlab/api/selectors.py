@@ -137,9 +137,13 @@ def parse_fields(text: str | None, supported: tuple[str, ...]) -> list[FieldRequ
     return out
 
 
+# field labels that name another path of the object (an Event's source is its source.component)
+ALIASES = {"source": "source.component"}
+
+
 def field_value(obj: dict, path: str) -> str:
     value: object = obj
-    for part in path.split("."):
+    for part in ALIASES.get(path, path).split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return "" if value is None else str(value)
 

@@ -5,6 +5,8 @@ resourceVersions are the lab record's own change counter (state.json's "revision
 write of the record counts one). The store follows the record by polling the file's identity
 every POLL seconds (an atomic rename makes a new inode), and reads it again every REREAD
 seconds anyway, for what changes outside it: a pod's namespace gone, its containers' status file.
+It follows the lab's events file (netlab.events) the same way: an event's line counts one
+more, so a resourceVersion is the record's revision plus the events' last sequence number.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from netlab import events as lab_events
+from netlab.api import event_items
 from netlab.api.objects import Item, build
 from netlab.state import LabRecord
 
@@ -47,30 +51,39 @@ class Store:
         self.seq = 0
         self.floor = 0          # a watch from before this resourceVersion cannot be resumed
         self._seen: tuple | None = None
+        self._events_seen: tuple | None = None
+        self._built: dict[str, list[Item]] = {}         # the record's objects, as last built
+        self._record_revision = 0
         self.refreshed = 0.0
         self.stopped = False
 
     # ---- reading the record ----------------------------------------------------------------
-    def _identity(self) -> tuple | None:
+    def _identity(self, path=None) -> tuple | None:
         try:
-            st = os.stat(self.lab.dir.state_file)
+            st = os.stat(path or self.lab.dir.state_file)
         except FileNotFoundError:
             return None
         return st.st_ino, st.st_mtime_ns, st.st_size
 
     def refresh(self, force: bool = False) -> bool:
-        """Read the record again if it changed (or `force`); True if any object changed."""
-        seen = self._identity()
-        if seen is None or (seen == self._seen and not force):
+        """Read the record (and the events) again if it changed (or `force`); True if any object changed."""
+        seen, events_seen = self._identity(), self._identity(lab_events.path(self.lab.dir))
+        if seen is None or (seen == self._seen and events_seen == self._events_seen and not force):
             return False
-        try:
-            state = json.loads(self.lab.dir.state_file.read_text())
-        except (OSError, ValueError):
-            return False            # (replaced as we read it: the next poll sees the new one)
-        self._seen = seen
+        if seen != self._seen or force:
+            try:
+                state = json.loads(self.lab.dir.state_file.read_text())
+            except (OSError, ValueError):
+                return False            # (replaced as we read it: the next poll sees the new one)
+            self._built = self.builder(self.lab, state)
+            self._record_revision = int(state.get("revision", 0))
+        self._seen, self._events_seen = seen, events_seen
         self.refreshed = time.monotonic()
-        revision = max(int(state.get("revision", 0)), self.revision)
-        built = self.builder(self.lab, state)
+        records = lab_events.fold(lab_events.read(self.lab.dir))
+        # apply() stamps the objects it is given: the record's are kept as built, for the next events
+        built = {r: [Item(i.key, copy.deepcopy(i.obj), i.cells) for i in items] for r, items in self._built.items()}
+        built["events"] = event_items.items(self.lab.name, lab_events.live(records, time.time()), self._built)
+        revision = max(self._record_revision + lab_events.last_seq(records), self.revision)
         return self.apply(revision, built)
 
     def apply(self, revision: int, built: dict[str, list[Item]]) -> bool:

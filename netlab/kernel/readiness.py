@@ -3,6 +3,7 @@ once each of its TCP container ports accepts a connection. Used by the lab while
 start, and by each node's kubelet (netlab.kubelet) while they run."""
 from __future__ import annotations
 
+import os
 import socket
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -17,6 +18,20 @@ def accepts(ip: str, port: int, timeout: float = 0.2) -> bool:
     with socket.socket() as s:
         s.settimeout(timeout)
         return s.connect_ex((ip, port)) == 0
+
+
+def refusal(ip: str, port: int, timeout: float = 0.2) -> str | None:
+    """Why ip:port does not accept a TCP connection, in the words of the kubelet's TCP probe
+    (Go's dialer): None if it does."""
+    with socket.socket() as s:
+        s.settimeout(timeout)
+        try:
+            s.connect((ip, port))
+        except socket.timeout:
+            return f"dial tcp {ip}:{port}: i/o timeout"
+        except OSError as e:
+            return f"dial tcp {ip}:{port}: connect: {os.strerror(e.errno or 0).lower()}"
+    return None
 
 
 def _wait(ns: str, ports: list[int], deadline: float) -> bool:

@@ -88,14 +88,14 @@ def test_discovery_documents():
     assert core["kind"] == "APIResourceList" and core["groupVersion"] == "v1"
     by_name = {r["name"]: r for r in core["resources"]}
     kinds = {"pods", "services", "endpoints", "namespaces", "nodes", "configmaps", "secrets"}
-    assert set(by_name) == kinds | {"pods/status", "services/status", "namespaces/status", "nodes/status",
+    assert set(by_name) == kinds | {"events", "pods/status", "services/status", "namespaces/status", "nodes/status",
                                     "pods/log"}
     assert {n: by_name[n].get("shortNames") for n in ("pods", "services", "endpoints", "namespaces", "nodes",
                                                       "configmaps")} == \
         {"pods": ["po"], "services": ["svc"], "endpoints": ["ep"], "namespaces": ["ns"], "nodes": ["no"],
          "configmaps": ["cm"]}
     assert all(by_name[n]["verbs"] == resources.VERBS for n in kinds - {"nodes"})
-    assert by_name["nodes"]["verbs"] == ["get", "list", "watch"]          # netlab node add/remove change them
+    assert by_name["nodes"]["verbs"] == by_name["events"]["verbs"] == ["get", "list", "watch"]    # the lab's own
     apps = {r["name"]: r for r in resources.resource_list("apps", "v1")["resources"]}
     assert apps["deployments/scale"] == {"name": "deployments/scale", "singularName": "", "namespaced": True,
                                          "group": "autoscaling", "version": "v1", "kind": "Scale",
