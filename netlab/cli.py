@@ -117,7 +117,7 @@ def _api_start(name: str) -> None:
         _warn(f"the lab's API server did not start: {e} (netlab api start --name {name})")
         return
     named = "" if name == "seed" else f" --name {name}"
-    _say(f"\nnetlab: the lab's Kubernetes API (read-only) is on https://127.0.0.1:{port}:\n"
+    _say(f"\nnetlab: the lab's Kubernetes API is on https://127.0.0.1:{port}:\n"
          f"  export KUBECONFIG=$(netlab kubeconfig{named}); kubectl get pods -A -o wide")
 
 
@@ -909,7 +909,7 @@ def parser() -> Parser:
                     help="compare with this file (the printed format: PROTO/PORT sections, or one matrix for every "
                          "port; . connected, X blocked) and print the cells that differ")
 
-    api = cmd("api", cmd_api, "start or stop the lab's Kubernetes API server (read-only; netlab up starts it)")
+    api = cmd("api", cmd_api, "start or stop the lab's Kubernetes API server (netlab up starts it)")
     api.add_argument("action", choices=("start", "stop"))
     cmd("kubeconfig", cmd_kubeconfig, "write a kubeconfig for the lab's API server and print its path "
         "(export KUBECONFIG=$(netlab kubeconfig))")

@@ -1,10 +1,10 @@
-"""netlab-apiserver: a lab's Kubernetes API, read path, over HTTPS on 127.0.0.1.
+"""netlab-apiserver: a lab's Kubernetes API over HTTPS on 127.0.0.1.
 
     netlab-apiserver --lab NAME
 
 Serves discovery, get, list and watch of the lab's objects (JSON, or meta.k8s.io Tables
-when kubectl asks for them), and pods' logs; every request needs the lab's bearer token.
-Writes answer 405 MethodNotAllowed: this step is the read path. The standard library's
+when kubectl asks for them), pods' logs, and writes (netlab.api.writes: create, update,
+patch, delete, deployments/scale); every request needs the lab's bearer token. The standard library's
 ThreadingHTTPServer: one thread a connection (watches and `logs -f` hold theirs), TLS from
 the ssl module, nothing to install; it ends when the lab's directory goes.
 """
@@ -486,7 +486,7 @@ def serve(lab_name: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="netlab-apiserver", description="a lab's Kubernetes API (read path)")
+    p = argparse.ArgumentParser(prog="netlab-apiserver", description="a lab's Kubernetes API")
     p.add_argument("--lab", required=True)
     args = p.parse_args(argv)
     os.umask(0o077)
