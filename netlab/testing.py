@@ -90,6 +90,40 @@ class TestLab:
         with capture_many(spots, bpf=bpf, count=count, timeout=timeout, write=write, labels=list(where)) as cap:
             yield cap
 
+    # ---- the lab's Kubernetes API, as the user's own tools reach it ----------------------------
+    @property
+    def kubeconfig(self) -> str:
+        """The lab's kubeconfig (`netlab kubeconfig`), written once and kept."""
+        if not getattr(self, "_kubeconfig", None):
+            self._kubeconfig = self._netlab("kubeconfig", "--name", self.name).stdout.strip()
+        return self._kubeconfig
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 120) -> subprocess.CompletedProcess:
+        """The real kubectl (the one on PATH) against the lab; check: a non-zero exit raises."""
+        import shutil
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            raise NetlabError("lab.kubectl: kubectl is not installed (netlab's install.sh installs the "
+                              "distribution's kubernetes-client)")
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        r = subprocess.run([kubectl, *args], capture_output=True, text=True, input=input, env=env, timeout=timeout)
+        if check and r.returncode != 0:
+            raise NetlabError(f"kubectl {' '.join(args)} exited {r.returncode}: {r.stderr.strip()}")
+        return r
+
+    @property
+    def client(self):
+        """A configured Kubernetes Python client (PyPI `kubernetes`) for the lab: its ApiClient, for
+        kubernetes.client.CoreV1Api(lab.client), AppsV1Api(lab.client), watch.Watch() ..."""
+        if getattr(self, "_client", None) is None:
+            try:
+                from kubernetes import config
+            except ImportError:
+                raise NetlabError("lab.client needs the Kubernetes Python client: pip install kubernetes") from None
+            self._client = config.new_client_from_config(config_file=self.kubeconfig)
+        return self._client
+
     def export(self, directory: str | Path) -> Path:
         self._netlab("export", "--name", self.name, str(directory))
         return Path(directory)

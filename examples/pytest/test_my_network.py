@@ -38,3 +38,15 @@ def test_cross_node_traffic_is_vxlan_between_the_nodes(lab):
     inner = [pkt.lastlayer() for _, pkt in seen]
     outer = {(pkt[IP].src, pkt[IP].dst) for _, pkt in seen}
     assert ("192.168.0.21", "192.168.0.22") in outer and inner
+
+
+def test_kubectl_and_the_python_client_see_a_scale(lab):
+    """The lab's Kubernetes API, with the user's own tools: kubectl scales, the client lists."""
+    from kubernetes import client
+
+    assert lab.kubectl("scale", "deployment", "data-product", "--replicas", "4").stdout.strip() == \
+        "deployment.apps/data-product scaled"
+    pods = client.CoreV1Api(lab.client).list_namespaced_pod("default", label_selector="app=data-product")
+    assert len(pods.items) == 4 and all(p.status.pod_ip for p in pods.items)
+    endpoints = lab.kubectl("get", "endpoints", "data-product", "-o", "jsonpath={.subsets[*].addresses[*].ip}")
+    assert sorted(endpoints.stdout.split()) == sorted(p.status.pod_ip for p in pods.items)

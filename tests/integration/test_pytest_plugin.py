@@ -134,4 +134,4 @@ def test_the_examples_pass_as_a_user_runs_them():
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", examples],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-    assert "2 passed" in r.stdout
+    assert "3 passed" in r.stdout
