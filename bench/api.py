@@ -8,7 +8,9 @@ Brings a seed lab up (with its API server, as `netlab up` does) and prints, from
   median (min-max) of --runs; and a bare list (the Python client's GET /api/v1/pods);
 - the watch's delay: from the record's change (state.json's mtime, the write that scaled the
   deployment) to the event read from a watch of Endpoints, median (max) of --events scales;
-- the API server's resident memory (its process; and its supervisor's).
+- writes: `kubectl apply` of the walk-through (unchanged, after the first) and `kubectl
+  scale` next to `netlab apply` and `netlab scale`;
+- the API server's resident memory (its process).
 Run as root; it removes the lab it made.
 """
 from __future__ import annotations
@@ -29,9 +31,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from netlab import events as lab_events  # noqa: E402
 from netlab.api import lifecycle  # noqa: E402
-from netlab.lab import Lab  # noqa: E402
-from netlab.model.seed import seed_cluster  # noqa: E402
 from netlab.state import LabRecord  # noqa: E402
 
 NETLAB = [sys.executable, "-m", "netlab.cli"]
@@ -65,9 +66,10 @@ def main() -> int:
         raise SystemExit("bench/api.py: kubectl is not installed")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))       # (the lab is removed all the same)
     name = f"bapi{os.getpid() % 10000}"
-    lab = Lab.up(seed_cluster(name, time.time()))
+    # as a user brings it up (netlab up starts the API server too)
+    subprocess.run([*NETLAB, "up", "--name", name], check=True, capture_output=True)
+    lab = LabRecord(name)
     try:
-        lifecycle.start(name)
         files = lifecycle.Files(lab.dir)
         home = tempfile.mkdtemp()
         env = {**os.environ, "KUBECONFIG": str(lifecycle.kubeconfig(name)), "HOME": home}
@@ -94,20 +96,23 @@ def main() -> int:
         stream = watch.getresponse()
         assert json.loads(stream.readline())["type"] == "ADDED"
         delays: list[float] = []
+        log = lab_events.path(lab.dir)
 
         def read() -> None:
             """Each event's delay: its receipt, less the mtime of the write it comes from (when
-            that write is still the record's last, so its mtime is known)."""
+            that write is still the last of the record and of the events' log, whose counters
+            make a resourceVersion, so its mtime is known)."""
             while True:
                 try:
                     event = json.loads(stream.readline())
                 except (OSError, ValueError):
                     return
                 got = time.time()
-                st = os.stat(lab.dir.state_file)
-                if json.loads(lab.dir.state_file.read_text())["revision"] == \
-                        int(event["object"]["metadata"]["resourceVersion"]):
-                    delays.append(got - st.st_mtime_ns / 1e9)
+                written = max(os.stat(lab.dir.state_file).st_mtime_ns, os.stat(log).st_mtime_ns) / 1e9
+                now_rv = json.loads(lab.dir.state_file.read_text())["revision"] + \
+                    lab_events.last_seq(lab_events.fold(lab_events.read(lab.dir)))
+                if now_rv == int(event["object"]["metadata"]["resourceVersion"]):
+                    delays.append(got - written)
         threading.Thread(target=read, daemon=True).start()
         for i in range(args.events):
             replicas = "4" if i % 2 == 0 else "3"
@@ -117,11 +122,27 @@ def main() -> int:
         watch.close()
         show(f"watch: record changed -> event read ({len(delays)} events)", delays)
 
+        walkthrough = os.path.join(os.path.dirname(__file__), "..", "examples", "walkthrough")
+        show("kubectl apply -f examples/walkthrough (unchanged)",
+             timed([kubectl, "apply", "-f", walkthrough], env, args.runs))
+        show("netlab apply -f examples/walkthrough (unchanged)",
+             timed([*NETLAB, "apply", "-f", walkthrough, "--name", name], env, args.runs))
+        # scaling up, each tool in turn (scaling down waits for a pod's graceful end, the same for both)
+        up = {"kubectl": [kubectl, "scale", "deployment", "data-product", "--replicas", "4"],
+              "netlab": [*NETLAB, "scale", "deployment", "data-product", "--replicas", "4", "--name", name]}
+        scaled: dict[str, list[float]] = {tool: [] for tool in up}
+        for _ in range(args.runs):
+            for tool, argv in up.items():
+                scaled[tool] += timed(argv, env, 1)
+                timed([*NETLAB, "scale", "deployment", "data-product", "--replicas", "3", "--name", name], env, 1)
+        for tool, xs in scaled.items():
+            show(f"{tool} scale deployment data-product 3 -> 4", xs)
+
         proc = next(p for p in LabRecord(name).procs() if p.name == lifecycle.PROC)
         print(f"  {'API server RSS':<44} {rss_kib(proc.pid) / 1024:8.1f} MiB")
         shutil.rmtree(home, ignore_errors=True)
     finally:
-        lab.down()
+        subprocess.run([*NETLAB, "down", "--name", name], check=True, capture_output=True)
     return 0
 
 
