@@ -73,8 +73,16 @@ def _conflict(r: Resource, name: str) -> APIError:
              f"please apply your changes to the latest version and try again", _details(r, name), "Conflict"))
 
 
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
 def decode(body: bytes, content_type: str) -> object:
     """A request's body: JSON, or YAML for server-side apply (JSON is YAML too)."""
+    if content_type == PROTOBUF:
+        # kubectl's typed commands (create deployment, create configmap, run, expose) send it
+        raise APIError(resources.status(
+            415, "netlab's API server reads JSON and YAML, not protobuf: write the object as a manifest "
+                 "(kubectl create deployment NAME --image=I --dry-run=client -o yaml | kubectl apply -f -)"))
     try:
         if content_type == APPLY or content_type.endswith("yaml"):
             return yaml.safe_load(body.decode())

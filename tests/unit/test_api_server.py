@@ -443,3 +443,9 @@ def test_openapi_says_the_server_validates_fields():
     assert "fieldValidation" in {p["name"] for p in op["parameters"]}
     assert "patch" not in openapi.document("", "v1")["paths"]["/api/v1/nodes/{name}"]
     assert openapi.document("batch", "v1") is None
+
+
+def test_protobuf_is_refused_with_the_way_round_it(server):
+    code, body, _ = _write(server, "POST", "/apis/apps/v1/namespaces/default/deployments", b"k8s\x00\n",
+                           "application/vnd.kubernetes.protobuf")
+    assert code == 415 and "not protobuf" in body["message"] and "kubectl apply -f -" in body["message"]
