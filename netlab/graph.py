@@ -174,7 +174,8 @@ def dot(cluster: Cluster, highlight: Iterable[str] = ()) -> str:
     for name, ip in hosts:
         hosts_by_ip.setdefault(ip, host_id(name))
         g.node("  ", host_id(name), f"{name}\n{ip}/{plen}", 'shape=box3d, style=filled, fillcolor="#eeeeee"')
-    for n in c.nodes:
+    for n in c.nodes:       # (a node's address is an endpoint too: the API server's, default/kubernetes)
+        hosts_by_ip.setdefault(n.ip, dev_id(n.name, "eth0"))
         g.edge("  ", dev_id(n.name, "eth0"), UNDERLAY, 'dir=none, penwidth=2, color="#38761d"')
     for name, _ in hosts:
         g.edge("  ", UNDERLAY, host_id(name), 'dir=none, penwidth=2, color="#38761d"')

@@ -9,6 +9,8 @@ import shutil
 import sys
 
 from netlab import container, layout, pod_status
+from netlab.api import incluster
+from netlab.api.files import Files
 from netlab.ingress import controller as ingress
 from netlab.kernel import process
 from netlab.log import logger
@@ -99,7 +101,7 @@ class Runtime:
         command = resolve(p.command)
         if ingress.is_controller(p):
             command = ingress.prepare(c, p, home, uid)
-        mounts = []
+        mounts = [self._service_account(c, p, home, uid)]
         for v in p.volumes:
             if v.name in files:
                 container.write_files(home / "volumes" / v.name, files[v.name], uid)
@@ -108,8 +110,8 @@ class Runtime:
         container.make_scratch(home / "layers", overlays)
         # a container's environment: its own variables, not the caller's (root's)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
-        env.update({"HOME": "/", **variables, "POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_IP": p.ip,
-                    "NODE_NAME": p.node})
+        env.update({"HOME": "/", **incluster.environment(c), **variables, "POD_NAME": p.name,
+                    "POD_NAMESPACE": p.namespace, "POD_IP": p.ip, "NODE_NAME": p.node})
         keep = [str(home), *_installation()]
         if reads_store(p):       # what it may read of the store: Services, Endpoints, Pods
             env["NETLAB_STATE"] = str(self.dir.view_file)
@@ -120,6 +122,16 @@ class Runtime:
         box = container.sandbox(layout.pod_ns(c.name, p), uid, mounts, overlays, str(home / "layers"), keep,
                                 capabilities.effective(p.cap_add, p.cap_drop))
         return self.spec(layout.pod_proc(p.namespace, p.name), command, box, env)
+
+    def _service_account(self, c: Cluster, p: Pod, home, uid: int) -> container.Mount:
+        """The namespace's default service account's token, the API's CA and the namespace,
+        read-only where the kubelet mounts them (the API's files made first, if the lab's build
+        comes before its API server)."""
+        files = Files(self.dir)
+        files.make(c)
+        sa = incluster.service_account_files(files.token(), files.ca_crt.read_bytes(), p.namespace)
+        container.write_files(home / "serviceaccount", sa, uid)
+        return container.Mount(str(home / "serviceaccount"), incluster.mount_path())
 
     def refresh(self, c: Cluster, p: Pod, proc: process.Proc | None) -> None:
         """A running pod's (`proc`: its shim, None if it is not running) Secret and ConfigMap

@@ -1,92 +1,21 @@
-"""The lab's API server as a process of the lab: its files (a CA and a server certificate for
-127.0.0.1, a bearer token, the port), started and stopped on the lab's record like flanneld
+"""The lab's API server as a process of the lab: its files (files.py: a CA and a server
+certificate, a bearer token, the port), started and stopped on the lab's record like flanneld
 and the kubelets (so `down` and `clean` stop it), and a kubeconfig for kubectl."""
 from __future__ import annotations
 
 import base64
 import os
-import secrets
 import socket
 import ssl
 import time
 from pathlib import Path
 
+from netlab.api.files import Files, write
 from netlab.errors import NetlabError
 from netlab.state import LabDir
 
 PROC = "apiserver"              # its name on the lab's record
 READY_TIMEOUT = 10.0
-
-
-class Files:
-    """/run/netlab/<lab>/api/: root's alone (0700; keys and token 0600)."""
-
-    def __init__(self, lab_dir: LabDir):
-        self.lab_dir = lab_dir
-        self.dir = lab_dir.path / "api"
-
-    @property
-    def ca_crt(self) -> Path:
-        return self.dir / "ca.crt"
-
-    @property
-    def server_crt(self) -> Path:
-        return self.dir / "server.crt"
-
-    @property
-    def server_key(self) -> Path:
-        return self.dir / "server.key"
-
-    @property
-    def token_file(self) -> Path:
-        return self.dir / "token"
-
-    @property
-    def port_file(self) -> Path:
-        return self.dir / "port"
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.dir / "kubeconfig"
-
-    def token(self) -> str:
-        return self.token_file.read_text().strip()
-
-    def port(self) -> int:
-        return int(self.port_file.read_text())
-
-    def exist(self) -> bool:
-        return all(p.exists() for p in (self.ca_crt, self.server_crt, self.server_key, self.token_file,
-                                        self.port_file))
-
-    def make(self) -> None:
-        """A CA and a certificate for 127.0.0.1 it signs, a token, a free port: once per lab."""
-        if self.exist():
-            return
-        from netlab import tls
-        self.dir.mkdir(mode=0o700, exist_ok=True)
-        self.dir.chmod(0o700)
-        pem = tls.self_signed(["127.0.0.1"], issuer=f"netlab {self.lab_dir.name} API CA")
-        _write(self.ca_crt, pem["ca.crt"], 0o644)
-        _write(self.server_crt, pem["tls.crt"], 0o644)
-        _write(self.server_key, pem["tls.key"], 0o600)
-        _write(self.token_file, secrets.token_urlsafe(32).encode(), 0o600)
-        _write(self.port_file, str(free_port()).encode(), 0o600)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with open(fd, "wb") as f:
-        f.write(data)
-    os.chmod(path, mode)
-
-
-def free_port() -> int:
-    """A port of the host's loopback nobody listens on now (the server binds it, and keeps it
-    across its restarts, so a kubeconfig stays right)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(name: str) -> int:
@@ -178,5 +107,5 @@ def kubeconfig(name: str) -> Path:
            "users": [{"name": f"{name}-admin", "user": {"token": files.token()}}],
            "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin", "namespace": "default"}}],
            "current-context": name}
-    _write(files.kubeconfig, yaml.safe_dump(doc, sort_keys=False).encode(), 0o600)
+    write(files.kubeconfig, yaml.safe_dump(doc, sort_keys=False).encode(), 0o600)
     return files.kubeconfig

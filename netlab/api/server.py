@@ -11,7 +11,6 @@ the ssl module, nothing to install; it ends when the lab's directory goes.
 from __future__ import annotations
 
 import argparse
-import hmac
 import json
 import os
 import select
@@ -25,7 +24,7 @@ from typing import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from netlab import layout
-from netlab.api import openapi, resources, selectors
+from netlab.api import auth, incluster, openapi, resources, selectors
 from netlab.api import writes as writes_module
 from netlab.api.lifecycle import Files
 from netlab.api.objects import Item
@@ -94,11 +93,17 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, store: Store, token: str, tls: ssl.SSLContext | None):
+    def __init__(self, port: int, store: Store, token: str, tls: ssl.SSLContext | None,
+                 sock: socket.socket | None = None):
         self.store, self.token, self.tls = store, token, tls
-        self.writes = writes_module.Writes(store)
+        self.writes = writes_module.Writes.of(store)        # one for the store's servers: they share its lock
         self.lab = store.lab
-        super().__init__(("127.0.0.1", port), Handler)      # the host's loopback, and nothing else
+        if sock is None:
+            super().__init__(("127.0.0.1", port), Handler)      # the host's loopback, and nothing else
+        else:       # a socket listening already: the lab's own address (incluster.listener)
+            super().__init__(sock.getsockname(), Handler, bind_and_activate=False)
+            self.socket.close()
+            self.socket = sock
 
     def finish_request(self, request, client_address):
         """The TLS handshake in the connection's own thread, not the one accepting."""
@@ -173,12 +178,19 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- verbs -----------------------------------------------------------------------------
     def _authorized(self) -> bool:
-        given = self.headers.get("Authorization", "")
-        scheme, _, token = given.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self.server.token.encode()):
-            return True
-        self._status(resources.status(401, "Unauthorized"))
-        return False
+        """Who asks (self.identity: the lab's admin or a pod's service account) and whether
+        they may (auth.py); else the answer is sent, 401 or 403."""
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        self.identity = auth.identity(self.server.token, token.strip()) if scheme.lower() == "bearer" else None
+        if self.identity is None:
+            self._status(resources.status(401, "Unauthorized"))
+            return False
+        info = auth.request_info(self.command, self.path)
+        if not auth.may(self.identity, info):
+            self.close_connection = True        # (a body it may have sent is left unread)
+            self._status(auth.forbidden(self.identity, info))
+            return False
+        return True
 
     def do_GET(self):  # noqa: N802 - http.server's names
         if not self._authorized():
@@ -224,9 +236,6 @@ class Handler(BaseHTTPRequestHandler):
         r, namespace, name, sub, query = self._route()
         writes = self.server.writes
         dry_run = "All" in query.get("dryRun", [])
-        refused = self._forbidden(verb, r, namespace)
-        if refused:
-            raise HTTPError(refused)
         if sub == "scale" and name and verb in ("update", "patch"):
             ctype = None if verb == "update" else self._content_type()
             return self._json(200, writes.scale(r, namespace or "", name, ctype, body, dry_run))
@@ -249,10 +258,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def _content_type(self) -> str:
         return (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
-
-    def _forbidden(self, verb: str, r: resources.Resource, namespace: str | None) -> dict | None:
-        """A Status 403 if this request's identity may not write (None: it may)."""
-        return None
 
     # ---- routing ---------------------------------------------------------------------------
     def _route(self) -> tuple[resources.Resource, str | None, str | None, str | None, dict[str, list[str]]]:
@@ -468,20 +473,33 @@ def serve(lab_name: str) -> int:
     store = Store(lab)
     store.refresh(force=True)
     server = Server(files.port(), store, files.token(), tls_context(files))
+    servers = [server]
+    try:        # and inside the lab, for pods: the kubernetes Service's endpoint, on the first node
+        inside = incluster.listener(lab_name, lab.cluster())
+    except OSError as e:        # kubectl is served all the same
+        print(f"netlab-apiserver: cannot listen inside the lab: {e}", file=sys.stderr, flush=True)
+        inside = None
+    if inside is not None:
+        servers.append(Server(0, store, files.token(), tls_context(files), sock=inside))
+        threading.Thread(target=servers[1].serve_forever, kwargs={"poll_interval": 0.1}, name="in-lab",
+                         daemon=True).start()
     lab_gone = threading.Event()
 
     def follow() -> None:
         store.follow(until=lambda: not lab.dir.path.exists())
         lab_gone.set()
-        server.shutdown()
+        for s in servers:
+            s.shutdown()
     threading.Thread(target=follow, name="store", daemon=True).start()
-    print(f"netlab-apiserver: lab {lab_name!r} on https://127.0.0.1:{server.server_address[1]} "
-          f"(revision {store.revision})", flush=True)
+    print(f"netlab-apiserver: lab {lab_name!r} on "
+          + " and ".join(f"https://{s.socket.getsockname()[0]}:{s.socket.getsockname()[1]}" for s in servers)
+          + f" (revision {store.revision})", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)
     finally:
         store.stop()
-        server.server_close()
+        for s in servers:
+            s.server_close()
     return 0
 
 

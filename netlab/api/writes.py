@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import yaml
 
@@ -95,10 +96,19 @@ class Writes:
     """One lab's writes, one at a time (the lab's lock would order them anyway; this keeps
     a precondition and its write together in this server)."""
 
+    _of: "weakref.WeakKeyDictionary[Store, Writes]" = weakref.WeakKeyDictionary()
+
     def __init__(self, store_: Store):
         self.store = store_
         self.lab = store_.lab
         self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, store_: Store) -> "Writes":
+        """The store's writes (its servers, on the loopback and in the lab, share them)."""
+        if store_ not in cls._of:
+            cls._of[store_] = cls(store_)
+        return cls._of[store_]
 
     # ---- what is there ----------------------------------------------------------------------
     def current(self, r: Resource, namespace: str | None, name: str) -> Item | None:

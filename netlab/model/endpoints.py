@@ -32,6 +32,10 @@ Pure: reads a cluster, returns Endpoints objects; the caller stores them
   as above. The lab stores derived Endpoints next to hand-written ones; when a slice
   changes, `store.apply`/`delete` drop the Endpoints that equal what the
   old slices gave, so that they are derived again.
+- `default/kubernetes` (selector-less) gets the API server's address as the real API
+  server keeps it (its endpoint reconciler, which overwrites any other): the first node's
+  IP, where netlab's API server listens in the lab, with the Service's port name and
+  target port (https, 6443), no node and no pod. A cluster without nodes gives it none.
 """
 from __future__ import annotations
 
@@ -116,6 +120,20 @@ def slice_endpoints(svc: Service, slices: list[EndpointSlice]) -> Endpoints | No
                      [EndpointPort(p.port, p.name, p.protocol) for p in ports])
 
 
+KUBERNETES = ("default", "kubernetes")
+
+
+def api_endpoints(cluster: Cluster) -> Endpoints | None:
+    """The `default/kubernetes` Endpoints: the first node's IP and the Service's target port
+    (what the API server listens on inside the lab); None without that Service or a node."""
+    svc = next((s for s in cluster.services if (s.namespace, s.name) == KUBERNETES), None)
+    if svc is None or has_selector(svc) or svc.type == "ExternalName" or not cluster.nodes:
+        return None
+    ports = [EndpointPort(p.target_port if isinstance(p.target_port, int) and p.target_port else p.port,
+                          p.name, p.protocol) for p in svc.ports]
+    return Endpoints(svc.name, svc.namespace, [EndpointAddress(cluster.nodes[0].ip)], ports)
+
+
 def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
     """Every Endpoints object of the cluster, sorted by namespace and name."""
     derived: dict[tuple[str, str], Endpoints] = {}
@@ -132,6 +150,10 @@ def derive_endpoints(cluster: Cluster) -> list[Endpoints]:
             own = endpoints_for(cluster, svc, pods_in.get(svc.namespace, []))
             assert own is not None   # has_selector(svc), so endpoints_for gives Endpoints
             derived[(svc.namespace, svc.name)] = own
+    api = api_endpoints(cluster)
+    if api is not None:
+        controlled.add(KUBERNETES)
+        derived[KUBERNETES] = api
     for ep in cluster.endpoints:
         key = (ep.namespace, ep.name)
         if key not in controlled:

@@ -18,7 +18,7 @@ from ipaddress import IPv4Address, ip_network
 
 from netlab.errors import ModelError
 from netlab.model import fields, names
-from netlab.model.endpoints import container_port, selected_pods
+from netlab.model.endpoints import KUBERNETES, container_port, selected_pods
 from netlab.model.objects import Cluster, Service, ServicePort
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
@@ -34,7 +34,7 @@ def lb_pool(underlay_cidr: str) -> tuple[str, str]:
     net = ip_network(underlay_cidr)
     return (str(net.network_address + 200), str(net.network_address + 250))
 MAX_AFFINITY_TIMEOUT = 86400                     # seconds, as Kubernetes validates it
-KUBERNETES = ("default", "kubernetes")           # the API service owns the range's first address
+# KUBERNETES (the API service) owns the range's first address
 
 
 

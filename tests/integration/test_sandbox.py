@@ -97,7 +97,8 @@ def test_a_pod_sees_its_own_processes_files_and_ipc_and_no_host_socket(tmp_path)
             assert r["pid"] == 1 and r["pids"] == [1], (pod, r["pids"])        # ps: the pod's processes only
             assert r["ipc"] != host_ipc, pod
             assert set(r["tmp"]) == {pod} | shown["/tmp"] and r["shm"] == [pod], (pod, r["tmp"], r["shm"])
-            assert set(r["run"]) == {"netlab"} | shown["/run"], (pod, r["run"])
+            # (secrets: the service account's files, /var/run/secrets/kubernetes.io/serviceaccount)
+            assert set(r["run"]) == {"netlab", "secrets"} | shown["/run"], (pod, r["run"])
             assert set(r["sockets"].values()) == {"FileNotFoundError"}, (pod, r["sockets"])
             assert not os.path.exists(f"/tmp/{pod}") and not os.path.exists(f"/dev/shm/{pod}")
         assert len({r["ipc"] for r in seen.values()}) == 4 and len({r["pidns"] for r in seen.values()}) == 4

@@ -56,14 +56,15 @@ def test_cluster_ip_answers_no_ping(seed_lab):
     assert ping_failure(r) == (1, 0, [("192.168.0.1", "Destination Net Unreachable")]), r.stdout
 
 
-def test_service_without_endpoints_is_refused_at_once(seed_lab):
+def test_the_kubernetes_service_leads_to_the_first_nodes_api_port_on_every_node(seed_lab):
     c = seed_lab.cluster()
-    t = time.monotonic()
-    r = connect(pod_ns(c, "data-product-6664c6dcb9-4zk27"), "10.254.0.1:443", "--count", "1", "--timeout", "5")
-    assert r["failed"] == 1 and "ConnectionRefusedError" in r["errors"][0]
-    assert time.monotonic() - t < 2.0                   # REJECT, not a 5 s time-out
-    save = sh(layout.node_ns(c.name, "node1"), "iptables-legacy-save", "-t", "filter").stdout
-    assert '"default/kubernetes:https has no endpoints"' in save
+    for node in ("node1", "node2"):
+        nat = sh(layout.node_ns(c.name, node), "iptables-legacy-save", "-t", "nat").stdout
+        assert '--comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y' in nat
+        assert "-A KUBE-SVC-NPX46M4PTMTKRN6Y -j KUBE-SEP-" in nat
+        assert "-j DNAT --to-destination 192.168.0.21:6443" in nat
+        filt = sh(layout.node_ns(c.name, node), "iptables-legacy-save", "-t", "filter").stdout
+        assert "default/kubernetes:https has no endpoints" not in filt
 
 
 def test_mysql_service_reaches_the_db_host(seed_lab):
@@ -373,3 +374,8 @@ spec:
     assert r["failed"] == 1 and "ConnectionRefusedError" in r["errors"][0] and time.monotonic() - t < 2
     save = sh(layout.node_ns(lab.name, "node2"), "iptables-legacy-save", "-t", "filter").stdout
     assert '"default/nobody:http has no endpoints"' in save and "--dport 30555" in save
+    # and its cluster IP from a pod: refused at once too (REJECT, not a 5 s time-out)
+    ip = next(s.cluster_ip for s in lab.cluster().services if s.name == "nobody")
+    t = time.monotonic()
+    r = connect(pod_ns(lab.cluster(), "data-product-6664c6dcb9-4zk27"), f"{ip}:80", "--count", "1", "--timeout", "5")
+    assert r["failed"] == 1 and "ConnectionRefusedError" in r["errors"][0] and time.monotonic() - t < 2

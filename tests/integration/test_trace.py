@@ -13,11 +13,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from helpers import netlab
+from helpers import apply, netlab
 
 from netlab.trace import report
 
 BM = "business-manager-666f454f7f-7l86b"          # on node1
+# a Service whose selector matches no pod: no endpoints
+NOBODY = "{apiVersion: v1, kind: Service, metadata: {name: nobody}, spec: {selector: {app: nobody}, ports: [{port: 80}]}}"
 ARTIFACTS = Path(os.environ.get("NETLAB_ARTIFACTS", Path(__file__).parents[2] / "artifacts"))
 
 
@@ -74,8 +76,12 @@ def test_a_trace_by_service_name_shows_dns_the_rules_that_matched_and_the_vxlan_
     assert any(e["kind"] == "packet" for e in arrival["evidence"])
 
 
-def test_a_service_without_endpoints_ends_at_its_reject_rule(seed_lab):
-    doc = trace(seed_lab.name, BM, "kubernetes", check=False)
+def test_a_service_without_endpoints_ends_at_its_reject_rule(seed_lab, tmp_path):
+    apply(seed_lab.name, tmp_path, NOBODY)
+    try:
+        doc = trace(seed_lab.name, BM, "nobody", check=False)
+    finally:
+        netlab("delete", "service", "nobody", "--name", seed_lab.name)
     assert doc["died"] is not None and "has no endpoints" in doc["died"]["reason"]
     died = doc["hops"][doc["died"]["hop"] - 1]
     reject = [e["data"] for e in died["evidence"] if e["kind"] == "rule" and e["data"]["target"] == "REJECT"]

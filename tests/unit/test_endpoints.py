@@ -3,7 +3,7 @@ import pytest
 
 from netlab.errors import ModelError
 from netlab.model import manifests, store
-from netlab.model.endpoints import derive_endpoints, endpoints_for, find, slice_endpoints
+from netlab.model.endpoints import api_endpoints, derive_endpoints, endpoints_for, find, slice_endpoints
 from netlab.model.objects import (
     Cluster, EndpointAddress, EndpointPort, Endpoints, EndpointSlice, Node, Pod, Service, ServicePort,
 )
@@ -61,8 +61,27 @@ def test_seed_mysql_keeps_hand_written_endpoints():
     assert ep.ports == [EndpointPort(3306)]
 
 
-def test_seed_kubernetes_service_has_no_endpoints_object():
-    assert find(derive_endpoints(seed_cluster()), "default", "kubernetes") is None
+def test_seed_kubernetes_service_has_the_api_server_on_the_first_node():
+    ep = find(derive_endpoints(seed_cluster()), "default", "kubernetes")
+    assert [(a.ip, a.node, a.pod, a.ready) for a in ep.addresses] == [("192.168.0.21", None, None, True)]
+    assert ep.ports == [EndpointPort(6443, "https", "TCP")]
+
+
+def test_the_api_endpoints_overwrite_hand_written_ones_and_follow_the_first_node():
+    c = seed_cluster()
+    c.endpoints.append(Endpoints("kubernetes", "default", [EndpointAddress("10.9.9.9")], [EndpointPort(1)]))
+    c.nodes.reverse()
+    ep = find(derive_endpoints(c), "default", "kubernetes")
+    assert [a.ip for a in ep.addresses] == ["192.168.0.22"] and ep.ports[0].port == 6443
+
+
+def test_no_api_endpoints_without_the_service_or_a_node():
+    c = seed_cluster()
+    c.services = [s for s in c.services if s.name != "kubernetes"]
+    assert api_endpoints(c) is None and find(derive_endpoints(c), "default", "kubernetes") is None
+    c = seed_cluster()
+    c.nodes = []
+    assert api_endpoints(c) is None
 
 
 def test_text_order_not_numeric():

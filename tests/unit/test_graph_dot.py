@@ -49,7 +49,9 @@ def test_the_seed_figure_names_every_device_pod_host_and_service():
     assert "VXLAN VNI 1, UDP 8472" in line_of(text, '"dev:node1:flannel.1" -> "dev:node2:flannel.1"')
     # a selector-less Service points at the outside host its hand-written Endpoints name
     assert '"svc:default/mysql" -> "host:db"' in text
-    assert "no endpoints" in line_of(text, '"svc:default/kubernetes" [id=')
+    # the API's Service points at the first node, where the API server listens in the lab
+    assert "no endpoints" not in line_of(text, '"svc:default/kubernetes" [id=')
+    assert ":6443" in line_of(text, '"svc:default/kubernetes" -> "dev:node1:eth0"')
 
 
 def test_the_vtep_mac_is_the_one_flannel_programs():

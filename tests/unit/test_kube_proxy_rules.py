@@ -191,13 +191,16 @@ def test_seed_mysql_goes_to_the_db_host():
     assert chains[sep][1].endswith("-m tcp -j DNAT --to-destination 192.168.0.103:3306")
 
 
-def test_seed_kubernetes_service_without_endpoints_is_rejected_in_filter():
-    assert filt(seed_cluster())["KUBE-SERVICES"] == [
-        '-A KUBE-SERVICES -d 10.254.0.1/32 -p tcp -m comment --comment "default/kubernetes:https has no endpoints" '
-        "-m tcp --dport 443 -j REJECT --reject-with icmp-port-unreachable"]
-    # as that era's kube-proxy: no service chain and no nat rule for it at all
-    assert "KUBE-SVC-NPX46M4PTMTKRN6Y" not in nat(seed_cluster())
-    assert not any("10.254.0.1/32" in r for r in nat(seed_cluster())["KUBE-SERVICES"])
+def test_seed_kubernetes_service_leads_to_the_api_server_on_the_first_node():
+    spn = "default/kubernetes:https"
+    sep = sep_chain(spn, "192.168.0.21:6443")
+    chains = nat(seed_cluster())
+    # the chain's name is the one every cluster's kube-proxy gives this service port
+    assert svc_chain(spn) == "KUBE-SVC-NPX46M4PTMTKRN6Y"
+    assert chains[svc_chain(spn)] == [f"-A {svc_chain(spn)} -j {sep}"]
+    assert chains[sep] == [f"-A {sep} -s 192.168.0.21/32 -j KUBE-MARK-MASQ",
+                           f"-A {sep} -p tcp -m tcp -j DNAT --to-destination 192.168.0.21:6443"]
+    assert filt(seed_cluster())["KUBE-SERVICES"] == []
 
 
 def test_seed_ingress_node_ports():

@@ -94,9 +94,17 @@ def test_the_walk_finds_the_node_port_and_the_reject_of_a_service_without_endpoi
     p = walk.Packet("192.168.0.100", "192.168.0.21", "tcp", 30799, in_dev="eth0", local=NODE1)
     w = walk.walk(walk.chains(saved, "nat"), "PREROUTING", p, chosen="172.30.76.2:80")
     assert [s.chain for s in w.steps][2] == "KUBE-NODEPORTS" and w.dnat == "172.30.76.2:80"
-    q = walk.Packet("172.30.76.7", "10.254.0.1", "tcp", 443, in_dev="docker0", out_dev="eth0", local=NODE1)
-    f = walk.walk(walk.chains(saved, "filter"), "FORWARD", q)
-    assert f.verdict == "REJECT" and "has no endpoints" in f.steps[-1].rule
+    # the API's Service leads to the first node's address (its Endpoints, as the API server keeps them)
+    api = walk.Packet("172.30.76.7", "10.254.0.1", "tcp", 443, in_dev="docker0", local=NODE1)
+    assert walk.walk(walk.chains(saved, "nat"), "PREROUTING", api).dnat == "192.168.0.21:6443"
+    # kube-dns with its one pod not ready has no endpoints: its cluster IP refuses
+    down = seed_cluster("seed", 0)
+    admit(down, 0)
+    next(p for p in down.pods if p.namespace == "kube-system").ready = False
+    down.endpoints = derive_endpoints(down)
+    q = walk.Packet("172.30.76.7", "10.254.0.2", "tcp", 53, in_dev="docker0", out_dev="eth0", local=NODE1)
+    f = walk.walk(walk.chains(render(down, "node1"), "filter"), "FORWARD", q)
+    assert f.verdict == "REJECT" and "kube-system/kube-dns:dns-tcp has no endpoints" in f.steps[-1].rule
     wanted = walk.candidates(walk.chains(saved, "nat"), "PREROUTING",
                              walk.Packet("172.30.76.7", "10.254.116.224", "tcp", 50051, in_dev="docker0",
                                          local=NODE1))
