@@ -134,7 +134,14 @@ def cmd_api(args) -> int:
 
 def cmd_kubeconfig(args) -> int:
     from netlab.api import lifecycle
-    _say(str(lifecycle.kubeconfig(_record(args).name)))
+    name = _record(args).name
+    if args.merge is None:
+        _say(str(lifecycle.kubeconfig(name)))
+        return 0
+    from pathlib import Path
+    default = (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    path = lifecycle.merge_into(name, Path(args.merge or default))
+    _say(f"netlab: context {name!r} merged into {path} and made current (kubectl config use-context to go back)")
     return 0
 
 
@@ -911,8 +918,11 @@ def parser() -> Parser:
 
     api = cmd("api", cmd_api, "start or stop the lab's Kubernetes API server (netlab up starts it)")
     api.add_argument("action", choices=("start", "stop"))
-    cmd("kubeconfig", cmd_kubeconfig, "write a kubeconfig for the lab's API server and print its path "
-        "(export KUBECONFIG=$(netlab kubeconfig))")
+    kc = cmd("kubeconfig", cmd_kubeconfig, "write a kubeconfig for the lab's API server and print its path "
+             "(export KUBECONFIG=$(netlab kubeconfig))")
+    kc.add_argument("--merge", nargs="?", const="", metavar="FILE",
+                    help="instead, add the lab's context to your own kubeconfig (FILE, default: $KUBECONFIG's "
+                         "first file or ~/.kube/config) and make it current")
 
     gr = cmd("graph", cmd_graph, "draw the lab as the walk-through's figure 2: nodes, pods, docker0, flannel.1 "
              "(VXLAN), the underlay and Services (DOT on standard output without -o)")

@@ -109,3 +109,34 @@ def kubeconfig(name: str) -> Path:
            "current-context": name}
     write(files.kubeconfig, yaml.safe_dump(doc, sort_keys=False).encode(), 0o600)
     return files.kubeconfig
+
+
+def merged(theirs: dict | None, lab: dict) -> dict:
+    """A user's kubeconfig with the lab's cluster, user and context added (replacing entries
+    of the same names) and made current, as `kind` merges its clusters (pure)."""
+    out = dict(theirs or {})
+    out.setdefault("apiVersion", "v1")
+    out.setdefault("kind", "Config")
+    for key in ("clusters", "users", "contexts"):
+        names = {entry["name"] for entry in lab[key]}
+        out[key] = [e for e in (out.get(key) or []) if e.get("name") not in names] + lab[key]
+    out["current-context"] = lab["current-context"]
+    return out
+
+
+def merge_into(name: str, path: Path) -> Path:
+    """`netlab kubeconfig --merge`: the lab's entries written into the user's kubeconfig at `path`
+    (made if missing; replaced whole in one rename, 0600)."""
+    import yaml
+    lab = yaml.safe_load(kubeconfig(name).read_text())
+    try:
+        theirs = yaml.safe_load(path.read_text()) if path.exists() else None
+    except yaml.YAMLError as e:
+        raise NetlabError(f"{path}: not a kubeconfig netlab can read ({e}); nothing was changed") from None
+    if theirs is not None and not isinstance(theirs, dict):
+        raise NetlabError(f"{path}: not a kubeconfig (a mapping); nothing was changed")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.netlab")
+    write(tmp, yaml.safe_dump(merged(theirs, lab), sort_keys=False).encode(), 0o600)
+    os.replace(tmp, path)
+    return path

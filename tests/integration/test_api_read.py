@@ -92,6 +92,20 @@ def test_logs_and_not_found(api):
     assert r.returncode == 1 and 'pods "no-such-pod" not found' in r.stderr
 
 
+def test_kubeconfig_merge_adds_the_labs_context_to_the_users_file(api, tmp_path):
+    lab, env = api
+    own = tmp_path / "config"
+    own.write_text("apiVersion: v1\nkind: Config\ncurrent-context: work\nclusters:\n"
+                   "- {name: work, cluster: {server: 'https://192.0.2.1'}}\ncontexts:\n"
+                   "- {name: work, context: {cluster: work}}\nusers: []\n")
+    said = netlab("kubeconfig", "--name", lab.name, "--merge", str(own)).stdout
+    assert f"context '{lab.name}' merged into {own}" in said
+    mine = {**env, "KUBECONFIG": str(own)}
+    assert kubectl(mine, "config", "get-contexts", "-o", "name").stdout.split() == ["work", lab.name]
+    assert kubectl(mine, "get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"
+    assert oct(own.stat().st_mode & 0o777) == "0o600"
+
+
 def test_no_token_is_401(api):
     lab, _ = api
     files = lifecycle.Files(lab.dir)

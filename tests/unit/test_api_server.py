@@ -449,3 +449,21 @@ def test_protobuf_is_refused_with_the_way_round_it(server):
     code, body, _ = _write(server, "POST", "/apis/apps/v1/namespaces/default/deployments", b"k8s\x00\n",
                            "application/vnd.kubernetes.protobuf")
     assert code == 415 and "not protobuf" in body["message"] and "kubectl apply -f -" in body["message"]
+
+
+def test_a_merged_kubeconfig_keeps_the_users_own_entries():
+    from netlab.api.lifecycle import merged
+    theirs = {"apiVersion": "v1", "kind": "Config", "current-context": "work", "preferences": {"colors": True},
+              "clusters": [{"name": "work", "cluster": {"server": "https://w"}},
+                           {"name": "lab1", "cluster": {"server": "https://old"}}],
+              "users": [{"name": "me", "user": {}}], "contexts": [{"name": "work", "context": {"cluster": "work"}}]}
+    lab = {"clusters": [{"name": "lab1", "cluster": {"server": "https://127.0.0.1:1"}}],
+           "users": [{"name": "lab1-admin", "user": {"token": "t"}}],
+           "contexts": [{"name": "lab1", "context": {"cluster": "lab1", "user": "lab1-admin"}}],
+           "current-context": "lab1"}
+    out = merged(theirs, lab)
+    assert [c["name"] for c in out["clusters"]] == ["work", "lab1"]
+    assert out["clusters"][1]["cluster"]["server"] == "https://127.0.0.1:1"       # the lab's, not the stale one
+    assert [u["name"] for u in out["users"]] == ["me", "lab1-admin"]
+    assert out["current-context"] == "lab1" and out["preferences"] == {"colors": True}
+    assert merged(None, lab)["contexts"] == lab["contexts"]

@@ -25,3 +25,13 @@ def test_the_action_exports_failed_labs_and_uploads_them():
     assert upload["if"] == "failure()" and upload["uses"].startswith("actions/upload-artifact@")
     assert upload["with"]["path"] == tests["env"]["NETLAB_EXPORT"]
     assert "scripts/install.sh" in steps[0]["run"]
+
+
+def test_unit_and_integration_test_files_have_different_names():
+    """pytest imports test modules by basename (rootdir-relative, no packages): two of one name
+    stop the whole run at collection."""
+    from pathlib import Path
+    tests = Path(__file__).parents[1]
+    unit = {p.name for p in (tests / "unit").glob("test_*.py")}
+    integration = {p.name for p in (tests / "integration").glob("test_*.py")}
+    assert unit & integration == set()
