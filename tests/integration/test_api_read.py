@@ -101,7 +101,8 @@ def test_kubeconfig_merge_adds_the_labs_context_to_the_users_file(api, tmp_path)
     said = netlab("kubeconfig", "--name", lab.name, "--merge", str(own)).stdout
     assert f"context '{lab.name}' merged into {own}" in said
     mine = {**env, "KUBECONFIG": str(own)}
-    assert kubectl(mine, "config", "get-contexts", "-o", "name").stdout.split() == ["work", lab.name]
+    assert sorted(kubectl(mine, "config", "get-contexts", "-o", "name").stdout.split()) == sorted(["work", lab.name])
+    assert kubectl(mine, "config", "current-context").stdout.strip() == lab.name
     assert kubectl(mine, "get", "ns", "default", "-o", "name").stdout.strip() == "namespace/default"
     assert oct(own.stat().st_mode & 0o777) == "0o600"
 
