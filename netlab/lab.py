@@ -303,7 +303,7 @@ def _endpoints_changed(lab: Lab, c: Cluster, before: list) -> None:
 
 def _stamp(c: Cluster, now: float) -> None:
     """Objects the API server just stored get their creation time (for AGE)."""
-    for obj in c.services + c.pods + c.secrets + c.config_maps + c.ingresses + c.network_policies:
+    for obj in c.services + c.pods + c.deployments + c.secrets + c.config_maps + c.ingresses + c.network_policies:
         obj.created = obj.created or now
 
 

@@ -243,7 +243,8 @@ def _deployment(c: Cluster, d, created: float) -> dict:
     """An apps/v1 Deployment: replicas and the pods' labels; status from its pods."""
     pods = [p for p in c.pods if p.owner == d.name and p.namespace == d.namespace]
     ready = sum(p.ready for p in pods)
-    first = min((p.created for p in pods), default=created)
+    # its own time once stored (a lab from before that kept none: its first pod's, or the lab's)
+    first = d.created or min((p.created for p in pods), default=created)
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": d.name, "namespace": d.namespace, "labels": dict(d.labels),
                          "creationTimestamp": output.timestamp(first)},

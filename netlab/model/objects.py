@@ -143,6 +143,7 @@ class Deployment(PodSpec):
     labels: dict[str, str]            # selector == pod template labels
     template_hash: str = ""           # the 10 hex characters in pod names
     next_ordinal: int = 0             # seeds the next generated pod name
+    created: float = 0.0              # unix time it was stored (its uid and creationTimestamp)
 
 
 @dataclass

@@ -21,7 +21,7 @@ LISTS = {"Service": "services", "Endpoints": "endpoints", "Deployment": "deploym
          "Secret": "secrets", "ConfigMap": "config_maps", "EndpointSlice": "endpoint_slices",
          "Ingress": "ingresses", "IngressClass": "ingress_classes", "NetworkPolicy": "network_policies"}
 # replaced in place; a changed pod is a new pod
-_KEEP_CREATED = ("Service", "Secret", "ConfigMap", "Ingress", "NetworkPolicy")
+_KEEP_CREATED = ("Service", "Deployment", "Secret", "ConfigMap", "Ingress", "NetworkPolicy")
 _STATUS = ("created", "ready", "restarts")                       # not the user's: never makes a change
 _BUILT_IN_NAMESPACES = ("default", "kube-system", "kube-public")
 

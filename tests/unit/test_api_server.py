@@ -467,3 +467,24 @@ def test_a_merged_kubeconfig_keeps_the_users_own_entries():
     assert [u["name"] for u in out["users"]] == ["me", "lab1-admin"]
     assert out["current-context"] == "lab1" and out["preferences"] == {"colors": True}
     assert merged(None, lab)["contexts"] == lab["contexts"]
+
+
+def test_a_deployments_uid_stays_when_its_pods_are_replaced(lab):
+    from netlab.lab import _stamp
+    st = lab.state()
+    c = Cluster.from_dict(st["cluster"])
+    _stamp(c, time.time() - 60)                 # as Lab.up and Lab.update stamp what they store
+    st["cluster"] = c.to_dict()
+    lab.dir.write(st)
+    store = Store(lab)
+    store.refresh(force=True)
+
+    def uid():
+        return next(i.obj["metadata"]["uid"] for i in store.snapshot("deployments")[1] if i.key[1] == "data-product")
+    before = uid()
+    for p in c.pods:
+        p.created += 30                         # its pods made anew, later
+    st["cluster"] = c.to_dict()
+    lab.dir.write(st)
+    store.refresh()
+    assert uid() == before
