@@ -21,6 +21,7 @@ class Item:
     key: tuple[str, str]                        # (namespace or "", name)
     obj: dict                                   # the API object (without metadata.resourceVersion)
     cells: Callable[[float], list[str]]         # its Table row at a given time (AGE moves on)
+    read_only: str = ""                         # why a write may not replace it (but scale and delete)
 
 
 def uid(lab: str, resource: str, obj: dict) -> str:
@@ -134,6 +135,9 @@ def build(lab: LabRecord, state: dict) -> dict[str, list[Item]]:
                                partial(_namespace_cells, ns, created)) for ns in namespaces(c)]
     out["deployments"] = [_item(name, "deployments", _deployment(c, d, created),
                                 partial(output.deployment_cells, c, d)) for d in c.deployments]
+    for item, d in zip(out["deployments"], c.deployments):
+        if d.containers:        # a manifest cannot say what its runtime does with several containers
+            item.read_only = f"its {len(d.containers)} containers are started by netlab's {d.command[0]}"
     # the API server's Tables are made wide (kubectl hides the priority columns): ADDRESS is not clipped
     out["ingresses"] = [_item(name, "ingresses", output.ingress_object(i, address),
                               partial(output.ingress_cells, i, address=address, wide=True)) for i in c.ingresses]
@@ -206,7 +210,11 @@ def pod_spec(spec, container: str) -> dict:
     caps = {k: list(v) for k, v in (("add", spec.cap_add), ("drop", spec.cap_drop)) if v}
     if caps:
         c["securityContext"] = {"capabilities": caps}
-    out: dict = {"containers": [c], "terminationGracePeriodSeconds": spec.termination_grace_period}
+    # several containers (the DNS add-on's): the first runs the pod's runtime, which starts them all
+    others = [{"name": n, "image": spec.image or ""} for n in spec.containers[1:]]
+    if spec.containers:
+        c["name"] = spec.containers[0]
+    out: dict = {"containers": [c, *others], "terminationGracePeriodSeconds": spec.termination_grace_period}
     if spec.run_as_user is not None:
         out["securityContext"] = {"runAsUser": spec.run_as_user}
     if spec.volumes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import dataclasses
 import json
 import os
 import threading
@@ -81,7 +82,8 @@ class Store:
         self.refreshed = time.monotonic()
         records = lab_events.fold(lab_events.read(self.lab.dir))
         # apply() stamps the objects it is given: the record's are kept as built, for the next events
-        built = {r: [Item(i.key, copy.deepcopy(i.obj), i.cells) for i in items] for r, items in self._built.items()}
+        built = {r: [dataclasses.replace(i, obj=copy.deepcopy(i.obj)) for i in items]
+                 for r, items in self._built.items()}
         built["events"] = event_items.items(self.lab.name, lab_events.live(records, time.time()), self._built)
         revision = max(self._record_revision + lab_events.last_seq(records), self.revision)
         return self.apply(revision, built)

@@ -262,6 +262,10 @@ class Writes:
 
     @staticmethod
     def _writable(r: Resource, item: Item | None) -> None:
+        if item is not None and item.read_only:
+            raise APIError(resources.status(
+                405, f'{r.qualified} "{item.key[1]}" is the lab\'s own: {item.read_only}; it may be scaled or '
+                     f"deleted, not replaced"))
         owners = (item.obj["metadata"].get("ownerReferences") or []) if item else []
         if r.kind == "Pod" and owners:
             raise APIError(resources.status(

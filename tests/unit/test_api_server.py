@@ -488,3 +488,12 @@ def test_a_deployments_uid_stays_when_its_pods_are_replaced(lab):
     lab.dir.write(st)
     store.refresh()
     assert uid() == before
+
+
+def test_the_dns_add_ons_deployment_is_scaled_not_replaced(server):
+    code, body, _ = _write(server, "PATCH", "/apis/apps/v1/namespaces/kube-system/deployments/kube-dns",
+                           {"metadata": {"labels": {"x": "y"}}}, "application/merge-patch+json")
+    assert code == 405 and "may be scaled or deleted, not replaced" in body["message"]
+    code, body, _ = _write(server, "PATCH", "/apis/apps/v1/namespaces/kube-system/deployments/kube-dns/scale"
+                                            "?dryRun=All", {"spec": {"replicas": 2}}, "application/merge-patch+json")
+    assert code == 200 and body["spec"]["replicas"] == 2
