@@ -181,11 +181,6 @@ def cmd_clean(args) -> int:
     return 0
 
 
-def _nodes_down(lab: LabRecord, c) -> dict[str, str]:
-    """Nodes whose kubelet or flanneld is not running, with why: NotReady."""
-    return lab.nodes_down(c)
-
-
 def cmd_status(args) -> int:
     from netlab import output
     from netlab.model.objects import Cluster
@@ -287,7 +282,7 @@ def cmd_get(args) -> int:
     elif kind == "nodes":
         if args.resource:
             c.nodes = [n for n in c.nodes if n.name == args.resource]
-        down = _nodes_down(lab, c)
+        down = lab.nodes_down(c)
         if structured:
             _say(output.as_list([output.node_object(n, state["created"], down.get(n.name)) for n in c.nodes], fmt))
         else:

@@ -4,15 +4,15 @@ following the events file (resourceVersions go on, a watch gets the new one)."""
 import http.client
 import json
 import re
-import threading
 import time
 import urllib.parse
 
 import pytest
+from api_http import TOKEN, serving
 
 from netlab import event_reasons, events, output, state
 from netlab.api import resources
-from netlab.api.server import Request, Server
+from netlab.api.server import Request
 from netlab.api.store import Store
 from netlab.kernel import netns
 from netlab.model.control_plane import admit
@@ -128,19 +128,10 @@ def test_an_appended_event_is_a_new_version_and_a_watch_event(lab):
     assert [(x.type, x.new["count"]) for x in got if x.new] == [("MODIFIED", 2)]
 
 
-TOKEN = "t0ken"
-
-
 @pytest.fixture
 def server(lab):
-    store = Store(lab)
-    store.refresh(force=True)
-    srv = Server(0, store, TOKEN, None)
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield srv
-    store.stop()
-    srv.shutdown()
-    srv.server_close()
+    with serving(lab, follow=False) as srv:
+        yield srv
 
 
 def test_events_are_listed_by_namespace_and_field(server, lab):

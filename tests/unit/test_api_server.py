@@ -2,15 +2,15 @@
 Status errors, discovery, and the server itself over plain HTTP on the loopback."""
 import http.client
 import json
-import threading
 import time
 
 import pytest
+from api_http import TOKEN, serving
 
 from netlab import output, pod_phase, state
 from netlab.api import resources, selectors
 from netlab.api.selectors import SelectorError
-from netlab.api.server import Server, _media
+from netlab.api.server import _media
 from netlab.api.store import Store
 from netlab.kernel import netns
 from netlab.model.control_plane import admit
@@ -239,21 +239,10 @@ def test_a_change_is_an_event_and_the_rest_keep_their_version(lab):
 
 # ---- the server, over plain HTTP (TLS is the integration test's) ---------------------------------
 
-TOKEN = "t0ken"
-
-
 @pytest.fixture
 def server(lab):
-    store = Store(lab)
-    store.refresh(force=True)
-    srv = Server(0, store, TOKEN, None)
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    follower = threading.Thread(target=store.follow, daemon=True)
-    follower.start()
-    yield srv
-    store.stop()
-    srv.shutdown()
-    srv.server_close()
+    with serving(lab, follow=True) as srv:
+        yield srv
 
 
 def _get(srv, path, token=TOKEN, accept="application/json", method="GET"):
