@@ -97,8 +97,13 @@ def cmd_up(args) -> int:
         cluster.dns_upstream = args.dns_upstream
     if args.policy:
         cluster.policy = args.policy
+    if args.proxy:
+        cluster.proxy_mode = args.proxy
+    if args.iptables_backend:
+        cluster.iptables_backend = args.iptables_backend
     _say(f"netlab: bringing up lab {name!r}: {len(cluster.nodes)} nodes, {len(cluster.pods)} pods, "
-         f"flannel {cluster.flannel_mode} mode, NetworkPolicy {_POLICY_MODES[cluster.policy]}")
+         f"flannel {cluster.flannel_mode} mode, kube-proxy {cluster.proxy_mode} ({cluster.iptables_backend} "
+         f"iptables), NetworkPolicy {_POLICY_MODES[cluster.policy]}")
     _policy_warning(cluster, cluster.network_policies)
     t = time.monotonic()
     lab = Lab.up(cluster, out=_say)
@@ -793,6 +798,12 @@ def parser() -> Parser:
                     help="NetworkPolicy: none (the seed's flannel stores policies and ignores them) or enforce "
                          "(netlab's Calico: per-pod chains and ipsets on every node); default: the topology "
                          "file's policy, else none")
+    up.add_argument("--proxy", choices=("iptables-seed", "iptables", "nftables"),
+                    help="kube-proxy's flavour: iptables-seed (the walk-through's, 2018), iptables or nftables "
+                         "(today's proxiers); default: the topology file's proxyMode, else iptables-seed")
+    up.add_argument("--iptables-backend", choices=("legacy", "nft"),
+                    help="the nodes' iptables: legacy (x_tables, the seed's) or nft (iptables-nft, today's "
+                         "distributions'); default: the topology file's iptablesBackend, else legacy")
     up.add_argument("--probability-decimals", type=int, choices=(5, 10),
                     help="kube-proxy's probabilities: 5 as the walk-through's, 10 as kube-proxy 1.17+")
     up.add_argument("--dns-upstream", metavar="IP[:PORT]",

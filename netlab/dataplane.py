@@ -9,10 +9,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 from netlab import cloud, layout, plumbing
-from netlab.kernel.api import Kernel
-from netlab.kube_proxy import proxier
+from netlab.kernel.api import Kernel, iptables_of
+from netlab.kube_proxy import flavours, proxier
 from netlab.kube_proxy.rules import Table
-from netlab.kube_proxy.rules import build_nodes as proxy_rules
 from netlab.model.objects import Cluster, Node
 from netlab.policy import ipsets
 from netlab.policy import rules as policy_rules
@@ -27,22 +26,23 @@ class Dataplane:
         """Every node's rules side by side (an iptables-restore each); returns, per node, how
         many chains changed."""
         stale = self._stale_udp(c)
-        rulesets = proxy_rules(c, [n.name for n in c.nodes], precision=c.probability_decimals,
-                               endpoints=c.endpoints)
+        proxies = flavours.desired(c)
         policies = policy_rules.build_nodes(c, [n.name for n in c.nodes])
+        ipt = iptables_of(self.kernel, c.iptables_backend)
 
         def node(n: Node) -> int:
             ns = layout.node_ns(c.name, n.name)
-            policy = policies[n.name]
-            ruleset = {**rulesets[n.name], "filter": _merged(rulesets[n.name]["filter"], policy)}
+            policy, proxy = policies[n.name], proxies[n.name]
+            ruleset = {**proxy.tables, "filter": _merged(proxy.tables["filter"], policy)}
             sets = self.dir.path / f"ipsets-{n.name}.json"
             have = ipsets.load(sets)
             if have is None:      # (a lab that enforces nothing never made a set)
                 have = ipsets.parse_save(self.kernel.ipset.save(ns)) if c.policy == "enforce" else {}
             before, after = ipsets.plan(have, policy.sets)
             self.kernel.ipset.restore(ns, before)
-            changed = proxier.sync(ns, ruleset, self.dir.path / f"kube-proxy-{n.name}.json",
-                                   self.kernel.iptables)
+            changed = proxier.sync(ns, ruleset, self.dir.path / f"kube-proxy-{n.name}.json", ipt)
+            changed += proxier.sync_nft(ns, proxy.nft, self.dir.path / f"kube-proxy-nft-{n.name}.pickle",
+                                        self.kernel.nft)
             self.kernel.ipset.restore(ns, after)
             ipsets.store(sets, policy.sets)
             if stale:
@@ -69,12 +69,13 @@ class Dataplane:
     def forget_rules(self) -> None:
         """The next sync reads every node's rules back from the kernel instead of trusting
         what was last written (a command killed between writing and recording, say)."""
-        for pattern in ("kube-proxy-*.json", "ipsets-*.json"):
+        for pattern in ("kube-proxy-*.json", "kube-proxy-nft-*.pickle", "ipsets-*.json"):
             for record in self.dir.path.glob(pattern):
                 record.unlink()
 
     def forget_node(self, name: str) -> None:
-        for record in (f"kube-proxy-{name}.json", f"ipsets-{name}.json", f"announced-{name}.json"):
+        for record in (f"kube-proxy-{name}.json", f"kube-proxy-nft-{name}.pickle", f"ipsets-{name}.json",
+                       f"announced-{name}.json"):
             (self.dir.path / record).unlink(missing_ok=True)
 
     def _differs(self, record: str, value) -> bool:

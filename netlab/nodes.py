@@ -10,7 +10,7 @@ from netlab import layout, plumbing, underlay
 from netlab.errors import NetlabError
 from netlab.flannel import desired as flannel
 from netlab.flannel.lease import Store, lease_of
-from netlab.kernel.api import Kernel
+from netlab.kernel.api import Kernel, iptables_of
 from netlab.kernel.process import Proc
 from netlab.model.objects import Cluster, Node
 from netlab.runtime import Runtime
@@ -45,8 +45,9 @@ class Nodes:
         # outside hosts' servers at once: MariaDB, the slowest to start (0.3 s, and
         # data-product's readiness waits for it), starts on the other core meanwhile
         self._start_hosts(c)
+        ipt = iptables_of(self.kernel, c.iptables_backend)
         for n in c.nodes:
-            self.kernel.iptables.restore(members[n.name].netns, flannel.masquerade(c.cluster_cidr, n.pod_cidr))
+            ipt.restore(members[n.name].netns, flannel.masquerade(c.cluster_cidr, n.pod_cidr))
         store = Store(self.dir.leases)
         for lease in leases:
             store.put(lease)
@@ -60,7 +61,8 @@ class Nodes:
         leases = [lease_of(c, n) for n in c.nodes]
         self.kernel.run_in(member.netns, plumbing.node, c.name, node, member, lease_of(c, node), leases,
                            c.flannel_mode, c.cluster_cidr)
-        self.kernel.iptables.restore(member.netns, flannel.masquerade(c.cluster_cidr, node.pod_cidr))
+        iptables_of(self.kernel, c.iptables_backend).restore(member.netns,
+                                                             flannel.masquerade(c.cluster_cidr, node.pod_cidr))
         Store(self.dir.leases).put(lease_of(c, node))
         return self._start_flanneld(c, [node])
 

@@ -313,6 +313,12 @@ def service_object(svc, now: float) -> dict:
         spec["selector"] = dict(svc.selector)
     if svc.type in ("NodePort", "LoadBalancer"):
         spec["externalTrafficPolicy"] = svc.external_traffic_policy
+    if svc.health_check_node_port:
+        spec["healthCheckNodePort"] = svc.health_check_node_port
+    if svc.load_balancer_source_ranges:
+        spec["loadBalancerSourceRanges"] = list(svc.load_balancer_source_ranges)
+    if svc.type != "ExternalName":
+        spec["internalTrafficPolicy"] = svc.internal_traffic_policy
     if svc.external_ips:
         spec["externalIPs"] = list(svc.external_ips)
     if svc.external_name:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from netlab.kernel.ipset import Ipset
 from netlab.kernel.iptables import Iptables
+from netlab.kernel.nft import Nft
 from netlab.kernel.objects import Fdb, Neigh, Route
 from netlab.kernel.process import Proc, Spec
 
@@ -70,7 +71,9 @@ Job = tuple[str, Callable[..., Any], tuple]      # (namespace, fn(ns: Namespace,
 
 
 class Kernel(Protocol):
-    iptables: Iptables
+    iptables: Iptables          # the legacy backend
+    iptables_nft: Iptables      # the nft backend (a lab's choice, Cluster.iptables_backend)
+    nft: Nft
     ipset: Ipset
 
     def create_namespaces(self, names: Sequence[str]) -> None: ...
@@ -85,3 +88,8 @@ class Kernel(Protocol):
     def kill_in(self, namespaces: Sequence[str], timeout: float = 1.0) -> int: ...
     def forget_udp_to(self, ns: str, keep: dict[str, set[str]]) -> int: ...
     def wait_ready(self, probes: dict[str, list[int]], on_ready: Callable[[list[str]], None]) -> set[str]: ...
+
+
+def iptables_of(kernel: Kernel, backend: str) -> Iptables:
+    """The kernel's iptables through `backend` ("legacy" or "nft", a lab's iptables_backend)."""
+    return kernel.iptables_nft if backend == "nft" else kernel.iptables

@@ -103,6 +103,34 @@ class FakeIptables:
         return list(self.tables.get(ns, {}).get(table, _Table(table)).chains.get(chain, []))
 
 
+class FakeNft:
+    """The Nft seam in memory: each namespace's transactions in order, and its tables (made
+    by `add table`/`table` lines, gone with `delete table`)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.tables: dict[str, set[tuple[str, str]]] = {}
+
+    def apply(self, ns: str, text: str) -> None:
+        self.calls.append((ns, text))
+        tables = self.tables.setdefault(ns, set())
+        for line in text.splitlines():
+            words = line.split()
+            if words[:2] in (["add", "table"], ["create", "table"]) and len(words) >= 4:
+                tables.add((words[2], words[3]))
+            elif words[:1] == ["table"] and len(words) >= 3:
+                tables.add((words[1], words[2]))
+            elif words[:2] == ["delete", "table"] and len(words) >= 4:
+                if (words[2], words[3]) not in tables:
+                    raise NetlabError(f"nft in {ns} failed: Error: No such file or directory")
+                tables.discard((words[2], words[3]))
+
+    def list_table(self, ns: str, family: str, table: str) -> str | None:
+        if (family, table) not in self.tables.get(ns, set()):
+            return None
+        return f"table {family} {table} {{\n}}\n"
+
+
 class FakeIpset:
     """The Ipset seam in memory, as `ipset restore` and `ipset save` treat sets: namespace ->
     set name -> (type, members in the order added); create, add, del, flush, destroy."""
@@ -383,6 +411,8 @@ class FakeKernel:
         self.namespaces: dict[str, FakeNamespace] = {}
         self.files: dict[tuple[str, str], str] = {}
         self.iptables = FakeIptables()
+        self.iptables_nft = FakeIptables()
+        self.nft = FakeNft()
         self.ipset = FakeIpset()
         self.processes: dict[int, Proc] = {}            # running, by pid
         self.stopped: dict[str, float] = {}             # process name -> the time it was given to end
@@ -424,6 +454,8 @@ class FakeKernel:
                 if link.peer and link.peer[0] in self.namespaces:
                     self.namespaces[link.peer[0]]._drop(link.peer[1])
             self.iptables.tables.pop(n, None)
+            self.iptables_nft.tables.pop(n, None)
+            self.nft.tables.pop(n, None)
             self.ipset.sets.pop(n, None)
             self.conntrack.pop(n, None)
             self.files = {k: v for k, v in self.files.items() if k[0] != n}

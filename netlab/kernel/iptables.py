@@ -1,7 +1,9 @@
-"""iptables in a lab namespace, always the legacy backend (what python-iptables reads).
+"""iptables in a lab namespace: the legacy backend (x_tables, what python-iptables reads),
+or the nft one (iptables-nft: the same rules kept as nftables objects, what today's
+distributions and kube-proxy use), a per-lab choice.
 
-Bulk writes go through iptables-legacy-restore: one atomic commit per table, about 40x
-faster than rule-by-rule through libiptc. Reading counters uses python-iptables.
+Bulk writes go through iptables-*-restore: one atomic commit per table, about 40x faster
+than rule-by-rule through libiptc. Reading legacy counters uses python-iptables.
 """
 from __future__ import annotations
 
@@ -27,14 +29,14 @@ def run_in(ns: str, argv: list[str], text: str = "") -> str:
     return r.stdout
 
 
-def restore(ns: str, text: str, noflush: bool = True) -> None:
+def restore(ns: str, text: str, noflush: bool = True, tool: str = RESTORE) -> None:
     """Apply iptables-restore input inside namespace `ns` (never the host's)."""
     if text.strip():
-        run_in(ns, [RESTORE, "-w"] + (["--noflush"] if noflush else []), text)
+        run_in(ns, [tool, "-w"] + (["--noflush"] if noflush else []), text)
 
 
-def save(ns: str, table: str | None = None) -> str:
-    return run_in(ns, [SAVE] + (["-t", table] if table else []))
+def save(ns: str, table: str | None = None, tool: str = SAVE) -> str:
+    return run_in(ns, [tool] + (["-t", table] if table else []))
 
 
 class Iptables(Protocol):
@@ -46,17 +48,22 @@ class Iptables(Protocol):
     def save(self, ns: str, table: str | None = None) -> str: ...
 
 
-class _Legacy:
-    """The kernel's iptables, through iptables-legacy-restore and -save."""
+class _Tools:
+    """The kernel's iptables, through one backend's iptables-*-restore and -save."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+        self.restore_tool, self.save_tool = f"iptables-{backend}-restore", f"iptables-{backend}-save"
 
     def restore(self, ns: str, text: str, noflush: bool = True) -> None:
-        restore(ns, text, noflush)
+        restore(ns, text, noflush, self.restore_tool)
 
     def save(self, ns: str, table: str | None = None) -> str:
-        return save(ns, table)
+        return save(ns, table, self.save_tool)
 
 
-LEGACY: Iptables = _Legacy()
+LEGACY: Iptables = _Tools("legacy")
+NFT: Iptables = _Tools("nft")
 
 
 def counters(ns: str, table: str, chain: str) -> list[tuple[str, int, int]]:

@@ -1,12 +1,12 @@
 """The real kernel behind netlab.kernel.api.Kernel: named namespaces, netlink inside them,
-iptables-legacy, conntrack, processes and their readiness probes."""
+iptables (legacy and nft), nftables, conntrack, processes and their readiness probes."""
 from __future__ import annotations
 
 import os
 from typing import Any, Callable, Sequence
 
 from netlab.kernel import readiness
-from netlab.kernel import conntrack, ipset, iptables, links, netns, process
+from netlab.kernel import conntrack, ipset, iptables, links, netns, nft, process
 from netlab.kernel.api import Job
 from netlab.kernel.local import LocalKernel
 from netlab.kernel.process import Proc, Spec
@@ -20,7 +20,9 @@ def _in(ns: str, fn: Callable[..., Any], args: tuple):
 
 
 class RealKernel(LocalKernel):
+    iptables_nft = iptables.NFT       # (first: the next line hides the module in this body)
     iptables = iptables.LEGACY
+    nft = nft.REAL
     ipset = ipset.REAL
 
     def create_namespaces(self, names: Sequence[str]) -> None:

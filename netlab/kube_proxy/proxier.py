@@ -53,12 +53,21 @@ def missing_jumps(have: dict[str, Table], want: dict[str, Table]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
+def stale_jumps(have: dict[str, Table], want: dict[str, Table]) -> dict[str, list[str]]:
+    """`-D` lines for the jumps `have` holds and `want` does not (another flavour's, say)."""
+    out = {}
+    for name in TABLES:
+        wanted = {r for rules in want[name].jumps.values() for r in rules}
+        out[name] = ["-D " + r[3:] for rules in have[name].jumps.values() for r in rules if r not in wanted]
+    return out
+
+
 def plan(have: dict[str, Table], want: dict[str, Table]) -> str:
     """iptables-restore --noflush input turning `have` into `want` (pure)."""
     d = diff(have, want)
     chains = {t: w for t, (w, _) in d.items()}
     removed = {t: r for t, (_, r) in d.items()}
-    return restore_input(want, chains, removed) + missing_jumps(have, want)
+    return restore_input(want, chains, removed, stale_jumps(have, want)) + missing_jumps(have, want)
 
 
 def whole_tables(saved: str, want: dict[str, Table]) -> str:
@@ -92,9 +101,48 @@ def sync(ns: str, want: dict[str, Table], cache: Path, ipt: iptables.Iptables = 
         saved = ipt.save(ns)
         have = parse_save(saved)
     changed = sum(len(w) + len(r) for w, r in diff(have, want).values())
+    changed += sum(map(len, stale_jumps(have, want).values()))
     if changed > WHOLE_TABLE_OVER:
         ipt.restore(ns, whole_tables(saved if saved is not None else ipt.save(ns), want), noflush=False)
     elif changed:
         ipt.restore(ns, plan(have, want))
     _store(cache, want)
     return changed
+
+
+NFT_TABLE = ("ip", "kube-proxy")
+
+
+def sync_nft(ns: str, want, cache: Path, nft) -> int:
+    """Bring namespace `ns`'s table `ip kube-proxy` to `want` (an nftables.Ruleset; None: no
+    table) in one `nft -f` transaction; returns the lines of the transaction. The last ruleset
+    written is kept in `cache`; without it, the table is replaced whole."""
+    import pickle
+    unknown = object()
+    try:
+        have = pickle.loads(cache.read_bytes())       # None: known to have no table
+    except (FileNotFoundError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        have = unknown
+    if want is None:
+        present = nft.list_table(ns, *NFT_TABLE) is not None if have is unknown else have is not None
+        if present:
+            nft.apply(ns, "delete table ip kube-proxy\n")
+        if have is not None:
+            _write_pickle(cache, None)
+        return int(present)
+    from netlab.kube_proxy import nftables
+    if have is None or have is unknown:
+        # whatever is there goes in the same transaction: "add" first makes the delete safe
+        text = "add table ip kube-proxy\ndelete table ip kube-proxy\n" + nftables.changes(None, want)
+    else:
+        text = nftables.changes(have, want)
+    nft.apply(ns, text)
+    _write_pickle(cache, want)
+    return text.count("\n")
+
+
+def _write_pickle(path: Path, value) -> None:
+    import pickle
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(value))
+    tmp.replace(path)

@@ -417,25 +417,28 @@ def render(cluster: Cluster, node_name: str, precision: int = 5, **options) -> s
 
 
 def restore_input(ruleset: dict[str, Table], chains: dict[str, list[str]] | None = None,
-                  removed: dict[str, list[str]] | None = None) -> str:
+                  removed: dict[str, list[str]] | None = None, unjump: dict[str, list[str]] | None = None) -> str:
     """Input for `iptables-restore --noflush`: rewrite whole chains, delete old ones.
 
     chains: table -> the chains to (re)write; by default all of them. removed: table ->
     chains to delete (their referrers must be rewritten in the same call, which diff()
-    guarantees). Built-in chains are never touched: jumps are the applier's to ensure.
-    Each table is one atomic commit.
+    guarantees). unjump: table -> `-D BUILTIN ...` lines deleting jumps no longer wanted
+    (before the chains they lead to go). Built-in chains are otherwise not touched: jumps
+    are the applier's to ensure. Each table is one atomic commit.
     """
     lines = []
     for name in TABLES:
         t = ruleset[name]
         write = list(t.chains) if chains is None else list(chains.get(name, []))
         delete = list((removed or {}).get(name, []))
-        if not write and not delete:
+        stale = list((unjump or {}).get(name, []))
+        if not write and not delete and not stale:
             continue
         lines.append(f"*{name}")
         lines += [f":{c} - [0:0]" for c in write + delete]      # creates, or flushes if present
         for c in write:
             lines += t.chains[c]
+        lines += stale
         lines += [f"-X {c}" for c in delete]
         lines.append("COMMIT")
     return "\n".join(lines) + "\n" if lines else ""

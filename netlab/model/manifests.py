@@ -48,7 +48,8 @@ _KNOWN = {
                  "creationTimestamp", "ownerReferences", "finalizers", "generation", "managedFields", "selfLink"},
     "Service": _TOP | {"spec"},
     "Service.spec": {"type", "clusterIP", "ports", "selector", "sessionAffinity", "sessionAffinityConfig",
-                     "externalTrafficPolicy", "externalIPs", "externalName", "loadBalancerIP", "clusterIPs"},
+                     "externalTrafficPolicy", "externalIPs", "externalName", "loadBalancerIP", "clusterIPs",
+                     "loadBalancerSourceRanges", "healthCheckNodePort", "internalTrafficPolicy"},
     "Service.port": {"name", "protocol", "port", "targetPort", "nodePort"},
     "Endpoints": _TOP | {"subsets"},
     "Namespace": _TOP | {"spec"},
@@ -490,6 +491,10 @@ def _service(d: Reader) -> Service:
                    external_ips=[str(x) for x in d.get(spec, "externalIPs", "spec", list, [])],
                    external_name=d.get(spec, "externalName", "spec", str),
                    load_balancer_ip=d.get(spec, "loadBalancerIP", "spec", str),
+                   load_balancer_source_ranges=[str(x) for x in d.get(spec, "loadBalancerSourceRanges", "spec",
+                                                                      list, [])],
+                   health_check_node_port=d.get(spec, "healthCheckNodePort", "spec", int),
+                   internal_traffic_policy=d.get(spec, "internalTrafficPolicy", "spec", str, "Cluster"),
                    labels=_labels(d, meta, "metadata"))
 
 

@@ -169,6 +169,9 @@ class Service:
     external_ips: list[str] = field(default_factory=list)
     external_name: str | None = None
     load_balancer_ip: str | None = None
+    load_balancer_source_ranges: list[str] = field(default_factory=list)   # CIDRs; none: anyone
+    health_check_node_port: int | None = None     # LoadBalancer + Local: kube-proxy answers there
+    internal_traffic_policy: str = "Cluster"      # Cluster | Local (cluster-IP traffic to own node's pods)
     labels: dict[str, str] = field(default_factory=dict)
     created: float = 0.0
 
@@ -390,6 +393,8 @@ class Cluster:
     flannel_mode: str = "routes"      # routes (current flannel) | seed (walk-through's)
     probability_decimals: int = 5     # kube-proxy's statistic probabilities: 5 (walk-through) or 10
     proxy_cluster_cidr: str | None = None   # kube-proxy's --cluster-cidr; None: the pod network's
+    proxy_mode: str = "iptables-seed"     # kube-proxy flavour: iptables-seed | iptables | nftables
+    iptables_backend: str = "legacy"      # the nodes' iptables: legacy (x_tables) | nft (iptables-nft)
     dns_upstream: str | None = None   # "IP[:port]" the cluster DNS forwards other names to; none by default
     nodes: list[Node] = field(default_factory=list)
     hosts: list[Host] = field(default_factory=list)

@@ -78,6 +78,15 @@ def wants_node_ports(svc: Service) -> bool:
     return svc.type in ("NodePort", "LoadBalancer")
 
 
+def wants_health_check(svc: Service) -> bool:
+    """A LoadBalancer with externalTrafficPolicy Local: the cloud asks each node's kube-proxy
+    on spec.healthCheckNodePort whether it has a local endpoint."""
+    return svc.type == "LoadBalancer" and svc.external_traffic_policy == "Local"
+
+
+_HEALTH_CHECK = ServicePort(0, name="health-check")     # what its allocation hashes
+
+
 # --- what is in use ---------------------------------------------------------------
 
 def _holder(svc: Service) -> str:
@@ -103,6 +112,8 @@ class Taken:
         for p in svc.ports:
             if p.node_port:
                 self.node_ports.setdefault(p.node_port, []).append(holder)
+        if svc.health_check_node_port:
+            self.node_ports.setdefault(svc.health_check_node_port, []).append(holder)
         if svc.load_balancer_ip:
             self.lb_ips.setdefault(svc.load_balancer_ip, []).append(holder)
 
@@ -208,6 +219,10 @@ def admit(cluster: Cluster, svc: Service, taken: Taken | None = None) -> Service
             if not port.node_port:
                 port.node_port = allocate_node_port(out.namespace, out.name, port, taken.node_ports)
                 taken.node_ports.setdefault(port.node_port, []).append(holder)
+    if wants_health_check(out) and not out.health_check_node_port:
+        # the API server gives it one from the node-port range, as it gives node ports
+        out.health_check_node_port = allocate_node_port(out.namespace, out.name, _HEALTH_CHECK, taken.node_ports)
+        taken.node_ports.setdefault(out.health_check_node_port, []).append(holder)
     return out
 
 
@@ -252,7 +267,7 @@ def validate_service(cluster: Cluster, svc: Service, taken: Taken | None = None)
     _check_ports(cluster, svc, taken)
     _check_selector(svc)
     _check_affinity(svc)
-    _check_traffic_policy(svc)
+    _check_traffic_policy(svc, taken)
     _check_external_ips(svc)
     _check_lb_ip(cluster, svc, taken)
 
@@ -368,7 +383,28 @@ def _check_affinity(svc: Service) -> None:
               f"{timeout!r} must be 1-{MAX_AFFINITY_TIMEOUT} seconds")
 
 
-def _check_traffic_policy(svc: Service) -> None:
+def _check_traffic_policy(svc: Service, taken: Taken) -> None:
+    if svc.internal_traffic_policy not in TRAFFIC_POLICIES:
+        _fail(svc, "spec.internalTrafficPolicy", f"{svc.internal_traffic_policy!r} is not one of "
+                                                 f"{', '.join(TRAFFIC_POLICIES)}")
+    for i, cidr in enumerate(svc.load_balancer_source_ranges):
+        try:
+            ip_network(cidr, strict=False)
+        except ValueError:
+            _fail(svc, f"spec.loadBalancerSourceRanges[{i}]", f"{cidr!r} is not a CIDR (a.b.c.d/n)")
+    hc = svc.health_check_node_port
+    if hc:
+        if not wants_health_check(svc):
+            _fail(svc, "spec.healthCheckNodePort", "may only be set for type LoadBalancer with "
+                                                   "externalTrafficPolicy Local")
+        if not _is_int(hc) or hc not in NODE_PORTS:
+            _fail(svc, "spec.healthCheckNodePort", f"{hc!r} is outside the NodePort range "
+                                                   f"{NODE_PORTS.start}-{NODE_PORTS.stop - 1}")
+        holder = taken.other(taken.node_ports, hc, svc)
+        if holder:
+            _fail(svc, "spec.healthCheckNodePort", f"{hc} is already allocated to service {holder}")
+        if any(p.node_port == hc for p in svc.ports):
+            _fail(svc, "spec.healthCheckNodePort", f"{hc} is already used by one of spec.ports' nodePort")
     policy = svc.external_traffic_policy
     if policy not in TRAFFIC_POLICIES:
         _fail(svc, "spec.externalTrafficPolicy", f"{policy!r} is not one of {', '.join(TRAFFIC_POLICIES)}")

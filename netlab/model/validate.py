@@ -163,6 +163,7 @@ def _check(c: Cluster) -> None:
     if c.probability_decimals not in (5, 10):
         raise ModelError(f"cluster.probabilityDecimals: {c.probability_decimals!r} must be 5 (the walk-through's "
                          "kube-proxy) or 10 (kube-proxy 1.17 and later)")
+    check_proxy(c.proxy_mode, c.iptables_backend, "cluster.proxyMode", "cluster.iptablesBackend")
     if c.dns_upstream is not None:
         host, _, port = c.dns_upstream.partition(":")
         _ip(host, "cluster.dnsUpstream")
@@ -170,6 +171,19 @@ def _check(c: Cluster) -> None:
             raise ModelError(f"cluster.dnsUpstream: {c.dns_upstream!r}: the port must be 1-65535")
     validate_services(c)
     _check_objects(c)
+
+
+PROXY_MODES = {"iptables-seed": "the walk-through's iptables proxier (2018)",
+               "iptables": "today's iptables proxier", "nftables": "today's nftables proxier"}
+IPTABLES_BACKENDS = ("legacy", "nft")
+
+
+def check_proxy(mode: str, backend: str, mode_field: str = "proxy mode",
+                backend_field: str = "iptables backend") -> None:
+    if mode not in PROXY_MODES:
+        raise ModelError(f"{mode_field}: {mode!r} is not one of {', '.join(PROXY_MODES)}")
+    if backend not in IPTABLES_BACKENDS:
+        raise ModelError(f"{backend_field}: {backend!r} is not one of {', '.join(IPTABLES_BACKENDS)}")
 
 
 def _check_objects(c: Cluster) -> None:

@@ -393,9 +393,9 @@ def test_conflicts_and_missing_objects(server):
 def test_dry_runs_answer_the_object_and_change_nothing(server, lab):
     before = lab.state()
     code, body, warnings = _write(server, "POST", "/api/v1/namespaces/default/services?dryRun=All",
-                                  {**SVC, "spec": {**SVC["spec"], "healthCheckNodePort": 1}})
+                                  {**SVC, "spec": {**SVC["spec"], "publishNotReadyAddresses": True}})
     assert code == 201 and body["spec"]["clusterIP"].startswith("10.254.")      # allocated, as it would be
-    assert "spec.healthCheckNodePort is not implemented by netlab" in warnings
+    assert "spec.publishNotReadyAddresses is not implemented by netlab" in warnings
     code, body, _ = _write(server, "PATCH", "/apis/apps/v1/namespaces/default/deployments/data-product?dryRun=All",
                            {"metadata": {"labels": {"tier": "data"}}}, "application/strategic-merge-patch+json")
     assert code == 200 and body["metadata"]["labels"] == {"app": "data-product", "tier": "data"}

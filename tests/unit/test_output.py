@@ -487,7 +487,7 @@ def test_node_object_whole():
 def test_service_object_whole():
     svc = _svc(type="LoadBalancer", load_balancer_ip="192.168.0.240", external_ips=["192.168.0.9"],
                labels={"tier": "front"}, session_affinity="ClientIP", external_traffic_policy="Local", created=NOW,
-               ports=[ServicePort(80, "http", "TCP", 8080, node_port=30080), ServicePort(53, "", "UDP")])
+               health_check_node_port=32000, load_balancer_source_ranges=["192.168.0.0/24"], ports=[ServicePort(80, "http", "TCP", 8080, node_port=30080), ServicePort(53, "", "UDP")])
     assert output.service_object(svc, 0.0) == {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web", "namespace": "default", "labels": {"tier": "front"},
@@ -496,7 +496,9 @@ def test_service_object_whole():
                  "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080, "nodePort": 30080},
                            {"protocol": "UDP", "port": 53, "targetPort": 53}],
                  "sessionAffinity": "ClientIP", "clusterIP": "10.254.1.1", "selector": {"app": "web"},
-                 "externalTrafficPolicy": "Local", "externalIPs": ["192.168.0.9"]},
+                 "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000,
+                 "loadBalancerSourceRanges": ["192.168.0.0/24"], "internalTrafficPolicy": "Cluster",
+                 "externalIPs": ["192.168.0.9"]},
         "status": {"loadBalancer": {"ingress": [{"ip": "192.168.0.240"}]}}}
     alias = Service("search", "default", type="ExternalName", external_name="www.example.com")
     assert output.service_object(alias, NOW) == {
