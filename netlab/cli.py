@@ -764,6 +764,65 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_proxy(args) -> int:
+    from netlab.model.validate import PROXY_MODES
+    if args.action == "show":
+        c = _record(args).cluster()
+        _say(f"{c.proxy_mode}\t{PROXY_MODES[c.proxy_mode]}, on {c.iptables_backend} iptables")
+        return 0
+    if not args.mode:
+        raise NetlabError(f"proxy set: give the flavour: {' | '.join(PROXY_MODES)}")
+    lab = _lab(args)
+    was = lab.cluster().proxy_mode
+    t = time.monotonic()
+    lab.update(lambda c: setattr(c, "proxy_mode", args.mode), warn=_warn)
+    _say(f"netlab: lab {lab.name!r}: kube-proxy {was} -> {args.mode} on every node "
+         f"in {time.monotonic() - t:.2f}s" + (" (unchanged)" if was == args.mode else ""))
+    return 0
+
+
+def cmd_render(args) -> int:
+    """kube-proxy's output for manifests, without a lab (and without root)."""
+    from netlab.kube_proxy import view
+    from netlab.model import manifests, yamlio
+    objects = [(f"{yamlio.name(f)}: document {i}", doc) for f in manifests.files(args.file)
+               for i, doc in enumerate(yamlio.read(f, all_documents=True), 1)]
+    ports = view.from_objects(objects)
+    node = view.NodeConfig(args.node_name, tuple(args.node_ip), pod_cidr=args.pod_cidr,
+                           cluster_cidr=args.cluster_cidr, localhost_nodeports=args.localhost_nodeports,
+                           masquerade_bit=args.masquerade_bit,
+                           node_port_addresses=tuple(args.nodeport_addresses or ()))
+    if args.flavour == "iptables":
+        from netlab.kube_proxy import iptables_current
+        sys.stdout.write(iptables_current.restore_text(iptables_current.build(ports, node)))
+    else:
+        from netlab.kube_proxy import nftables
+        sys.stdout.write(nftables.full_text(nftables.build(ports, node)))
+    return 0
+
+
+def _cidr(text: str) -> str:
+    from ipaddress import ip_network
+    try:
+        return str(ip_network(text, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a CIDR (a.b.c.d/n)") from None
+
+
+def _ipv4(text: str) -> str:
+    from ipaddress import IPv4Address
+    try:
+        return str(IPv4Address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address") from None
+
+
+def _bit(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 31:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a bit number 0-31")
+    return int(text)
+
+
 # ---- the parser -------------------------------------------------------------------
 
 def count(text: str) -> int:
@@ -930,6 +989,36 @@ def parser() -> Parser:
                     help="instead, add the lab's context to your own kubeconfig (FILE, default: $KUBECONFIG's "
                          "first file or ~/.kube/config) and make it current")
 
+    px = cmd("proxy", cmd_proxy, "show kube-proxy's flavour, or switch every node to another (the old "
+             "flavour's rules and tables go, as kube-proxy's cleanup of other modes does)")
+    px.add_argument("action", choices=("show", "set"))
+    px.add_argument("mode", nargs="?", choices=("iptables-seed", "iptables", "nftables"),
+                    help="for set: iptables-seed (the walk-through's), iptables or nftables (today's)")
+
+    rd = sub.add_parser("render", help="print what kube-proxy hands the kernel for some manifests, without a lab "
+                        "and without root", description="print, without a lab and without root, exactly what "
+                        "kube-proxy's proxier would hand to iptables-restore (or nft -f) on one node for the "
+                        "Services and EndpointSlices of some manifests, taken as kube-proxy receives them (no "
+                        "defaulting, no allocation)")
+    rd.set_defaults(fn=cmd_render, needs_root=False)
+    rd.add_argument("component", choices=("kube-proxy",))
+    rd.add_argument("--flavour", choices=("iptables", "nftables"), default="iptables",
+                    help="today's iptables proxier (default) or its nftables proxier")
+    rd.add_argument("-f", "--file", required=True, help="manifests: a file, a directory or - for standard input")
+    rd.add_argument("--node-name", required=True, help="the node kube-proxy runs on (its local endpoints)")
+    rd.add_argument("--node-ip", required=True, action="append", type=_ipv4, metavar="IP",
+                    help="the node's address (repeat for more; the first is its primary IP)")
+    rd.add_argument("--pod-cidr", type=_cidr, metavar="CIDR",
+                    help="the node's pod range: traffic from it is the cluster's own (--detect-local-mode=NodeCIDR)")
+    rd.add_argument("--cluster-cidr", type=_cidr, metavar="CIDR",
+                    help="the cluster's pod range, if no --pod-cidr (--detect-local-mode=ClusterCIDR)")
+    rd.add_argument("--localhost-nodeports", action=argparse.BooleanOptionalAction, default=True,
+                    help="iptables: NodePorts answer on 127.0.0.1 too (kube-proxy's default: yes)")
+    rd.add_argument("--masquerade-bit", type=_bit, default=14, metavar="N",
+                    help="the fwmark bit of packets to masquerade (default: 14, mark 0x4000)")
+    rd.add_argument("--nodeport-addresses", action="append", type=_cidr, metavar="CIDR",
+                    help="NodePorts only on the node's addresses in CIDR (repeatable; default: every address)")
+
     gr = cmd("graph", cmd_graph, "draw the lab as the walk-through's figure 2: nodes, pods, docker0, flannel.1 "
              "(VXLAN), the underlay and Services (DOT on standard output without -o)")
     gr.add_argument("-o", "--output", metavar="FILE",
@@ -946,7 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.cmd == "exec" and args.command[:1] == ["--"]:
         args.command = args.command[1:]
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and getattr(args, "needs_root", True):
         _err("netlab: must be run as root: it creates network namespaces, links and iptables rules "
              "(try: sudo netlab ...)")
         return 1

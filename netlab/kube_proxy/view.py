@@ -124,24 +124,33 @@ def node_configs(c: Cluster) -> list[NodeConfig]:
 
 # --- from manifests, as the API server hands them over ------------------------------------
 
-def from_objects(objects: list[dict], where: str = "") -> list[ServicePort]:
-    """Service and EndpointSlice documents (other kinds ignored) -> service ports, in the
-    order the Services come. Nothing is defaulted beyond what kube-proxy itself assumes for
-    an unset field; a field of the wrong type is one ModelError naming document and field."""
+def from_objects(objects: list[tuple[str, dict]]) -> list[ServicePort]:
+    """(where, document) pairs -> the Services' ports, in the order the Services come; their
+    endpoints from the EndpointSlices (other kinds are ignored; a List's items count). Nothing
+    is defaulted beyond what kube-proxy itself assumes for an unset field; a field of the
+    wrong type is one ModelError naming the document and the field."""
     services, slices = [], []
-    for i, doc in enumerate(objects):
-        kind = doc.get("kind") if isinstance(doc, dict) else None
+    for where, doc in _items(objects):
+        kind = doc.get("kind")
         if kind == "Service":
-            services.append((i, doc))
+            services.append(_Doc(doc, f"{where} (Service)"))
         elif kind == "EndpointSlice":
-            slices.append((i, doc))
+            slices.append(_Doc(doc, f"{where} (EndpointSlice)"))
     endpoints: dict[tuple[str, str], dict[tuple[str, str], dict[str, Endpoint]]] = {}
-    for i, doc in slices:
-        _slice(_Doc(doc, f"{where}document {i + 1} (EndpointSlice)"), endpoints)
+    for d in slices:
+        _slice(d, endpoints)
     out = []
-    for i, doc in services:
-        out += _service(_Doc(doc, f"{where}document {i + 1} (Service)"), endpoints)
+    for d in services:
+        out += _service(d, endpoints)
     return out
+
+
+def _items(objects):
+    for where, doc in objects:
+        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            yield from ((f"{where}: items[{i}]", x) for i, x in enumerate(doc["items"]) if isinstance(x, dict))
+        elif isinstance(doc, dict):
+            yield where, doc
 
 
 class _Doc:
