@@ -427,17 +427,12 @@ def _proxy_line(old: ProxyState | None, new: ProxyState) -> str | None:
             f"nodeEligible {str(new.node_eligible).lower()}")
 
 
-def _apply(server: HealthCheckServer, state: State, old_proxy: ProxyState | None) -> None:
-    """Apply `state`, logging each change; BindError still propagates, after its lines."""
+def _update(server: HealthCheckServer, services: Services) -> tuple[list[str], BindError | None]:
+    """update(), with what it did even when a port could not be opened."""
     try:
-        lines = server.update(state.services)
+        return server.update(services), None
     except BindError as e:
-        lines = e.changes       # type: ignore[attr-defined]
-        raise
-    finally:
-        server.set_proxy(state.proxy)
-        for line in lines + [x for x in [_proxy_line(old_proxy, state.proxy)] if x]:
-            _log(line)
+        return e.changes, e     # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -457,15 +452,19 @@ def main(argv: list[str] | None = None) -> int:
     except StateError as e:
         _log(str(e))
         return 1
-    server: HealthCheckServer | None = None
     try:
         server = HealthCheckServer(args.bind, args.proxy_port, args.health_timeout)
-        _apply(server, state, None)
     except BindError as e:
         _log(str(e))
-        if server is not None:
-            server.close()
         return 1
+    lines, failed = _update(server, state.services)
+    if failed is not None:      # one line, the failure: nothing stays open
+        server.close()
+        _log(str(failed))
+        return 1
+    server.set_proxy(state.proxy)
+    for line in lines + [x for x in [_proxy_line(None, state.proxy)] if x]:
+        _log(line)
     _log(f"ready: proxy health on {args.bind}:{server.proxy_port}, {len(state.services)} service ports")
     while True:
         sig = signal.sigwait(wanted)
@@ -476,10 +475,12 @@ def main(argv: list[str] | None = None) -> int:
         except StateError as e:
             _log(f"reload: {e}; keeping the previous state")
             continue
-        try:
-            _apply(server, new, state.proxy)
-        except BindError as e:
-            _log(f"reload: {e}; trying again at the next reload")
+        lines, failed = _update(server, new.services)
+        server.set_proxy(new.proxy)
+        for line in lines + [x for x in [_proxy_line(state.proxy, new.proxy)] if x]:
+            _log(line)
+        if failed is not None:
+            _log(f"reload: {failed}; trying again at the next reload")
         state = new
     server.close()
     _log(f"stopped ({signal.Signals(sig).name})")
