@@ -2,7 +2,9 @@
 and the proxy's own /healthz and /livez.
 
 What v1.33 answers (pkg/proxy/healthcheck, service_health.go and proxy_health.go, with the
-schema of kubernetes#129271, new in v1.33):
+schema of kubernetes#129271, new in v1.33; read at service_health.go 124526cf,
+proxy_health.go 81810de6, which differs from v1.33's only in how it is given the Node, and
+healthcheck_test.go 898b9f80):
 
 - On a Service's spec.healthCheckNodePort, any method and any path: 200 when this node has
   local endpoints for the Service and the proxy is healthy, else 503. Headers Content-Type
@@ -18,7 +20,7 @@ schema of kubernetes#129271, new in v1.33):
   healthy answer reports lastUpdated as the current time, as kube-proxy does for old
   clients. Any other path is Go's 404.
 
-Pure: service_answer, proxy_healthy, proxy_answer, parse_state, changes.
+Pure: service_answer, proxy_healthy, proxy_answer, go_time, parse_state, changes.
 HealthCheckServer holds every listener of one process; update() opens, closes and
 changes them in place.
 
@@ -36,7 +38,8 @@ reads half a file):
      "nodeEligible": true}            # optional, default true
 
 It reads FILE at start, and again on SIGHUP: send SIGHUP after rewriting FILE, and only
-once the process is ready (its proxy port answers), as before that SIGHUP kills it. It logs
+once the process is ready (its "ready:" line, or its proxy port answers): before
+that, SIGHUP kills it. It logs
 one line per change to stderr. SIGTERM (or SIGINT) closes every socket and exits 0. At
 start, a bad FILE or a port that cannot be bound is one line on stderr and exit status 1;
 on a reload a bad FILE keeps the previous state and a port that cannot be bound is left
@@ -229,10 +232,11 @@ def changes(old: Services, new: Services) -> list[str]:
 # --- the listeners --------------------------------------------------------------------------
 
 class BindError(OSError):
-    """Ports that could not be opened: {port: (what it was for, the error)}."""
+    """Ports that could not be opened: {port: (what it was for, the error)}; `changes`:
+    what the update that raised it did all the same."""
 
-    def __init__(self, bind: str, failures: dict[int, tuple[str, OSError]]):
-        self.failures = failures
+    def __init__(self, bind: str, failures: dict[int, tuple[str, OSError]], changes: list[str] | None = None):
+        self.failures, self.changes = failures, changes or []
         super().__init__("; ".join(f"cannot listen on {bind}:{port} ({what}): {err.strerror or err}"
                                    for port, (what, err) in sorted(failures.items())))
 
@@ -398,9 +402,7 @@ class HealthCheckServer:
                 self._services[port] = service
             done = changes(before, self._services)
         if failures:
-            err = BindError(self.bind, failures)
-            err.changes = done      # type: ignore[attr-defined]
-            raise err
+            raise BindError(self.bind, failures, done)
         return done
 
     def close(self) -> None:
@@ -432,7 +434,7 @@ def _update(server: HealthCheckServer, services: Services) -> tuple[list[str], B
     try:
         return server.update(services), None
     except BindError as e:
-        return e.changes, e     # type: ignore[attr-defined]
+        return e.changes, e
 
 
 def main(argv: list[str] | None = None) -> int:
