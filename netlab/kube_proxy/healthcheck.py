@@ -38,12 +38,12 @@ reads half a file):
      "nodeEligible": true}            # optional, default true
 
 It reads FILE at start, and again on SIGHUP: send SIGHUP after rewriting FILE, and only
-once the process is ready (its "ready:" line, or its proxy port answers): before
-that, SIGHUP kills it. It logs
-one line per change to stderr. SIGTERM (or SIGINT) closes every socket and exits 0. At
-start, a bad FILE or a port that cannot be bound is one line on stderr and exit status 1;
-on a reload a bad FILE keeps the previous state and a port that cannot be bound is left
-closed and tried again at the next reload (kube-proxy keeps running too), each one line.
+once the process is ready (its "ready:" line, or its proxy port answers): before that,
+SIGHUP kills it. It logs one line per change to stderr. SIGTERM (or SIGINT) closes every
+socket and exits 0. At start, a bad FILE or a port that cannot be bound is one line on
+stderr and exit status 1; on a reload a bad FILE keeps the previous state and a port that
+cannot be bound is left closed and tried again at the next reload (kube-proxy keeps
+running too), each one line.
 """
 from __future__ import annotations
 
