@@ -2,7 +2,10 @@
 
 - LoadBalancer services: the `lb` host on the underlay takes each service's external
   IP (from the pool 192.168.0.200-250) and spreads connections over every node's
-  NodePort, masquerading as cloud load balancers without proxy protocol do.
+  NodePort, masquerading as cloud load balancers without proxy protocol do. For
+  externalTrafficPolicy Local, only over the nodes whose health check (kube-proxy's,
+  on healthCheckNodePort) passes: those with a ready endpoint of the service; over
+  every node again when none passes, as cloud load balancers do.
 - externalIPs: the first node holds those on the underlay's subnet as /32 addresses,
   so it answers ARP for them (as a layer-2 speaker such as MetalLB does; proxy ARP
   does not answer for on-link addresses), and the router sends the others to it, as a
@@ -35,8 +38,9 @@ def lb_rules(c: Cluster) -> str:
              ":POSTROUTING ACCEPT [0:0]", f":{CHAIN} - [0:0]",
              f"-A PREROUTING -j {CHAIN}",
              "-A POSTROUTING -m conntrack --ctstate DNAT -j MASQUERADE"]
-    nodes = sorted(c.nodes, key=lambda n: n.name)
+    every = sorted(c.nodes, key=lambda n: n.name)
     for svc in lb_services(c):
+        nodes = healthy(c, svc, every)
         for port in svc.ports:
             if not port.node_port:
                 continue
@@ -48,6 +52,15 @@ def lb_rules(c: Cluster) -> str:
                 lines.append(f"{match}{pick} -j DNAT --to-destination {node.ip}:{port.node_port}")
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
+
+
+def healthy(c: Cluster, svc, nodes):
+    """The nodes a load balancer sends `svc`'s connections to (see the module's docstring)."""
+    if svc.external_traffic_policy != "Local":
+        return nodes
+    ep = next((e for e in c.endpoints if (e.namespace, e.name) == (svc.namespace, svc.name)), None)
+    local = {a.node for a in ep.addresses if a.ready} if ep else set()
+    return [n for n in nodes if n.name in local] or nodes
 
 
 def _external_ips(c: Cluster) -> set[str]:

@@ -6,6 +6,7 @@ change since the last sync is not written again."""
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from netlab import cloud, layout, plumbing
@@ -26,6 +27,7 @@ class Dataplane:
         """Every node's rules side by side (an iptables-restore each); returns, per node, how
         many chains changed."""
         stale = self._stale_udp(c)
+        from netlab.kube_proxy import healthcheck     # (its HTTP server: not for every CLI start)
         proxies = flavours.desired(c)
         policies = policy_rules.build_nodes(c, [n.name for n in c.nodes])
         ipt = iptables_of(self.kernel, c.iptables_backend)
@@ -43,6 +45,7 @@ class Dataplane:
             changed = proxier.sync(ns, ruleset, self.dir.path / f"kube-proxy-{n.name}.json", ipt)
             changed += proxier.sync_nft(ns, proxy.nft, self.dir.path / f"kube-proxy-nft-{n.name}.pickle",
                                         self.kernel.nft)
+            healthcheck.write_state(self.dir.proxy_health(n.name), proxy.health or {}, time.time())
             self.kernel.ipset.restore(ns, after)
             ipsets.store(sets, policy.sets)
             if stale:

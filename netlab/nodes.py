@@ -17,6 +17,7 @@ from netlab.runtime import Runtime
 from netlab.state import Ledger, why_down
 
 AGENT_READY_TIMEOUT = 10.0
+HEALTH_WATCH = 0.1     # how often kube-proxy's health server looks for a new state file (s)
 
 
 class Nodes:
@@ -70,13 +71,14 @@ class Nodes:
         """A node removed: its lease withdrawn (the other agents drop its entries), its agents
         stopped, its namespace and its pods' gone, its port off the underlay."""
         Store(self.dir.leases).delete(node.pod_cidr)
-        agents = [self.ledger.pop_proc(f"{agent}-{node.name}") for agent in ("kubelet", "flanneld")]
+        agents = [self.ledger.pop_proc(f"{agent}-{node.name}") for agent in ("kubelet", "kube-proxy", "flanneld")]
         self.kernel.stop([a for a in agents if a])
         gone = [layout.node_ns(c.name, node.name)] + pods_ns
         self.kernel.kill_in(gone)
         self.kernel.remove_namespaces(gone)
         self.ledger.drop_namespaces(gone)
         (self.dir.path / f"flanneld-{node.name}.ready").unlink(missing_ok=True)
+        self.dir.proxy_health(node.name).unlink(missing_ok=True)
         self.kernel.run_in(layout.host_ns(c.name, layout.UNDERLAY), plumbing.unplug_member,
                            underlay.port_name(node.name))
 
@@ -115,8 +117,18 @@ class Nodes:
                 time.sleep(0.005)
 
     def start_kubelets(self, c: Cluster, nodes: list[Node]) -> None:
-        """The kubelet per node: restarts pods' processes, probes their readiness. Started
-        once the pods are up: on two cores, its start-up would only slow theirs."""
+        """The kubelet per node: restarts pods' processes, probes their readiness; and
+        kube-proxy's health servers. Started once the pods are up: on two cores, their
+        start-up would only slow the pods'."""
+        from netlab.kube_proxy.healthcheck import write_state
+        for n in nodes:     # the dataplane's sync writes it; the server reads it at start
+            path = self.dir.proxy_health(n.name)
+            if not path.exists():
+                write_state(path, {}, None)
+        health = [["netlab-kube-proxy-health", "--state", str(self.dir.proxy_health(n.name)), "--watch",
+                   str(HEALTH_WATCH)] for n in nodes]
         self._start([self.runtime.supervised(f"kubelet-{n.name}", ["netlab-kubelet", "--lab", self.ledger.dir.name,
                                                               "--node", n.name], layout.node_ns(c.name, n.name))
-                     for n in nodes])
+                     for n in nodes]
+                    + [self.runtime.supervised(f"kube-proxy-{n.name}", argv, layout.node_ns(c.name, n.name))
+                       for n, argv in zip(nodes, health)])

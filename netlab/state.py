@@ -52,6 +52,11 @@ class LabDir:
         """A pod's own files (volumes, the ingress's nginx): each pod's user owns its own."""
         return self.path / "pods" / layout.fit(f"{namespace}_{name}")
 
+    def proxy_health(self, node: str) -> Path:
+        """What kube-proxy's health servers on `node` answer (netlab.kube_proxy.healthcheck's
+        state file, written by every dataplane sync)."""
+        return self.path / f"kube-proxy-health-{node}.json"
+
     def agent_status(self, name: str) -> Path:
         """What netlab-supervise says of the program it keeps running (see netlab.apps.supervise)."""
         return self.path / layout.fit(name.replace("/", "_") + ".status")

@@ -17,4 +17,5 @@ PROGRAMS = {
     "netlab-flanneld": "netlab.flannel.agent:main",
     "netlab-kubelet": "netlab.kubelet:main",
     "netlab-apiserver": "netlab.api.server:main",
+    "netlab-kube-proxy-health": "netlab.kube_proxy.healthcheck:main",
 }

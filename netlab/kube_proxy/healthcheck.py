@@ -213,6 +213,17 @@ def read_state(path: Path) -> State:
         raise StateError(f"{path}: {e}") from None
 
 
+def write_state(path: Path, services: Services, last_updated: float | None) -> None:
+    """The state file for the program (read_state's inverse), whole or not at all: a reload
+    never reads half a file."""
+    doc = {"services": {str(port): {"namespace": ns, "name": name, "localEndpoints": count}
+                        for port, (ns, name, count) in sorted(services.items())},
+           "lastUpdated": last_updated}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc))
+    tmp.replace(path)
+
+
 def changes(old: Services, new: Services) -> list[str]:
     """One line per port opened, closed or changed, in port order."""
     lines = []
@@ -437,6 +448,15 @@ def _update(server: HealthCheckServer, services: Services) -> tuple[list[str], B
         return e.changes, e
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """What tells a rewritten FILE (renamed over: a new inode) from the one read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m netlab.kube_proxy.healthcheck",
                                 description="kube-proxy's health-check servers, from a state file")
@@ -445,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--proxy-port", type=int, default=PROXY_PORT, help="the proxy's /healthz and /livez port")
     p.add_argument("--health-timeout", type=float, default=HEALTH_TIMEOUT,
                    help="seconds a change may wait for a sync before the proxy is unhealthy")
+    p.add_argument("--watch", type=float, default=0, metavar="SECONDS",
+                   help="also reload when FILE changes, looking every SECONDS (default 0: on SIGHUP only); "
+                        "for a supervised process, whose supervisor would not pass SIGHUP on")
     args = p.parse_args(argv)
     # before any thread starts, so that every thread inherits the mask: sigwait() gets them
     wanted = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}
@@ -468,10 +491,18 @@ def main(argv: list[str] | None = None) -> int:
     for line in lines + [x for x in [_proxy_line(None, state.proxy)] if x]:
         _log(line)
     _log(f"ready: proxy health on {args.bind}:{server.proxy_port}, {len(state.services)} service ports")
+    seen = _stamp(args.state)
     while True:
-        sig = signal.sigwait(wanted)
+        if args.watch:
+            info = signal.sigtimedwait(wanted, args.watch)
+            sig = info.si_signo if info is not None else signal.SIGHUP
+            if info is None and _stamp(args.state) == seen:
+                continue
+        else:
+            sig = signal.sigwait(wanted)
         if sig != signal.SIGHUP:
             break
+        seen = _stamp(args.state)
         try:
             new = read_state(args.state)
         except StateError as e:

@@ -305,9 +305,9 @@ def write_state(path, services: dict, **proxy):
 class Program:
     """The program as a subprocess; its stderr lines are collected as they come."""
 
-    def __init__(self, state, proxy_port: int):
+    def __init__(self, state, proxy_port: int, *extra: str):
         self.proc = subprocess.Popen([sys.executable, "-m", "netlab.kube_proxy.healthcheck", "--state", str(state),
-                                      "--bind", "127.0.0.1", "--proxy-port", str(proxy_port)],
+                                      "--bind", "127.0.0.1", "--proxy-port", str(proxy_port), *extra],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -329,8 +329,8 @@ class Program:
 
 
 @contextlib.contextmanager
-def running(state, proxy_port: int):
-    program = Program(state, proxy_port)
+def running(state, proxy_port: int, *extra: str):
+    program = Program(state, proxy_port, *extra)
     try:
         yield program
     finally:
@@ -379,6 +379,21 @@ def test_the_program_serves_its_state_file_reloads_on_sighup_and_ends_on_sigterm
     assert f"close {p2} default/db" in lines and f"open {p3} other/lb: 1 local endpoints" in lines
     assert f"close {p1} default/web" in lines
     assert lines[-1] == "stopped (SIGTERM)"
+
+
+def test_with_watch_a_rewritten_file_is_read_without_a_signal(tmp_path):
+    """How netlab runs it: under netlab-supervise, which passes no SIGHUP on."""
+    state = tmp_path / "healthcheck.json"
+    proxy, port = free_ports(2)
+    write_state(state, {port: ("a", "b", 1)})
+    with running(state, proxy, "--watch", "0.05") as program:
+        program.wait_line(r"^ready: ")
+        assert answer_of(port) == (200, 1)
+        write_state(state, {port: ("a", "b", 0)})
+        wait_for(lambda: answer_of(port) == (503, 0), "the rewritten file read")
+        assert f"change {port} a/b: 1 -> a/b: 0 local endpoints" in program.lines
+        program.proc.send_signal(signal.SIGTERM)
+        assert program.end() == 0
 
 
 def test_a_bad_file_at_a_reload_is_one_line_and_the_previous_state_stays(tmp_path):

@@ -1,0 +1,182 @@
+"""The Service behaviour suite, run on each kube-proxy flavour (iptables-seed, today's
+iptables and today's nftables proxier): what a user sees connecting to Services, whatever
+dataplane carries them. One lab per flavour, shared by its tests; they only read it, but
+for the churn test, which leaves it as it found it."""
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from netlab import layout
+from netlab.lab import Lab
+from netlab.model import manifests, store
+from netlab.model.seed import seed_cluster
+from netlab.state import LabDir
+
+from helpers import connect, leftovers, netlab, pod_ns, sh, tool, unique
+
+FLAVOURS = ("iptables-seed", "iptables", "nftables")
+DP = "10.254.116.224:50051"
+DP_PODS = {"data-product-6664c6dcb9-4zk27", "data-product-6664c6dcb9-7bn7p", "data-product-6664c6dcb9-tkmms"}
+CLIENT_POD = "business-manager-666f454f7f-7l86b"        # on node1
+EXTRA = """
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, labels: {app: solo}}
+spec:
+  nodeName: node2
+  containers: [{name: web, command: [netlab-whoami, --port, "8080"], ports: [{containerPort: 8080, name: http}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: solo-local}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: solo}
+  ports: [{name: http, port: 80, targetPort: http, nodePort: 30080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: solo}
+spec:
+  selector: {app: solo}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: data-product}
+  sessionAffinity: ClientIP
+  ports: [{name: grpc, port: 9000, targetPort: 50051}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: shop}
+spec:
+  type: LoadBalancer
+  selector: {app: data-product}
+  ports: [{name: grpc, port: 80, targetPort: 50051}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  type: NodePort
+  selector: {app: nobody-has-this-label}
+  ports: [{name: http, port: 80, nodePort: 30555}]
+"""
+
+
+@pytest.fixture(scope="module", params=FLAVOURS)
+def lab(request, tmp_path_factory):
+    name = unique("f")
+    path = tmp_path_factory.mktemp("flavour") / "extra.yaml"
+    path.write_text(EXTRA)
+    c = seed_cluster(name, time.time())
+    c.proxy_mode = request.param
+    store.apply(c, manifests.load(path))
+    lab = Lab.up(c)
+    try:
+        yield lab
+    finally:
+        if LabDir(name).exists():
+            lab.down()
+        assert leftovers(name) == []
+
+
+def _svc(lab, name):
+    return next(s for s in lab.cluster().services if s.name == name)
+
+
+def _client(lab):
+    return layout.host_ns(lab.name, "client")
+
+
+def test_the_flavour_is_the_one_asked_for_and_its_dataplane_alone_is_there(lab):
+    mode = lab.cluster().proxy_mode
+    assert netlab("proxy", "show", "--name", lab.name).stdout.startswith(mode + "\t")
+    for node in ("node1", "node2"):
+        ns = layout.node_ns(lab.name, node)
+        saved = sh(ns, "iptables-legacy-save").stdout
+        tables = sh(ns, "nft", "list", "tables").stdout
+        if mode == "nftables":
+            assert "KUBE-" not in saved and "table ip kube-proxy" in tables
+        else:
+            assert "-j KUBE-SERVICES" in saved and "kube-proxy" not in tables
+        # the seed's KUBE-XLB chains, today's KUBE-SVL/KUBE-EXT ones: each flavour its own
+        assert (":KUBE-XLB-" in saved) == (mode == "iptables-seed")
+        assert (":KUBE-EXT-" in saved) == (mode == "iptables")
+
+
+def test_cluster_ip_spreads_300_connections_over_every_endpoint_on_both_nodes(lab):
+    r = connect(pod_ns(lab.cluster(), CLIENT_POD), DP, "--count", "300")
+    assert r["failed"] == 0 and set(r["by"]) == DP_PODS
+    assert min(r["by"].values()) >= 45, r["by"]         # each at least 15%
+
+
+def test_node_port_on_both_nodes_from_outside(lab):
+    for node_ip in ("192.168.0.21", "192.168.0.22"):
+        r = sh(_client(lab), "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", f"http://{node_ip}:30799/")
+        assert r.stdout == "404"                   # the ingress controller's default server
+
+
+def test_load_balancer_from_outside_reaches_several_endpoints(lab):
+    svc = _svc(lab, "shop")
+    r = connect(_client(lab), f"{svc.load_balancer_ip}:80", "--count", "30")
+    assert r["failed"] == 0 and set(r["by"]) <= DP_PODS and len(r["by"]) >= 2
+
+
+def test_local_policy_keeps_the_client_address_and_drops_where_no_endpoint(lab):
+    r = connect(_client(lab), "192.168.0.22:30080", "--count", "3", "--full")
+    assert r["ok"] == 3 and all(line.endswith("from 192.168.0.100") for line in r["by"]), r
+    r = connect(_client(lab), "192.168.0.21:30080", "--count", "1", "--timeout", "1")
+    assert r["failed"] == 1 and "timed out" in r["errors"][0]       # dropped, not refused
+
+
+def test_client_ip_affinity_pins_50_connections(lab):
+    r = connect(pod_ns(lab.cluster(), CLIENT_POD), f"{_svc(lab, 'sticky').cluster_ip}:9000", "--count", "50")
+    assert r["ok"] == 50 and len(r["by"]) == 1, r["by"]
+
+
+def test_hairpin_a_pod_reaches_itself_through_its_service_masqueraded(lab):
+    r = connect(pod_ns(lab.cluster(), "solo"), f"{_svc(lab, 'solo').cluster_ip}:80", "--count", "5", "--full")
+    assert r["ok"] == 5 and [line.split()[0] for line in r["by"]] == ["solo"]
+    assert all(line.endswith("from 172.30.9.1") for line in r["by"]), r["by"]     # node2's docker0
+
+
+def test_no_endpoints_is_refused_from_outside_and_from_a_pod(lab):
+    r = connect(_client(lab), "192.168.0.22:30555", "--count", "1", "--timeout", "5")
+    assert r["failed"] == 1 and "ConnectionRefusedError" in r["errors"][0], r
+    r = connect(pod_ns(lab.cluster(), CLIENT_POD), f"{_svc(lab, 'nobody').cluster_ip}:80", "--count", "1",
+                "--timeout", "5")
+    assert r["failed"] == 1 and "ConnectionRefusedError" in r["errors"][0], r
+
+
+def test_the_health_check_node_port_says_where_the_local_endpoint_is(lab):
+    port = _svc(lab, "solo-local").health_check_node_port
+    assert port
+    answers = {}
+    for node_ip in ("192.168.0.21", "192.168.0.22"):
+        r = sh(_client(lab), "curl", "-s", "-w", "\n%{http_code}", f"http://{node_ip}:{port}/healthz")
+        body, code = r.stdout.rsplit("\n", 1)
+        answers[node_ip] = (code, json.loads(body)["localEndpoints"], json.loads(body)["service"])
+    svc = {"namespace": "default", "name": "solo-local"}
+    assert answers == {"192.168.0.21": ("503", 0, svc), "192.168.0.22": ("200", 1, svc)}
+
+
+def test_scaling_3_1_5_3_twice_under_load_fails_no_connection(lab):
+    client = subprocess.Popen(["ip", "netns", "exec", pod_ns(lab.cluster(), CLIENT_POD), tool("netlab-connect"),
+                               DP, "--seconds", "300", "--interval", "0.002"], stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(2):
+            for n in (1, 5, 3):
+                netlab("scale", "deployment", "data-product", "--replicas", str(n), "--name", lab.name)
+    finally:
+        client.send_signal(signal.SIGTERM)
+        out = client.communicate(timeout=30)[0]
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["ok"] > 100 and r["failed"] == 0, r
