@@ -127,13 +127,14 @@ def trace(c: Cluster, src: Source, dst: Destination) -> Trace:
             hop.ok = False
             return _died(result, len(hops) - 1, "the name did not resolve", t0)
     assert ip is not None
-    saved = dict(zip(nodes, kern.in_parallel(kern.saved, [node_ns[n] for n in nodes])))
+    saved = dict(zip(nodes, kern.in_parallel(lambda ns: kern.saved(ns, c.iptables_backend),
+                                             [node_ns[n] for n in nodes])))
     loading.join()
     first = src.node if src.kind in ("pod", "node") else _receiving_node(c, ip)
     wanted = {n: _wanted(c, saved[n], n == first, src, dst, ip) for n in nodes}
 
     def read_counters(n: str) -> dict:
-        return kern.counters(node_ns[n], wanted[n])
+        return kern.counters(node_ns[n], wanted[n], c.iptables_backend)
     before = dict(zip(nodes, kern.in_parallel(read_counters, nodes)))
     sport, outcome, answer = kern.request(src.netns, dst, ip)
     after = dict(zip(nodes, kern.in_parallel(read_counters, nodes)))

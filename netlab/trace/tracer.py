@@ -75,15 +75,33 @@ def _counters(wanted: dict[str, set[str] | None]) -> dict[str, dict[str, list[in
     return out
 
 
-def counters(ns: str, wanted: dict[str, set[str] | None]) -> dict[str, dict[str, list[int]]]:
+def counters(ns: str, wanted: dict[str, set[str] | None], backend: str = "legacy") -> dict[str, dict[str, list[int]]]:
     """(table -> chain -> packets per rule) of a node's chains `wanted` (table -> chain names,
-    None: all), through python-iptables."""
+    None: all), through python-iptables (legacy), or iptables-nft-save -c (nft)."""
+    if backend == "nft":
+        return saved_counters(saved(ns, backend, with_counters=True), wanted)
     return netns.run_in(ns, _counters, wanted)
 
 
-def saved(ns: str) -> str:
+def saved_counters(text: str, wanted: dict[str, set[str] | None]) -> dict[str, dict[str, list[int]]]:
+    """counters() from `iptables-save -c` text ("[packets:bytes] -A CHAIN ..." lines)."""
+    out: dict[str, dict[str, list[int]]] = {}
+    table = None
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith("[") and table in wanted:
+            count, _, rule = line.partition("] ")
+            chain = rule.split()[1]
+            chains = wanted[table]
+            if chains is None or chain in chains:
+                out.setdefault(table, {}).setdefault(chain, []).append(int(count[1:].split(":")[0]))
+    return out
+
+
+def saved(ns: str, backend: str = "legacy", with_counters: bool = False) -> str:
     from netlab.kernel import iptables
-    return iptables.save(ns)
+    return iptables.run_in(ns, [f"iptables-{backend}-save"] + (["-c"] if with_counters else []))
 
 
 def ipsets_of(ns: str) -> dict[str, list[str]]:

@@ -135,6 +135,25 @@ def matches(words: list[str], p: Packet) -> tuple[bool | None, list[str]]:
     return (None if chance else True), []
 
 
+def marked(mark: int, target: list[str]) -> int:
+    """The packet's mark after `-j MARK ...`: xt_MARK computes (mark & ~mask) ^ value, which
+    iptables-save prints as --set-xmark value/mask whatever the rule was written with."""
+    for option, how in (("--set-xmark", None), ("--set-mark", None), ("--or-mark", "or"), ("--xor-mark", "xor"),
+                        ("--and-mark", "and")):
+        if option in target:
+            value_text, _, mask_text = target[target.index(option) + 1].partition("/")
+            value = int(value_text, 16)
+            if how == "or":
+                return mark | value
+            if how == "xor":
+                return mark ^ value
+            if how == "and":
+                return mark & value
+            mask = int(mask_text, 16) if mask_text else 0xffffffff
+            return ((mark & ~mask) ^ value) if option == "--set-xmark" else ((mark & ~mask) | value)
+    return mark
+
+
 def walk(rules: dict[str, list[str]], chain: str, p: Packet, chosen: str | None = None,
          policy: str = "ACCEPT") -> Walk:
     """The packet through built-in `chain` of one table (rules from chains())."""
@@ -174,9 +193,7 @@ def _walk(rules, chain: str, p: Packet, chosen, result: Walk, depth: int) -> str
             continue                          # chance, and not the way the packet went
         result.steps.append(Step(chain, number, rule, name))
         if name == "MARK":
-            value, _, mask = target[target.index("--set-xmark") + 1].partition("/")
-            m = int(mask, 16)
-            p.mark = (p.mark & ~m) | int(value, 16)
+            p.mark = marked(p.mark, target)
         elif name == "DNAT":
             result.dnat = target[target.index("--to-destination") + 1]
             return "ACCEPT"

@@ -12,7 +12,7 @@ from netlab.kube_proxy.rules import render
 from netlab.model.control_plane import admit
 from netlab.model.endpoints import derive_endpoints
 from netlab.model.seed import seed_cluster
-from netlab.trace import report, target, walk
+from netlab.trace import report, target, tracer, walk
 from netlab.trace.tracer import Evidence, Hop, Trace
 
 BM = "business-manager-666f454f7f-7l86b"
@@ -137,3 +137,24 @@ def test_html_is_one_escaped_page():
     assert "query &lt;a&gt;" in page and "<a>" not in page.split("<script")[0].replace("<svg></svg>", "")
     assert '<details class="bad" open id="hop-2">' in page
     assert "http" not in page.split('<script type="application/json"')[0].lower().replace("https://", "")
+
+
+@pytest.mark.parametrize("mark, target, after", [
+    (0, ["-j", "MARK", "--set-xmark", "0x4000/0x4000"], 0x4000),      # the seed's KUBE-MARK-MASQ
+    (0x4001, ["-j", "MARK", "--set-xmark", "0x4000/0x0"], 0x0001),    # today's --xor-mark 0x4000, as saved
+    (0x0001, ["-j", "MARK", "--set-xmark", "0x4000/0x0"], 0x4001),
+    (0x0001, ["-j", "MARK", "--or-mark", "0x4000"], 0x4001),
+    (0x4001, ["-j", "MARK", "--xor-mark", "0x4000"], 0x0001),
+    (0xff, ["-j", "MARK", "--set-mark", "0x2/0xf"], 0xf2),
+])
+def test_a_mark_target_changes_the_mark_as_xt_mark_does(mark, target, after):
+    assert walk.marked(mark, target) == after
+
+
+def test_counters_come_from_iptables_save_c_on_the_nft_backend():
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SVC-X - [0:0]\n"
+            "[7:420] -A PREROUTING -j KUBE-SERVICES\n[3:180] -A KUBE-SVC-X -j KUBE-SEP-A\n"
+            "[0:0] -A KUBE-SVC-X -j KUBE-SEP-B\nCOMMIT\n*filter\n[9:1] -A FORWARD -j KUBE-FORWARD\nCOMMIT\n")
+    assert tracer.saved_counters(text, {"nat": {"KUBE-SVC-X"}}) == {"nat": {"KUBE-SVC-X": [3, 0]}}
+    assert tracer.saved_counters(text, {"nat": None, "filter": None}) == {
+        "nat": {"PREROUTING": [7], "KUBE-SVC-X": [3, 0]}, "filter": {"FORWARD": [9]}}
