@@ -29,11 +29,20 @@ def _base(readable: str) -> str:
 
 
 def service_base(namespace: str, name: str, protocol: str, port_name: str) -> str:
-    return _base(f"{namespace}/{name}/{protocol.lower()}/{port_name}")
+    return _base(service_readable(namespace, name, protocol, port_name))
 
 
 def endpoint_base(namespace: str, name: str, protocol: str, port_name: str, ip: str, port: int) -> str:
-    return _base(f"{namespace}/{name}/{protocol.lower()}/{port_name}__{ip.replace(':', '.')}/{port}")
+    return endpoint_base_in(service_readable(namespace, name, protocol, port_name), ip, port)
+
+
+def service_readable(namespace: str, name: str, protocol: str, port_name: str) -> str:
+    return f"{namespace}/{name}/{protocol.lower()}/{port_name}"
+
+
+def endpoint_base_in(service: str, ip: str, port: int) -> str:
+    """endpoint_base from the service port's readable name (once per service, not per endpoint)."""
+    return _base(f"{service}__{ip.replace(':', '.') if ':' in ip else ip}/{port}")
 
 
 def is_service_chain(name: str) -> bool:

@@ -30,8 +30,10 @@ masquerade-all (not a NodeConfig flag). Endpoint topology hints are not modelled
 """
 from __future__ import annotations
 
+import gc
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -208,7 +210,8 @@ def _usable(endpoints: Iterable[Endpoint]) -> list[Endpoint]:
     """One endpoint per "ip:port", sorted by that string (kube-proxy's endpoints map order)."""
     seen: dict[str, Endpoint] = {}
     for e in endpoints:
-        seen.setdefault(f"{e.ip}:{e.port}", e)
+        if (k := f"{e.ip}:{e.port}") not in seen:
+            seen[k] = e
     return [seen[k] for k in sorted(seen)]
 
 
@@ -238,20 +241,27 @@ def categorize(sp: ServicePort, node_name: str, externally_accessible: bool
         return cluster, local, local, has_any
     if not fallback:
         return cluster, local, cluster, has_any     # the ready local ones are among cluster's
-    extra = [e for e in local if e not in cluster]
+    in_cluster = {(e.ip, e.port) for e in cluster}
+    extra = [e for e in local if (e.ip, e.port) not in in_cluster]
     return cluster, local, cluster + extra, has_any
 
 
 def _balance(endpoints: list[str], affinity: dict[str, str]) -> list[str]:
     """Rules choosing an endpoint chain: sticky ones first, then a random pick."""
     sticky = [f"ip saddr @{affinity[e]} goto {e}" for e in endpoints] if affinity else []
-    choices = " , ".join(f"{i} : goto {e}" for i, e in enumerate(endpoints))
+    choices = " , ".join([f"{i} : goto {e}" for i, e in enumerate(endpoints)])
     return [*sticky, f"numgen random mod {len(endpoints)} vmap {{ {choices} }}"]
+
+
+# Chain(...) through NamedTuple's Python-level __new__ costs a third of a 10,000-service
+# build; tuple.__new__ makes the same value in C.
+_new = tuple.__new__
 
 
 def _add_service(rs: Ruleset, sp: ServicePort, node: NodeConfig) -> None:
     chains, elements = rs.chains, rs.elements
     proto, port, spn = sp.protocol.lower(), sp.port, sp.service_port_name
+    readable = nft_names.service_readable(sp.namespace, sp.name, proto, sp.port_name)
     base = nft_names.service_base(sp.namespace, sp.name, proto, sp.port_name)
     cluster_chain, local_chain = "service-" + base, "local-" + base
     external_chain, fw_chain = "external-" + base, "firewall-" + base
@@ -261,17 +271,20 @@ def _add_service(rs: Ruleset, sp: ServicePort, node: NodeConfig) -> None:
     cluster_eps, local_eps, reachable, has_any = categorize(sp, node.name, accessible)
 
     # endpoint chains, and the names the policy chains jump to
-    ep_chain: dict[Endpoint, str] = {}
+    ep_chain: dict[tuple[str, int], str] = {}
     affinity: dict[str, str] = {}
+    masq, update = f" jump {MARK_MASQ}", f"meta l4proto {proto} dnat to "
     for e in reachable:
-        ep_base = nft_names.endpoint_base(sp.namespace, sp.name, proto, sp.port_name, e.ip, e.port)
-        name = ep_chain[e] = "endpoint-" + ep_base
-        rules = [f"ip saddr {e.ip} jump {MARK_MASQ}"]
+        ip, ep_port = e.ip, e.port
+        ep_base = nft_names.endpoint_base_in(readable, ip, ep_port)
+        name = ep_chain[ip, ep_port] = "endpoint-" + ep_base
         if sp.affinity_seconds:
             affinity[name] = "affinity-" + ep_base
-            rules.append(f"update @{affinity[name]} {{ ip saddr }}")
-        rules.append(f"meta l4proto {proto} dnat to {e.ip}:{e.port}")
-        chains[name] = Chain(name, tuple(rules))
+            rules: tuple[str, ...] = (f"ip saddr {ip}{masq}", f"update @{affinity[name]} {{ ip saddr }}",
+                                      f"{update}{ip}:{ep_port}")
+        else:
+            rules = (f"ip saddr {ip}{masq}", f"{update}{ip}:{ep_port}")
+        chains[name] = _new(Chain, (name, rules, None, None))
     for name, set_name in affinity.items():
         rs.containers[set_name] = Container("set", set_name, "ipv4_addr", ("dynamic", "timeout"), sp.affinity_seconds)
 
@@ -290,11 +303,11 @@ def _add_service(rs: Ruleset, sp: ServicePort, node: NodeConfig) -> None:
         policy[internal_chain].append(f"ip daddr {sp.cluster_ip} {proto} dport {port} "
                                       f"ip saddr != {node.local_cidr} jump {MARK_MASQ}")
     if uses_cluster:
-        policy[cluster_chain] += _balance([ep_chain[e] for e in cluster_eps], affinity)
+        policy[cluster_chain] += _balance([ep_chain[e.ip, e.port] for e in cluster_eps], affinity)
     if uses_local:
-        policy[local_chain] += _balance([ep_chain[e] for e in local_eps], affinity)
-    for name, rules in policy.items():
-        chains[name] = Chain(name, tuple(rules))
+        policy[local_chain] += _balance([ep_chain[e.ip, e.port] for e in local_eps], affinity)
+    for name, policy_rules in policy.items():
+        chains[name] = _new(Chain, (name, tuple(policy_rules), None, None))
 
     if has_any and accessible:
         chains[external_chain] = Chain(external_chain, tuple(_external_rules(
@@ -356,10 +369,24 @@ def build(ports: Sequence[ServicePort], node: NodeConfig, *, service_cidrs: Sequ
     theirs that is no service's is dropped (kube-proxy learns them from ServiceCIDR objects).
     """
     rs = _fixed(node, nodeport_ips(node), _ipv4(service_cidrs))
-    for sp in ports:
-        if ":" not in sp.cluster_ip:
-            _add_service(rs, sp, node)
+    with _no_cyclic_gc():
+        for sp in ports:
+            if ":" not in sp.cluster_ip:
+                _add_service(rs, sp, node)
     return rs
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The build makes only acyclic objects (tuples, strings, dicts of them); the collector's
+    passes over 400,000 of them would take half of a 10,000-service build."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # --- text ---------------------------------------------------------------------------------
