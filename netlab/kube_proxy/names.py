@@ -11,6 +11,15 @@ the same services, so a user can compare the lab with one.
     KUBE-FW-<hash>    hash of servicePortName + protocol          (load-balancer IP)
     KUBE-XLB-<hash>   hash of servicePortName + protocol          (externalTrafficPolicy=Local)
 
+Today's proxier (netlab.kube_proxy.iptables_current) hashes the same inputs and adds
+two prefixes; KUBE-XLB is gone:
+
+    KUBE-SVL-<hash>   hash of servicePortName + protocol          (the Local policy's endpoints)
+    KUBE-EXT-<hash>   hash of servicePortName + protocol          (traffic to external destinations)
+
+Its servicePortName drops the colon of an unnamed port ("default/mysql", not
+"default/mysql:"): see port_name_string.
+
 protocol is lower case ("tcp", "udp", "sctp").
 """
 from __future__ import annotations
@@ -22,6 +31,12 @@ from functools import lru_cache
 
 def service_port_name(namespace: str, name: str, port_name: str = "") -> str:
     return f"{namespace}/{name}:{port_name}"
+
+
+def port_name_string(namespace: str, name: str, port_name: str = "") -> str:
+    """Today's ServicePortName.String(): the ":<port name>" part only for a named port.
+    (The 2018 kube-proxy always wrote the colon; service_port_name is that one.)"""
+    return f"{namespace}/{name}:{port_name}" if port_name else f"{namespace}/{name}"
 
 
 # Cached: a full sync of 10,000 endpoints would otherwise re-hash every one of them.
@@ -46,3 +61,13 @@ def firewall_chain(spn: str, protocol: str) -> str:
 def local_chain(spn: str, protocol: str) -> str:
     """The KUBE-XLB chain of a service port with externalTrafficPolicy=Local."""
     return "KUBE-XLB-" + _hash16(spn + protocol.lower())
+
+
+def policy_local_chain(spn: str, protocol: str) -> str:
+    """KUBE-SVL: the service port's local endpoints (internal or external policy Local)."""
+    return "KUBE-SVL-" + _hash16(spn + protocol.lower())
+
+
+def external_chain(spn: str, protocol: str) -> str:
+    """KUBE-EXT: where node port, external IP and load-balancer traffic goes first."""
+    return "KUBE-EXT-" + _hash16(spn + protocol.lower())
