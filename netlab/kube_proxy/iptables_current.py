@@ -32,12 +32,13 @@ keyword of build(): random_fully, tcp_be_liberal, nfacct; masquerade_all is its
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 
 from netlab.kube_proxy import names
-from netlab.kube_proxy.rules import Table
+from netlab.kube_proxy.rules import Table, saved_probability
 from netlab.kube_proxy.view import Endpoint, NodeConfig, ServicePort
 
 LARGE_CLUSTER_ENDPOINTS = 1000       # above this many endpoints, SVC/SEP rules drop their comments
@@ -570,3 +571,89 @@ def canonical(text: str) -> str:
         out += [r for c in order for r in chains[c]]
         out.append("COMMIT")
     return "\n".join(out) + "\n"
+
+
+# --- as iptables-save prints it back ----------------------------------------------------
+
+_HEADER = ("-s", "-d", "-i", "-o", "-p")     # the parts of the IP header match, printed first, in this order
+_FLAGS = {"--set", "--rcheck", "--update", "--remove", "--reap", "--rsource", "--rdest", "--random-fully",
+          "--random", "--persistent"}
+
+
+def as_saved(line: str) -> str:
+    """A rule as iptables-save (nft or legacy, 1.8.9) prints it back.
+
+    Seen on this project's kernel: the IP header part (-s, -d, -p, with their "!") moves
+    in front of the matches, a single address gets "/32", every comment is double-quoted,
+    MARK's --or-mark/--xor-mark become --set-xmark, marks lose their leading zeros, REJECT
+    gets its default --reject-with, the recent match prints its defaults and its own order,
+    and a probability is the one the kernel stores (rules.saved_probability)."""
+    words = shlex.split(line)
+    head, chain, rest = words[0], words[1], words[2:]
+    header: dict[str, str] = {}
+    parts: list[list[str]] = []          # [-m name, options...] or [-j target, options...]
+    i, negate = 0, False
+    while i < len(rest):
+        word = rest[i]
+        if word == "!":
+            negate = True
+            i += 1
+            continue
+        if word in _HEADER:
+            value = rest[i + 1]
+            if word in ("-s", "-d") and "/" not in value:
+                value += "/32"
+            header[word] = ("! " if negate else "") + f"{word} {value}"
+            i += 2
+        elif word in ("-m", "-j"):
+            parts.append([word, rest[i + 1]])
+            i += 2
+        elif word in _FLAGS or i + 1 == len(rest) or rest[i + 1].startswith("-"):
+            parts[-1].append(("! " if negate else "") + word)
+            i += 1
+        else:
+            parts[-1].append(("! " if negate else "") + f"{word} {_saved_value(word, rest[i + 1])}")
+            i += 2
+        negate = False
+    out = [head, chain] + [header[k] for k in _HEADER if k in header]
+    for part in parts:
+        out += _saved_part(part)
+    return " ".join(out)
+
+
+def _saved_value(option: str, value: str) -> str:
+    if option == "--comment":
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if option == "--probability":
+        return saved_probability(value)
+    if option == "--mark":
+        v, _, m = value.partition("/")
+        return f"{int(v, 16):#x}/{int(m or v, 16):#x}" if m else f"{int(v, 16):#x}"
+    return value
+
+
+def _saved_part(part: list[str]) -> list[str]:
+    kind, name, options = part[0], part[1], part[2:]
+    if kind == "-m" and name == "recent":
+        # printed: the mode, --seconds, --reap, then --name, --mask and --rsource (defaults shown)
+        order = ("--set", "--rcheck", "--update", "--remove", "--seconds", "--hitcount", "--reap", "--name")
+        options = sorted(options, key=lambda o: order.index(o.split()[0]) if o.split()[0] in order else len(order))
+        if not any(o.startswith("--mask") for o in options):
+            options.append("--mask 255.255.255.255")
+        if not any(o in ("--rsource", "--rdest") for o in options):
+            options.append("--rsource")
+    elif kind == "-j" and name == "MARK":
+        options = [_saved_mark(o) for o in options]
+    elif kind == "-j" and name == "REJECT" and not options:
+        options = ["--reject-with icmp-port-unreachable"]
+    return [f"{kind} {name}"] + options
+
+
+def _saved_mark(option: str) -> str:
+    word, _, value = option.partition(" ")
+    v = int(value.split("/")[0], 16)
+    if word == "--or-mark":
+        return f"--set-xmark {v:#x}/{v:#x}"
+    if word == "--xor-mark":
+        return f"--set-xmark {v:#x}/0x0"
+    return option
