@@ -35,6 +35,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
 
 from netlab.kube_proxy import names
@@ -350,7 +351,8 @@ def _port(sp: ServicePort, eps: list[Endpoint], node_name: str) -> _Port:
 
 def _service_port(w: _Writer, opt: _Options, sp: ServicePort, eps: list[Endpoint]) -> None:
     p = _port(sp, eps, opt.node.name)
-    sep = {(e.ip, e.port): names.endpoint_chain(p.spn, p.proto, f"{e.ip}:{e.port}") for e in p.reachable}
+    hps = [f"{e.ip}:{e.port}" for e in p.reachable]
+    sep = dict(zip(hps, names.endpoint_chains(p.spn, p.proto, hps)))
     _entry_rules(w, opt, p)
     _declare(w, p, sep)
     if p.has_internal:
@@ -365,16 +367,27 @@ def _service_port(w: _Writer, opt: _Options, sp: ServicePort, eps: list[Endpoint
     if p.uses_fw:
         _firewall_chain(w, opt, p)
     if p.cluster and _uses_cluster(sp):
-        _balance(w, opt, p, p.cluster_chain, p.cluster, sep)
+        _balance(w, opt, p, p.cluster_chain, hps if p.cluster is p.reachable else _hostports(p.cluster), sep)
     if p.local and _uses_local(sp):
-        _balance(w, opt, p, p.local_chain, p.local, sep)
+        _balance(w, opt, p, p.local_chain, hps if p.local is p.reachable else _hostports(p.local), sep)
+    _endpoint_chains(w, opt, p, hps, sep)
+
+
+def _hostports(eps: list[Endpoint]) -> list[str]:
+    return [f"{e.ip}:{e.port}" for e in eps]
+
+
+def _endpoint_chains(w: _Writer, opt: _Options, p: _Port, hps: list[str], sep: dict[str, str]) -> None:
+    """Each KUBE-SEP: masquerade a pod reaching itself, remember the client (affinity), DNAT."""
     comment = "" if opt.large else f" -m comment --comment {p.spn}"
-    recent = " -m recent --name {} --set" if sp.affinity_seconds else ""
-    for e in p.reachable:
-        chain = sep[(e.ip, e.port)]
-        w.nat(chain, f"{comment} -s {e.ip} -j KUBE-MARK-MASQ".lstrip())   # a pod reaching itself
-        w.nat(chain, f"{comment}{recent.format(chain)} -m {p.proto} -p {p.proto} "
-                     f"-j DNAT --to-destination {e.ip}:{e.port}".lstrip())
+    dnat = f" -m {p.proto} -p {p.proto} -j DNAT --to-destination "
+    chains, lines = w.nat_chains, w.tables["nat"].lines
+    for e, hp in zip(p.reachable, hps):
+        chain = sep[hp]
+        recent = f" -m recent --name {chain} --set" if p.sp.affinity_seconds else ""
+        rules = [f"-A {chain}{comment} -s {e.ip} -j KUBE-MARK-MASQ", f"-A {chain}{comment}{recent}{dnat}{hp}"]
+        chains[chain] += rules
+        lines += rules
 
 
 def _missing(p: _Port) -> tuple[str, str]:
@@ -428,7 +441,7 @@ def _entry_rules(w: _Writer, opt: _Options, p: _Port) -> None:
                                    f"-m tcp -p tcp --dport {sp.health_check_node_port} -j ACCEPT")
 
 
-def _declare(w: _Writer, p: _Port, sep: dict[tuple[str, int], str]) -> None:
+def _declare(w: _Writer, p: _Port, sep: dict[str, str]) -> None:
     """The service's nat chains, in the order kube-proxy declares them (before any rule of
     theirs is added, so that `chains` keeps that order)."""
     chains = w.nat_chains
@@ -476,31 +489,28 @@ def _firewall_chain(w: _Writer, opt: _Options, p: _Port) -> None:
     w.nat(p.fw_chain, f'-m comment --comment "other traffic to {p.spn} will be dropped by KUBE-PROXY-FIREWALL"')
 
 
-def _balance(w: _Writer, opt: _Options, p: _Port, chain: str, eps: list[Endpoint],
-             sep: dict[tuple[str, int], str]) -> None:
+def _balance(w: _Writer, opt: _Options, p: _Port, chain: str, hps: list[str], sep: dict[str, str]) -> None:
     """Sticky rules first (ClientIP affinity); then rule i of n matches with probability
     1/(n-i), the last always."""
     seconds = p.sp.affinity_seconds
-    comments = ["" if opt.large else f' -m comment --comment "{p.spn} -> {e.ip}:{e.port}"' for e in eps]
-    targets = [sep[(e.ip, e.port)] for e in eps]
+    heads = ([f"-A {chain}"] * len(hps) if opt.large
+             else [f'-A {chain} -m comment --comment "{p.spn} -> {hp}"' for hp in hps])
+    targets = [sep[hp] for hp in hps]
+    rules = []
     if seconds:
-        for comment, target in zip(comments, targets):
-            w.nat(chain, f"{comment} -m recent --name {target} --rcheck --seconds {seconds} --reap "
-                         f"-j {target}".lstrip())
-    n = len(eps)
-    for i, (comment, target) in enumerate(zip(comments, targets)):
-        chance = f" -m statistic --mode random --probability {_probability(n - i)}" if i < n - 1 else ""
-        w.nat(chain, f"{comment}{chance} -j {target}".lstrip())
+        rules += [f"{head} -m recent --name {target} --rcheck --seconds {seconds} --reap -j {target}"
+                  for head, target in zip(heads, targets)]
+    rules += [f"{head} -m statistic --mode random --probability {chance} -j {target}"
+              for head, target, chance in zip(heads, targets, _probabilities(len(hps)))]
+    rules.append(f"{heads[-1]} -j {targets[-1]}")
+    w.nat_chains[chain] += rules
+    w.tables["nat"].lines.extend(rules)
 
 
-_PROBABILITIES: list[str] = []
-
-
-def _probability(n: int) -> str:
-    """Go's %0.10f of 1/n (cached, as kube-proxy does)."""
-    while len(_PROBABILITIES) <= n:
-        _PROBABILITIES.append(f"{1.0 / max(len(_PROBABILITIES), 1):.10f}")
-    return _PROBABILITIES[n]
+@lru_cache(maxsize=1024)
+def _probabilities(n: int) -> tuple[str, ...]:
+    """Go's %0.10f of 1/n, 1/(n-1), ... 1/2: the chances of all but the last of n rules."""
+    return tuple(f"{1.0 / k:.10f}" for k in range(n, 1, -1))
 
 
 # --- text ------------------------------------------------------------------------------

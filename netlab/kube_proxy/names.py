@@ -24,7 +24,6 @@ protocol is lower case ("tcp", "udp", "sctp").
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 from functools import lru_cache
 
@@ -39,10 +38,19 @@ def port_name_string(namespace: str, name: str, port_name: str = "") -> str:
     return f"{namespace}/{name}:{port_name}" if port_name else f"{namespace}/{name}"
 
 
+# Two base32 characters per 10 bits: 16 characters are the digest's first 80 bits, and
+# base64.b32encode (pure Python) would spend most of a 10,000-service sync here.
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"     # RFC 4648
+_PAIRS = [a + b for a in _B32 for b in _B32]
+
+
 # Cached: a full sync of 10,000 endpoints would otherwise re-hash every one of them.
 @lru_cache(maxsize=1 << 16)
 def _hash16(text: str) -> str:
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
+    n = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
+    p = _PAIRS
+    return (p[n >> 70] + p[n >> 60 & 1023] + p[n >> 50 & 1023] + p[n >> 40 & 1023]
+            + p[n >> 30 & 1023] + p[n >> 20 & 1023] + p[n >> 10 & 1023] + p[n & 1023])
 
 
 def service_chain(spn: str, protocol: str) -> str:
@@ -71,3 +79,9 @@ def policy_local_chain(spn: str, protocol: str) -> str:
 def external_chain(spn: str, protocol: str) -> str:
     """KUBE-EXT: where node port, external IP and load-balancer traffic goes first."""
     return "KUBE-EXT-" + _hash16(spn + protocol.lower())
+
+
+def endpoint_chains(spn: str, protocol: str, endpoints: list[str]) -> list[str]:
+    """endpoint_chain() for each "ip:port" of one service port (one sync's hot loop)."""
+    base = spn + protocol.lower()
+    return ["KUBE-SEP-" + _hash16(base + e) for e in endpoints]
