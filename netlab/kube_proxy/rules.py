@@ -36,7 +36,10 @@ FIXED_CHAINS = {
     "nat": ("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ", "KUBE-MARK-DROP"),
     "filter": ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-FIREWALL"),
 }
-SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-FW-", "KUBE-XLB-")
+# Today's proxier (iptables_current) also writes these; is_ours() must know them, so that
+# a node's rules are read back as kube-proxy's whichever flavour wrote them.
+CURRENT_FIXED_CHAINS = ("KUBE-PROXY-FIREWALL", "KUBE-PROXY-CANARY")
+SERVICE_CHAIN_PREFIXES = ("KUBE-SVC-", "KUBE-SEP-", "KUBE-FW-", "KUBE-XLB-", "KUBE-EXT-", "KUBE-SVL-")
 POLICY_CHAIN_PREFIX = "cali-"      # netlab.policy's, felix's prefix
 REJECT = "-j REJECT --reject-with icmp-port-unreachable"
 _FROM_CLUSTER = object()
@@ -465,7 +468,8 @@ def _same(a: list[str], b: list[str]) -> bool:
 
 def is_ours(chain: str) -> bool:
     """netlab's chains: kube-proxy's, and the policy enforcer's (written in the same restore)."""
-    return (any(chain in fixed for fixed in FIXED_CHAINS.values()) or chain.startswith(SERVICE_CHAIN_PREFIXES)
+    return (any(chain in fixed for fixed in FIXED_CHAINS.values()) or chain in CURRENT_FIXED_CHAINS
+            or chain.startswith(SERVICE_CHAIN_PREFIXES)
             or chain.startswith(POLICY_CHAIN_PREFIX))
 
 
