@@ -49,7 +49,7 @@ def desired(c: Cluster) -> dict[str, NodeProxy]:
             out[node.name] = NodeProxy(iptables_current.build(ports, node), None, health_checks(ports, node.name))
         else:
             from netlab.kube_proxy import nftables
-            out[node.name] = NodeProxy(no_tables(), nftables.build(ports, node), health_checks(ports, node.name))
+            out[node.name] = NodeProxy(no_tables(), nftables.build(ports, node, service_cidrs=(c.service_cidr,)), health_checks(ports, node.name))
     return out
 
 

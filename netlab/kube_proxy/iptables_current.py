@@ -338,7 +338,7 @@ def _source_ranges(sp: ServicePort) -> list[IPv4Network]:
 
 
 def _port(sp: ServicePort, eps: list[Endpoint], node_name: str) -> _Port:
-    spn = names.port_name_string(sp.namespace, sp.name, sp.port_name)
+    spn = sp.service_port_name
     proto = sp.proto
     cluster, local, reachable, has_any = categorize(eps, sp, node_name)
     return _Port(sp, spn, proto, names.service_chain(spn, proto), names.policy_local_chain(spn, proto),

@@ -18,7 +18,7 @@ two prefixes; KUBE-XLB is gone:
     KUBE-EXT-<hash>   hash of servicePortName + protocol          (traffic to external destinations)
 
 Its servicePortName drops the colon of an unnamed port ("default/mysql", not
-"default/mysql:"): see port_name_string.
+"default/mysql:"): see view.ServicePort.service_port_name.
 
 protocol is lower case ("tcp", "udp", "sctp").
 """
@@ -30,12 +30,6 @@ from functools import lru_cache
 
 def service_port_name(namespace: str, name: str, port_name: str = "") -> str:
     return f"{namespace}/{name}:{port_name}"
-
-
-def port_name_string(namespace: str, name: str, port_name: str = "") -> str:
-    """Today's ServicePortName.String(): the ":<port name>" part only for a named port.
-    (The 2018 kube-proxy always wrote the colon; service_port_name is that one.)"""
-    return f"{namespace}/{name}:{port_name}" if port_name else f"{namespace}/{name}"
 
 
 # Two base32 characters per 10 bits: 16 characters are the digest's first 80 bits, and

@@ -50,8 +50,9 @@ class ServicePort:
 
     @property
     def service_port_name(self) -> str:
-        """kube-proxy's ServicePortName.String(): "namespace/name:portname"."""
-        return f"{self.namespace}/{self.name}:{self.port_name}"
+        """Today's kube-proxy's ServicePortName.String(): "namespace/name:portname", or
+        "namespace/name" for an unnamed port (the 2018 one wrote the colon always)."""
+        return f"{self.namespace}/{self.name}:{self.port_name}" if self.port_name else f"{self.namespace}/{self.name}"
 
     @property
     def proto(self) -> str:
