@@ -49,7 +49,8 @@ def desired(c: Cluster) -> dict[str, NodeProxy]:
             out[node.name] = NodeProxy(iptables_current.build(ports, node), None, health_checks(ports, node.name))
         else:
             from netlab.kube_proxy import nftables
-            out[node.name] = NodeProxy(no_tables(), nftables.build(ports, node, service_cidrs=(c.service_cidr,)), health_checks(ports, node.name))
+            ruleset = nftables.build(ports, node, service_cidrs=(c.service_cidr,))
+            out[node.name] = NodeProxy(no_tables(), ruleset, health_checks(ports, node.name))
     return out
 
 
