@@ -313,6 +313,8 @@ def _hop_through_node(c, result: Trace, node: str, src: Source, dst: Destination
     if svc_id:
         result.marks.append(f"svc:{svc_id}")
     hop.evidence += _rule_evidence(pre.steps, "nat", before[node], after[node])
+    if c.proxy_mode == "nftables":
+        hop.evidence += _nft_evidence(c, node, ns, ip, dst, endpoint, local)
     if entry:
         hop.evidence.append(Evidence("conntrack", f"conntrack: {entry['original']}  reply {entry['reply']}", entry))
     to = endpoint.split(":")[0] if endpoint else (pre.dnat.split(":")[0] if pre.dnat else ip)
@@ -339,6 +341,24 @@ def _hop_through_node(c, result: Trace, node: str, src: Source, dst: Destination
     elif "error" in route:
         _died_at(result, f"no route on {node} to {to}")
     return endpoint
+
+
+def _nft_evidence(c, node: str, ns: str, ip: str, dst: Destination, endpoint: str | None, local) -> list[Evidence]:
+    """The nftables proxier's chains the request went through, each rule as the kernel lists it."""
+    from netlab.kube_proxy import flavours
+    from netlab.trace import nft_path
+    steps = nft_path.path(flavours.desired(c)[node].nft, ip, dst.protocol, dst.port, endpoint, set(local))
+    out = []
+    for chain, rule in steps:
+        listed = kern.nft_chain(ns, chain)
+        written, _, element = rule.partition("  (")
+        probe = written.split(" vmap ")[0]
+        line = next((x.strip() for x in listed.splitlines() if x.strip().startswith(probe)), None)
+        shown = f"{line}  ({element}" if line and element else line
+        text = f"nft {chain}: {shown}" if line else f"nft {chain}: {rule} (not in the kernel's table!)"
+        out.append(Evidence("rule", text, {"table": "ip kube-proxy", "chain": chain, "rule": line or rule,
+                                           "in_kernel": line is not None}))
+    return out
 
 
 def _died_at(result: Trace, reason: str) -> None:

@@ -104,6 +104,15 @@ def saved(ns: str, backend: str = "legacy", with_counters: bool = False) -> str:
     return iptables.run_in(ns, [f"iptables-{backend}-save"] + (["-c"] if with_counters else []))
 
 
+def nft_chain(ns: str, chain: str) -> str:
+    """`nft list chain ip kube-proxy CHAIN` in a node, or "" if it is not there."""
+    from netlab.kernel import iptables
+    try:
+        return iptables.run_in(ns, ["nft", "list", "chain", "ip", "kube-proxy", chain])
+    except NetlabError:
+        return ""
+
+
 def ipsets_of(ns: str) -> dict[str, list[str]]:
     from netlab.kernel import ipset
     try:

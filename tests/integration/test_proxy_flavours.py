@@ -168,6 +168,20 @@ def test_the_health_check_node_port_says_where_the_local_endpoint_is(lab):
     assert answers == {"192.168.0.21": ("503", 0, svc), "192.168.0.22": ("200", 1, svc)}
 
 
+def test_trace_shows_the_rules_of_the_flavour_the_request_met(lab):
+    out = json.loads(netlab("trace", CLIENT_POD, "data-product", "-o", "json", "--name", lab.name).stdout)
+    assert out["result"] == "answered"
+    node = next(h for h in out["hops"] if h["where"] == "node1")
+    rules = [e["text"] for e in node["evidence"] if e["kind"] == "rule"]
+    endpoint = node["what"].split(" to ")[1].split(";")[0].split()[0]           # ip:port the request went to
+    if lab.cluster().proxy_mode == "nftables":
+        assert [r.split()[1].split("-")[0].rstrip(":") for r in rules] == ["services", "service", "endpoint"], rules
+        assert rules[-1].endswith(f"dnat to {endpoint}")
+    else:
+        assert any("-j KUBE-SVC-" in r for r in rules), rules
+        assert any(r.endswith(f"-j DNAT --to-destination {endpoint}") for r in rules), rules
+
+
 def test_scaling_3_1_5_3_twice_under_load_fails_no_connection(lab):
     client = subprocess.Popen(["ip", "netns", "exec", pod_ns(lab.cluster(), CLIENT_POD), tool("netlab-connect"),
                                DP, "--seconds", "300", "--interval", "0.002"], stdout=subprocess.PIPE, text=True)

@@ -158,3 +158,30 @@ def test_counters_come_from_iptables_save_c_on_the_nft_backend():
     assert tracer.saved_counters(text, {"nat": {"KUBE-SVC-X"}}) == {"nat": {"KUBE-SVC-X": [3, 0]}}
     assert tracer.saved_counters(text, {"nat": None, "filter": None}) == {
         "nat": {"PREROUTING": [7], "KUBE-SVC-X": [3, 0]}, "filter": {"FORWARD": [9]}}
+
+
+def _seed_nft(node="node1"):
+    from netlab.kube_proxy import nftables, view
+    c = seed_cluster()
+    c.endpoints = derive_endpoints(c)
+    return nftables.build(view.from_cluster(c), next(n for n in view.node_configs(c) if n.name == node),
+                          service_cidrs=("10.254.0.0/16",))
+
+
+def test_the_nft_path_of_a_cluster_ip_follows_the_chosen_endpoint():
+    from netlab.trace import nft_path
+    steps = nft_path.path(_seed_nft(), "10.254.116.224", "tcp", 50051, "172.30.9.2:50051", set(NODE1))
+    chains = [chain.split("-")[0] for chain, _ in steps]
+    assert chains == ["services", "service", "endpoint"]
+    assert steps[0][1].endswith("(10.254.116.224 . tcp . 50051 : goto " + steps[1][0] + ")")
+    assert steps[1][1].startswith("numgen random mod 3 vmap {") and steps[2][0].endswith("__172.30.9.2/50051")
+    assert steps[2][1] == "meta l4proto tcp dnat to 172.30.9.2:50051"
+
+
+def test_the_nft_path_of_a_node_port_goes_through_the_external_chain():
+    from netlab.trace import nft_path
+    steps = nft_path.path(_seed_nft("node2"), "192.168.0.22", "tcp", 30799, "172.30.76.2:80", {"192.168.0.22"})
+    assert [chain.split("-")[0] for chain, _ in steps] == ["services", "external", "service", "endpoint"]
+    assert "vmap @service-nodeports" in steps[0][1] and steps[-1][1].endswith("dnat to 172.30.76.2:80")
+    # not a node address, not a service: no path
+    assert nft_path.path(_seed_nft("node2"), "192.168.0.21", "tcp", 30799, None, {"192.168.0.22"}) == []
