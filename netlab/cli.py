@@ -768,7 +768,10 @@ def cmd_proxy(args) -> int:
     from netlab.model.validate import PROXY_MODES
     if args.action == "show":
         c = _record(args).cluster()
-        _say(f"{c.proxy_mode}\t{PROXY_MODES[c.proxy_mode]}, on {c.iptables_backend} iptables")
+        if not args.node:
+            _say(f"{c.proxy_mode}\t{PROXY_MODES[c.proxy_mode]}, on {c.iptables_backend} iptables")
+            return 0
+        sys.stdout.write(_proxy_rules(c, args.node))
         return 0
     if not args.mode:
         raise NetlabError(f"proxy set: give the flavour: {' | '.join(PROXY_MODES)}")
@@ -779,6 +782,33 @@ def cmd_proxy(args) -> int:
     _say(f"netlab: lab {lab.name!r}: kube-proxy {was} -> {args.mode} on every node "
          f"in {time.monotonic() - t:.2f}s" + (" (unchanged)" if was == args.mode else ""))
     return 0
+
+
+def _proxy_rules(c, node: str) -> str:
+    """A node's kube-proxy rules as its kernel holds them: kube-proxy's chains (and the jumps
+    into them) from iptables-save, or its nftables table."""
+    from netlab import layout
+    from netlab.kernel import iptables
+    from netlab.kube_proxy.rules import BUILTIN, is_ours
+    if node not in {n.name for n in c.nodes}:
+        raise NetlabError(f"proxy show: {node!r} is not a node of lab {c.name!r} "
+                          f"({', '.join(n.name for n in c.nodes)})")
+    ns = layout.node_ns(c.name, node)
+    if c.proxy_mode == "nftables":
+        return iptables.run_in(ns, ["nft", "list", "table", "ip", "kube-proxy"])
+    out, table = [], None
+    for line in iptables.run_in(ns, [f"iptables-{c.iptables_backend}-save"]).splitlines():
+        words = line.split()
+        if line.startswith("*"):
+            table = line[1:]
+            out.append(line)
+        elif line == "COMMIT" or (line.startswith(":") and is_ours(words[0][1:])):
+            out.append(line)
+        elif line.startswith("-A ") and table in BUILTIN and (
+                is_ours(words[1]) or (words[1] in BUILTIN[table] and "-j" in words
+                                      and is_ours(words[words.index("-j") + 1]))):
+            out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def cmd_render(args) -> int:
@@ -994,6 +1024,9 @@ def parser() -> Parser:
     px.add_argument("action", choices=("show", "set"))
     px.add_argument("mode", nargs="?", choices=("iptables-seed", "iptables", "nftables"),
                     help="for set: iptables-seed (the walk-through's), iptables or nftables (today's)")
+    px.add_argument("--node", metavar="NODE",
+                    help="for show: print that node's kube-proxy rules as its kernel holds them (its chains "
+                         "in iptables-save, or its nftables table)")
 
     rd = sub.add_parser("render", help="print what kube-proxy hands the kernel for some manifests, without a lab "
                         "and without root", description="print, without a lab and without root, exactly what "

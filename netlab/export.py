@@ -5,8 +5,9 @@ kind cluster. One directory:
                                (Secrets' values redacted)
     logs/                      every process's log (pods, kubelets, flanneld, hosts)
     namespaces/<netns>/        per network namespace of the lab: ip -d addr, ip -d route,
-                               ip -d neigh, bridge fdb, iptables-legacy-save -c, ipset save,
-                               conntrack -L
+                               ip -d neigh, bridge fdb, iptables-legacy-save -c and
+                               iptables-nft-save -c (the two backends), nft list ruleset
+                               (the nftables proxier's table), ipset save, conntrack -L
     pcaps/                     captures taken during the test (--pcap)
 Everything is read, nothing in the lab changes; a namespace gone meanwhile is noted, not fatal.
 """
@@ -34,6 +35,8 @@ PER_NAMESPACE = {
     "ip-neigh.txt": ["ip", "-d", "neigh"],
     "bridge-fdb.txt": ["bridge", "fdb", "show"],
     "iptables.txt": ["iptables-legacy-save", "-c"],
+    "iptables-nft.txt": ["iptables-nft-save", "-c"],
+    "nft.txt": ["nft", "list", "ruleset"],
     "ipset.txt": ["ipset", "save"],
     "conntrack.txt": ["conntrack", "-L"],
 }

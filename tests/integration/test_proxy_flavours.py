@@ -110,6 +110,15 @@ def test_the_flavour_is_the_one_asked_for_and_its_dataplane_alone_is_there(lab):
         # the seed's KUBE-XLB chains, today's KUBE-SVL/KUBE-EXT ones: each flavour its own
         assert (":KUBE-XLB-" in saved) == (mode == "iptables-seed")
         assert (":KUBE-EXT-" in saved) == (mode == "iptables")
+        # netlab proxy show --node: kube-proxy's part of what the kernel holds, and nothing else
+        shown = netlab("proxy", "show", "--node", node, "--name", lab.name).stdout
+        if mode == "nftables":
+            assert shown.startswith("table ip kube-proxy {") and "chain services {" in shown
+        else:
+            rules = [line for line in shown.splitlines() if line.startswith("-A ")]
+            assert "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" in rules
+            assert rules == [line for line in saved.splitlines() if line in set(rules)]     # as saved, in order
+            assert all("KUBE-" in line for line in rules) and "MASQUERADE" in saved
 
 
 def test_cluster_ip_spreads_300_connections_over_every_endpoint_on_both_nodes(lab):
