@@ -133,8 +133,8 @@ def test_a_pods_killed_main_process_takes_the_whole_pod_which_comes_back_with_tr
         line = netlab("status", "--name", lab.name).stdout.splitlines()[1]
         seen.append(line)
         return line
-    assert eventually(lambda: "12/13" in status(), timeout=2, step=0.05), seen       # the outage, while it lasts
-    assert eventually(lambda: "13/13" in status() and _seed_request(lab) == 200, timeout=5, step=0.1), seen[-3:]
+    assert eventually(lambda: "14/15" in status(), timeout=2, step=0.05), seen       # the outage, while it lasts
+    assert eventually(lambda: "15/15" in status() and _seed_request(lab) == 200, timeout=5, step=0.1), seen[-3:]
     recovered = time.monotonic() - killed
     assert lab.state()["procs"][name]["pid"] != rec["pid"]
     namespace, _, short = name.removeprefix("pod/").partition("/")

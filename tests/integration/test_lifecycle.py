@@ -22,9 +22,11 @@ def test_up_then_down_leaves_nothing_and_the_host_untouched():
         assert "business-manager-666f454f7f-7l86b" in up.stdout and "192.168.0.21" in up.stdout
         state = __import__("netlab.lab", fromlist=["Lab"]).Lab(name).state()
         pids = [p["pid"] for p in state["procs"].values()]
-        # two flanneld, two kubelets, a server in each of the eight pods, the db host's, the API server
-        assert {"flanneld-node1", "flanneld-node2", "kubelet-node1", "kubelet-node2", "host/db", "apiserver"} \
-            <= set(state["procs"]) and len(pids) == 14
+        # two flanneld, two kubelets, two kube-proxy health servers, a server in each of the eight pods,
+        # the db host's, the API server
+        assert {"flanneld-node1", "flanneld-node2", "kubelet-node1", "kubelet-node2", "kube-proxy-node1",
+                "kube-proxy-node2", "host/db", "apiserver"} \
+            <= set(state["procs"]) and len(pids) == 16
         assert all(os.path.exists(f"/proc/{p}") for p in pids)
         assert ping(layout.pod_ns(name, _pod(state, "data-product-6664c6dcb9-4zk27")), "172.30.9.4")
     finally:
@@ -163,7 +165,7 @@ def test_cli_get_exec_and_status(make_lab):
     r = netlab("exec", "--name", lab.name, "nosuchpod", "--", "true", check=False)
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "nosuchpod" in r.stderr
     status = netlab("status", "--name", lab.name).stdout
-    assert lab.name in status and "13/13" in status
+    assert lab.name in status and "15/15" in status
 
 
 @pytest.mark.parametrize("mode", ["seed", "routes"])
