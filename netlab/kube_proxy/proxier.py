@@ -16,6 +16,7 @@ from __future__ import annotations
 import marshal
 from pathlib import Path
 
+from netlab.errors import NetlabError
 from netlab.kernel import iptables
 from netlab.kube_proxy.rules import BUILTIN, TABLES, Table, diff, parse_save, read_save, restore_input
 
@@ -115,8 +116,14 @@ NFT_TABLE = ("ip", "kube-proxy")
 
 def sync_nft(ns: str, want, cache: Path, nft) -> int:
     """Bring namespace `ns`'s table `ip kube-proxy` to `want` (an nftables.Ruleset; None: no
-    table) in one `nft -f` transaction; returns the lines of the transaction. The last ruleset
-    written is kept in `cache`; without it, the table is replaced whole."""
+    table); returns how many lines were written. The last
+    ruleset written is kept in `cache`; without it, the table is replaced whole.
+
+    A node without the table gets it in a few transactions (nftables.staged: every state
+    in between looks to a packet like no table), because one transaction of a large table
+    costs the kernel time quadratic in its length; a table of unknown content is replaced
+    in one transaction. A change is one transaction (nftables.batched: kube-proxy's
+    commands in the forms nft processes without reading every chain back first)."""
     import pickle
     unknown = object()
     try:
@@ -131,14 +138,32 @@ def sync_nft(ns: str, want, cache: Path, nft) -> int:
             _write_pickle(cache, None)
         return int(present)
     from netlab.kube_proxy import nftables
-    if have is None or have is unknown:
+    if have is None or (have is unknown and nft.list_table(ns, *NFT_TABLE) is None):
+        texts = nftables.staged(want)
+        try:
+            for text in texts:
+                nft.apply(ns, text)
+        except NetlabError:
+            # none of it stays: the node had no table, and the next sync starts over
+            cache.unlink(missing_ok=True)
+            try:
+                nft.apply(ns, "add table ip kube-proxy\ndelete table ip kube-proxy\n")
+            except NetlabError:
+                pass
+            raise
+        _write_pickle(cache, want)
+        return sum(t.count("\n") for t in texts)
+    if have is unknown:
         # whatever is there goes in the same transaction: "add" first makes the delete safe
         text = "add table ip kube-proxy\ndelete table ip kube-proxy\n" + nftables.changes(None, want)
+        lines = text.count("\n")
     else:
         text = nftables.changes(have, want)
+        lines = text.count("\n")
+        text = nftables.batched(text.splitlines(), want)
     nft.apply(ns, text)
     _write_pickle(cache, want)
-    return text.count("\n")
+    return lines
 
 
 def _write_pickle(path: Path, value) -> None:
