@@ -31,7 +31,7 @@ def expand(text: str, seen: set[str] | None = None) -> list[str]:
                 out.append(f"add rule {AT} {chain} {lines[i]}")
                 i += 1
         elif " elements = { " in line:
-            kind, name = line.split(" ")[1], line.split(" ")[4]
+            name = line.split(" ")[4]
             items = line.split(" elements = { ", 1)[1].rsplit(" } ; }", 1)[0]
             out += [f"add element {AT} {name} {{ {item} }}" for item in items.split(", ")]
         elif not (line.startswith(("add set ", "add map ")) and line in seen):
@@ -150,7 +150,7 @@ class Failing(FakeNft):
 
 def test_a_failed_stage_leaves_no_table_and_no_cache(tmp_path):
     fake, cache = Failing(2), tmp_path / "kp.pickle"
-    with pytest.raises(NetlabError):
+    with pytest.raises(NetlabError, match="boom"):
         proxier.sync_nft("ns1", nft.build(CASES, NODE), cache, fake)
     assert fake.list_table("ns1", "ip", "kube-proxy") is None
     assert not cache.exists()
