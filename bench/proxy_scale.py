@@ -222,6 +222,85 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def svg(runs: list[list[dict]], key: str, title: str, unit: str, scale: float = 1.0) -> str:
+    """A log-log line plot of `key` against services, one line per flavour and run."""
+    w, h, left, bottom, top, right = 560, 340, 60, 40, 30, 150
+    colours = {"iptables-seed": "#c0392b", "iptables-nft": "#2471a3", "iptables-legacy": "#7d3c98",
+               "nftables": "#229954"}
+    import math
+    pts = [(r["services"], r[key] * scale) for rows in runs for r in rows if r.get(key)]
+    xs, ys = [p[0] for p in pts], [max(p[1], 1e-3) for p in pts]
+    x0, x1 = math.log10(min(xs)), math.log10(max(xs))
+    y0, y1 = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
+    y1 = max(y1, y0 + 1)
+
+    def px(v):
+        return left + (math.log10(v) - x0) / max(x1 - x0, 1e-9) * (w - left - right)
+
+    def py(v):
+        return h - bottom - (math.log10(max(v, 1e-3)) - y0) / (y1 - y0) * (h - top - bottom)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
+           f'<text x="{left}" y="18" font-size="13">{title} ({unit}, log scale)</text>']
+    for e in range(y0, y1 + 1):
+        y = py(10 ** e)
+        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{10 ** e:g}</text>')
+    for v in sorted(set(xs)):
+        out.append(f'<text x="{px(v):.1f}" y="{h - bottom + 16}" text-anchor="middle">{v:,}</text>')
+    out.append(f'<text x="{(left + w - right) / 2}" y="{h - 6}" text-anchor="middle">'
+               'services (10 endpoints each)</text>')
+    legend = 0
+    for n, rows in enumerate(runs):
+        for f in dict.fromkeys(r["flavour"] for r in rows):
+            line = [(r["services"], r[key] * scale) for r in rows if r["flavour"] == f and r.get(key)]
+            if not line:
+                continue
+            d = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in line)
+            dash = ' stroke-dasharray="4 3"' if n else ""
+            out.append(f'<polyline points="{d}" fill="none" stroke="{colours.get(f, "#333")}" stroke-width="2"{dash}/>')
+            out += [f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{colours.get(f, "#333")}"/>'
+                    for a, b in line]
+            ly = top + 14 * legend
+            out.append(f'<line x1="{w - right + 10}" x2="{w - right + 30}" y1="{ly}" y2="{ly}" '
+                       f'stroke="{colours.get(f, "#333")}" stroke-width="2"{dash}/>')
+            out.append(f'<text x="{w - right + 34}" y="{ly + 4}">{f} run {n + 1}</text>')
+            legend += 1
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def report(paths: list[Path], docs: Path) -> None:
+    """Both runs' tables with the spread, and the SVG plots, written under docs/."""
+    runs = [json.loads(p.read_text())["rows"] for p in paths]
+    keys = (("full_s", "full sync s", 1, "{:.2f}"), ("apply_s", "apply s", 1, "{:.2f}"),
+            ("change_apply_s", "change apply ms", 1000, "{:.0f}"), ("change_s", "change ms", 1000, "{:.0f}"),
+            ("mem_mib", "kmem MiB", 1, "{:.1f}"), ("base_p50_us", "base p50 µs", 1, "{:.0f}"),
+            ("base_p99_us", "base p99 µs", 1, "{:.0f}"), ("first_p50_us", "first p50 µs", 1, "{:.0f}"),
+            ("first_p99_us", "first p99 µs", 1, "{:.0f}"), ("last_p50_us", "last p50 µs", 1, "{:.0f}"),
+            ("last_p99_us", "last p99 µs", 1, "{:.0f}"))
+    lines = ["| flavour | services | rules | " + " | ".join(h for _, h, _, _ in keys) + " |",
+             "|" + "---|" * (3 + len(keys))]
+    second = {(r["flavour"], r["services"]): r for r in runs[1]} if len(runs) > 1 else {}
+    for r in runs[0]:
+        o = second.get((r["flavour"], r["services"]))
+        cells = []
+        for k, _, sc, fmt in keys:
+            a = r[k] * sc
+            if o is None:
+                cells.append(fmt.format(a))
+                continue
+            b = o[k] * sc
+            spread = abs(a - b) / max(abs(a), abs(b), 1e-9) * 100
+            cells.append(f"{fmt.format(a)} / {fmt.format(b)} ({spread:.0f}%)")
+        lines.append(f"| {r['flavour']} | {r['services']:,} | {r['rule_lines']:,} | " + " | ".join(cells) + " |")
+    docs.joinpath("kube-proxy-scale-table.md").write_text("\n".join(lines) + "\n")
+    docs.joinpath("kube-proxy-scale-sync.svg").write_text(svg(runs, "full_s", "Full sync, model to kernel", "s"))
+    docs.joinpath("kube-proxy-scale-change.svg").write_text(
+        svg(runs, "change_apply_s", "One endpoint change, diff and apply", "ms", 1000))
+    docs.joinpath("kube-proxy-scale-latency.svg").write_text(
+        svg(runs, "last_p50_us", "connect() to the last service, p50", "µs"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--services", default="100,1000,5000,10000")
@@ -229,7 +308,12 @@ def main() -> int:
     ap.add_argument("--flavours", default=",".join(FLAVOURS))
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--report", type=Path, nargs="+", metavar="RUN.json",
+                    help="write docs/kube-proxy-scale-* from the --json files of runs, then exit")
     a = ap.parse_args()
+    if a.report:
+        report(a.report, Path(__file__).resolve().parent.parent / "docs")
+        return 0
     if os.geteuid() != 0:
         print("bench/proxy_scale.py: must be run as root", file=sys.stderr)
         return 1
