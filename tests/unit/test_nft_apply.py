@@ -155,3 +155,36 @@ def test_a_failed_stage_leaves_no_table_and_no_cache(tmp_path):
     assert fake.list_table("ns1", "ip", "kube-proxy") is None
     assert not cache.exists()
     assert fake.calls[-1][1] == "add table ip kube-proxy\ndelete table ip kube-proxy\n"
+
+
+def test_the_cache_round_trips_and_is_not_read_back_by_the_process_that_wrote_it(tmp_path, monkeypatch):
+    cache = tmp_path / "kp.pickle"
+    rs = nft.build(CASES, NODE)
+    proxier._write_nft(cache, rs)
+    proxier._memo.clear()
+    back = proxier._read_nft(cache)
+    assert back == rs and nft.full_text(back) == nft.full_text(rs)
+    assert type(next(iter(back.chains.values()))) is nft.Chain
+    proxier._write_nft(cache, None)
+    monkeypatch.setattr(proxier.marshal, "loads", lambda _: pytest.fail("read back"))
+    assert proxier._read_nft(cache) is None
+
+
+def test_a_cache_written_by_another_process_is_read_again(tmp_path):
+    cache = tmp_path / "kp.pickle"
+    proxier._write_nft(cache, nft.build(CASES, NODE))
+    other = nft.build(CASES[1:], NODE)
+    cache.write_bytes(proxier.marshal.dumps(proxier._to_plain(other)))   # as another process writes it
+    assert proxier._read_nft(cache) == other
+
+
+def test_an_old_pickle_cache_means_unknown_content(tmp_path):
+    import pickle
+    fake, cache = FakeNft(), tmp_path / "kp.pickle"
+    fake.apply("ns1", "add table ip kube-proxy\n")
+    fake.calls.clear()
+    rs = nft.build(CASES, NODE)
+    cache.write_bytes(pickle.dumps(rs))
+    proxier._memo.clear()
+    proxier.sync_nft("ns1", rs, cache, fake)
+    assert [t for _, t in fake.calls] == ["add table ip kube-proxy\ndelete table ip kube-proxy\n" + nft.full_text(rs)]
