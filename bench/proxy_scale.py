@@ -269,7 +269,7 @@ def svg(runs: list[list[dict]], key: str, title: str, unit: str, scale: float = 
     return "\n".join(out) + "\n"
 
 
-def report(paths: list[Path], docs: Path) -> None:
+def report(paths: list[Path], docs: Path, name: str = "kube-proxy-scale") -> None:
     """Both runs' tables with the spread, and the SVG plots, written under docs/."""
     runs = [json.loads(p.read_text())["rows"] for p in paths]
     keys = (("full_s", "full sync s", 1, "{:.2f}"), ("apply_s", "apply s", 1, "{:.2f}"),
@@ -293,11 +293,11 @@ def report(paths: list[Path], docs: Path) -> None:
             spread = abs(a - b) / max(abs(a), abs(b), 1e-9) * 100
             cells.append(f"{fmt.format(a)} / {fmt.format(b)} ({spread:.0f}%)")
         lines.append(f"| {r['flavour']} | {r['services']:,} | {r['rule_lines']:,} | " + " | ".join(cells) + " |")
-    docs.joinpath("kube-proxy-scale-table.md").write_text("\n".join(lines) + "\n")
-    docs.joinpath("kube-proxy-scale-sync.svg").write_text(svg(runs, "full_s", "Full sync, model to kernel", "s"))
-    docs.joinpath("kube-proxy-scale-change.svg").write_text(
+    docs.joinpath(f"{name}-table.md").write_text("\n".join(lines) + "\n")
+    docs.joinpath(f"{name}-sync.svg").write_text(svg(runs, "full_s", "Full sync, model to kernel", "s"))
+    docs.joinpath(f"{name}-change.svg").write_text(
         svg(runs, "change_apply_s", "One endpoint change, diff and apply", "ms", 1000))
-    docs.joinpath("kube-proxy-scale-latency.svg").write_text(
+    docs.joinpath(f"{name}-latency.svg").write_text(
         svg(runs, "last_p50_us", "connect() to the last service, p50", "µs"))
 
 
@@ -310,9 +310,10 @@ def main() -> int:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--report", type=Path, nargs="+", metavar="RUN.json",
                     help="write docs/kube-proxy-scale-* from the --json files of runs, then exit")
+    ap.add_argument("--report-name", default="kube-proxy-scale", help="file name prefix under docs/ for --report")
     a = ap.parse_args()
     if a.report:
-        report(a.report, Path(__file__).resolve().parent.parent / "docs")
+        report(a.report, Path(__file__).resolve().parent.parent / "docs", a.report_name)
         return 0
     if os.geteuid() != 0:
         print("bench/proxy_scale.py: must be run as root", file=sys.stderr)
