@@ -43,7 +43,7 @@ class Dataplane:
             before, after = ipsets.plan(have, policy.sets)
             self.kernel.ipset.restore(ns, before)
             changed = proxier.sync(ns, ruleset, self.dir.path / f"kube-proxy-{n.name}.json", ipt)
-            changed += proxier.sync_nft(ns, proxy.nft, self.dir.path / f"kube-proxy-nft-{n.name}.pickle",
+            changed += proxier.sync_nft(ns, proxy.nft, self.dir.path / f"kube-proxy-nft-{n.name}.marshal",
                                         self.kernel.nft)
             healthcheck.write_state(self.dir.proxy_health(n.name), proxy.health or {}, time.time())
             self.kernel.ipset.restore(ns, after)
@@ -72,12 +72,12 @@ class Dataplane:
     def forget_rules(self) -> None:
         """The next sync reads every node's rules back from the kernel instead of trusting
         what was last written (a command killed between writing and recording, say)."""
-        for pattern in ("kube-proxy-*.json", "kube-proxy-nft-*.pickle", "ipsets-*.json"):
+        for pattern in ("kube-proxy-*.json", "kube-proxy-nft-*.marshal", "ipsets-*.json"):
             for record in self.dir.path.glob(pattern):
                 record.unlink()
 
     def forget_node(self, name: str) -> None:
-        for record in (f"kube-proxy-{name}.json", f"kube-proxy-nft-{name}.pickle", f"ipsets-{name}.json",
+        for record in (f"kube-proxy-{name}.json", f"kube-proxy-nft-{name}.marshal", f"ipsets-{name}.json",
                        f"announced-{name}.json"):
             (self.dir.path / record).unlink(missing_ok=True)
 
