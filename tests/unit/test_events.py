@@ -1,16 +1,12 @@
 """The lab's events: aggregation as client-go's recorder does it, the bounded file several
 processes append to, and what each component records (over the fake kernel)."""
 import multiprocessing
-import os
 import time
-from pathlib import Path
 
 import pytest
 
-from netlab import event_reasons, events, runtime, state
+from netlab import event_reasons, events, state
 from netlab.events import Event
-from netlab.kernel import netns
-from netlab.kernel.fake import FakeKernel
 from netlab.lab import Lab
 from netlab.model.seed import seed_cluster
 from netlab.state import LabDir
@@ -113,16 +109,6 @@ def test_a_lab_gone_records_nothing(tmp_path, monkeypatch):
 
 
 # ---- what the components record ----------------------------------------------------------------
-
-@pytest.fixture
-def kernel(tmp_path, monkeypatch):
-    monkeypatch.setattr(state, "RUN_DIR", tmp_path / "run")
-    monkeypatch.setattr(state, "MARK_DIR", tmp_path / "marks")
-    monkeypatch.setattr(netns, "ETC", str(tmp_path / "etc-netns"))
-    monkeypatch.setattr(runtime.Runtime, "uid", lambda self, c, p: os.geteuid())
-    k = FakeKernel()
-    k.programs["netlab-flanneld"] = lambda spec: Path(spec.argv[spec.argv.index("--ready") + 1]).touch()
-    return k
 
 
 def _said(lab) -> list[tuple[str, str, str, str, str]]:

@@ -3,32 +3,16 @@
 Service's removal leave in the kernel. The root integration tests cover the real kernel;
 tests/integration/test_fake_kernel.py shows that the two agree."""
 import os
-from pathlib import Path
 
 import pytest
 
-from netlab import layout, runtime, state
+from netlab import layout, state
 from netlab.errors import NetlabError
-from netlab.kernel import netns
 from netlab.kernel.fake import FakeKernel
 from netlab.lab import Lab
 from netlab.model.objects import Node
 from netlab.model.seed import seed_cluster
 
-
-@pytest.fixture
-def kernel(tmp_path, monkeypatch):
-    """A fake kernel, the labs' records under tmp_path, and pods run as the test's own user."""
-    monkeypatch.setattr(state, "RUN_DIR", tmp_path / "run")
-    monkeypatch.setattr(state, "MARK_DIR", tmp_path / "marks")
-    monkeypatch.setattr(netns, "ETC", str(tmp_path / "etc-netns"))
-    monkeypatch.setattr(runtime.Runtime, "uid", lambda self, c, p: os.geteuid())
-    k = FakeKernel()
-
-    def flanneld(spec):          # flanneld says it is ready once started
-        Path(spec.argv[spec.argv.index("--ready") + 1]).touch()
-    k.programs["netlab-flanneld"] = flanneld
-    return k
 
 
 def nat(k: FakeKernel, ns: str, chain: str) -> list[str]:

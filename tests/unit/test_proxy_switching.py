@@ -1,29 +1,14 @@
 """A lab's kube-proxy flavour over the fake kernel: each flavour writes its own dataplane, and
 a switch (`netlab proxy set`) leaves nothing of the one before, as kube-proxy's cleanup of
 the other modes does."""
-import os
-from pathlib import Path
 
-import pytest
 
-from netlab import layout, runtime, state
-from netlab.kernel import netns
-from netlab.kernel.fake import FakeKernel
+from netlab import layout
 from netlab.kube_proxy import proxier
 from netlab.kube_proxy.rules import Table
 from netlab.lab import Lab
 from netlab.model.seed import seed_cluster
 
-
-@pytest.fixture
-def kernel(tmp_path, monkeypatch):
-    monkeypatch.setattr(state, "RUN_DIR", tmp_path / "run")
-    monkeypatch.setattr(state, "MARK_DIR", tmp_path / "marks")
-    monkeypatch.setattr(netns, "ETC", str(tmp_path / "etc-netns"))
-    monkeypatch.setattr(runtime.Runtime, "uid", lambda self, c, p: os.geteuid())
-    k = FakeKernel()
-    k.programs["netlab-flanneld"] = lambda spec: Path(spec.argv[spec.argv.index("--ready") + 1]).touch()
-    return k
 
 
 def _lab(kernel, mode="iptables-seed", backend="legacy"):
