@@ -99,12 +99,15 @@ def node(ns: Namespace, cluster_name: str, n: Node, m: underlay.Member, lease, l
 def plug_pods(ns: Namespace, pods: list[cni.PodNet]) -> None:
     """Node side: a veth per pod into docker0, hairpin on (a pod reaching itself via a service)."""
     br = ns.index(cni.BRIDGE)
+    # a reused address must not reach a deleted pod's MAC (a gratuitous ARP arriving within
+    # neigh locktime of the last update is ignored, so forget it here); one read of docker0's
+    # neighbours, not a delete per pod (most addresses are new)
+    cached = {n.dst for n in ns.neighbours(cni.BRIDGE)}
     for p in pods:
         ns.add_veth(p.veth, cni.POD_IFACE, p.netns, cni.MTU, br, p.veth_index, cni.POD_IFINDEX)
         ns.set_hairpin(p.veth_index)
-        # a reused address must not reach a deleted pod's MAC (a gratuitous ARP arriving
-        # within neigh locktime of the last update is ignored, so forget it here)
-        ns.del_neigh(Neigh(p.address.split("/")[0], "", cni.BRIDGE))
+        if (ip := p.address.split("/")[0]) in cached:
+            ns.del_neigh(Neigh(ip, "", cni.BRIDGE))
 
 
 def unplug_pods(ns: Namespace, pods: list[cni.PodNet]) -> None:
