@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -92,16 +93,28 @@ def check_memory() -> None:
         raise SystemExit(f"bench/lab_scale.py: only {mib} MiB available, stopping (needs {MIN_AVAILABLE_MIB})")
 
 
-def timed(argv: list[str], log) -> tuple[float, int]:
-    """(wall seconds, peak RSS in KiB) of a command that must succeed."""
+def timed(argv: list[str], log: str) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS in KiB, output) of a command that must succeed."""
     t = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    _, status, usage = os.wait4(p.pid, 0)
+    with open(log, "w") as out:
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _, status, usage = os.wait4(p.pid, 0)
+        except BaseException:       # Ctrl-C: let it stop before the clean-up starts
+            p.terminate()
+            p.wait()
+            raise
     p.returncode = os.waitstatus_to_exitcode(status)
     took = time.perf_counter() - t
     if p.returncode:
-        raise SystemExit(f"bench/lab_scale.py: {' '.join(argv[2:])} failed ({p.returncode}), see {log.name}")
-    return took, usage.ru_maxrss
+        raise SystemExit(f"bench/lab_scale.py: {' '.join(argv[2:])} failed ({p.returncode}), see {log}")
+    with open(log) as f:
+        return took, usage.ru_maxrss, f.read()
+
+
+def steps(output: str) -> dict[str, float]:
+    """The steps `netlab up` prints with their seconds ("  namespaces (2015)   1.602s")."""
+    return {m[1]: float(m[2]) for m in re.finditer(r"^  (\S.*?)\s+(\d+\.\d+)s$", output, re.M)}
 
 
 def lab_memory(name: str) -> tuple[int, int, int]:
@@ -142,16 +155,18 @@ def ip_batch(ns: str | None, lines: list[str]) -> None:
                    text=True, check=True)
 
 
-def floor(c) -> tuple[float, float, dict]:
-    """ip -batch: (up s, down s, meminfo deltas) of the same namespaces, docker0s (address,
+def floor(c) -> tuple[float, float, dict, dict]:
+    """ip -batch: (up s, down s, meminfo deltas, up's phases) of the same namespaces, docker0s (address,
     up), veths (into docker0, up, hairpin), pod eth0 addresses and default routes."""
     nodes = [layout.node_ns(c.name, n.name) for n in c.nodes]
     pods = [cni.pod_net(c, p) for p in c.pods]
     names = nodes + [p.netns for p in pods]
     before = meminfo()
     t = time.perf_counter()
+    phases = {}
     try:
         ip_batch(None, [f"netns add {n}" for n in names])
+        phases["namespaces"] = time.perf_counter() - t
         for node, ns in zip(c.nodes, nodes):
             lines = [f"link add docker0 mtu {cni.MTU} type bridge", f"addr add {cni.bridge_address(node)} dev docker0",
                      "link set docker0 up"]
@@ -160,10 +175,12 @@ def floor(c) -> tuple[float, float, dict]:
                     lines += [f"link add {p.veth} mtu {cni.MTU} type veth peer name eth0 mtu {cni.MTU} netns {p.netns}",
                               f"link set {p.veth} master docker0 up", f"link set {p.veth} type bridge_slave hairpin on"]
             ip_batch(ns, lines)
-        for p in pods:
+        phases["node side: docker0, veths"] = time.perf_counter() - t - sum(phases.values())
+        for p in pods:          # one `ip -n` each: -batch cannot change namespace between lines
             ip_batch(p.netns, ["link set lo up", f"addr add {p.address} dev eth0", "link set eth0 up",
                                f"route add default via {p.gateway} dev eth0"])
         up = time.perf_counter() - t
+        phases["pod side: eth0, address, route"] = up - sum(phases.values())
         after = meminfo()
         t = time.perf_counter()
         ip_batch(None, [f"netns del {n}" for n in names])
@@ -172,7 +189,7 @@ def floor(c) -> tuple[float, float, dict]:
         for n in names:           # whatever a failure left
             if netns.exists(n):
                 netns.remove(n)
-    return up, down, deltas(before, after)
+    return up, down, deltas(before, after), phases
 
 
 def deltas(before: dict, after: dict) -> dict:
@@ -180,17 +197,18 @@ def deltas(before: dict, after: dict) -> dict:
             "Slab": after["Slab"] - before["Slab"], "SUnreclaim": after["SUnreclaim"] - before["SUnreclaim"]}
 
 
-def one_run(name: str, path: str, per_pair: int, rng: random.Random, log) -> dict:
+def one_run(name: str, path: str, per_pair: int, rng: random.Random, logs: str, i: int) -> dict:
     check_memory()
     level = netns_count()
     before = meminfo()
-    up, up_rss = timed(NETLAB + ["up", "-f", path, "--name", name], log)
+    up, up_rss, out = timed(NETLAB + ["up", "-f", path, "--name", name], f"{logs}/up{i}.log")
     try:
-        r = {"up": up, "up_rss": up_rss, "kernel": deltas(before, meminfo()), "procs": lab_memory(name)}
+        r = {"up": up, "up_rss": up_rss, "steps": steps(out), "kernel": deltas(before, meminfo()),
+             "procs": lab_memory(name)}
         r["sampled"], r["failed"] = sample(LabRecord(name).cluster(), per_pair, rng)
         check_memory()
     finally:
-        r_down = timed(NETLAB + ["down", "--name", name], log)[0]
+        r_down = timed(NETLAB + ["down", "--name", name], f"{logs}/down{i}.log")[0]
     r["down"], r["settle"] = r_down, settle(level)
     return r
 
@@ -205,25 +223,30 @@ def report(a, runs: list[dict], fl: list[tuple]) -> None:
     mib = lambda kib: kib / 1024         # noqa: E731
     print(f"\n{a.nodes} nodes x {a.pods} pods ({pods} pods, {'a process each' if a.processes else 'no processes'}),"
           f" median (min-max) of {len(runs)} runs:")
-    print(f"  {'netlab up':<34} {figure([r['up'] for r in runs])}")
-    print(f"  {'netlab down':<34} {figure([r['down'] for r in runs])}")
-    print(f"  {'kernel frees namespaces after':<34} {figure([r['settle'] for r in runs])}")
-    print(f"  {'ip -batch floor: up':<34} {figure([f[0] for f in fl])}   netlab up / floor "
+    print(f"  {'netlab up':<38} {figure([r['up'] for r in runs])}   / floor "
           f"{statistics.median(r['up'] for r in runs) / statistics.median(f[0] for f in fl):.2f}x")
-    print(f"  {'ip -batch floor: down':<34} {figure([f[1] for f in fl])}")
-    print(f"  {'kernel frees them after':<34} {figure([f[3] for f in fl])}")
+    for step in runs[-1]["steps"]:          # as `netlab up` prints them
+        print(f"    {step:<36} {figure([r['steps'].get(step, 0) for r in runs])}")
+    print(f"    {'the rest (CLI, model, API server)':<36} {figure([r['up'] - sum(r['steps'].values()) for r in runs])}")
+    print(f"  {'netlab down':<38} {figure([r['down'] for r in runs])}")
+    print(f"  {'kernel frees namespaces after':<38} {figure([r['settle'] for r in runs])}")
+    print(f"  {'ip -batch floor: up':<38} {figure([f[0] for f in fl])}")
+    for phase in fl[-1][3]:
+        print(f"    {phase:<36} {figure([f[3][phase] for f in fl])}")
+    print(f"  {'ip -batch floor: down':<38} {figure([f[1] for f in fl])}")
+    print(f"  {'kernel frees them after':<38} {figure([f[4] for f in fl])}")
     sampled, failed = sum(r["sampled"] for r in runs), sum(len(r["failed"]) for r in runs)
-    print(f"  {'connectivity sample':<34} {sampled} pod->pod pings over {a.nodes * (a.nodes - 1)} node pairs"
+    print(f"  {'connectivity sample':<38} {sampled} pod->pod pings over {a.nodes * (a.nodes - 1)} node pairs"
           f" x {len(runs)} runs, {failed} failed")
     print("memory:")
-    print(f"  {'netlab up process, peak RSS':<34} {figure([mib(r['up_rss']) for r in runs], 'MiB', '6.0f')}")
+    print(f"  {'netlab up process, peak RSS':<38} {figure([mib(r['up_rss']) for r in runs], 'MiB', '6.0f')}")
     count = runs[-1]["procs"][0]
-    print(f"  {f'lab processes ({count}), RSS':<34} {figure([mib(r['procs'][1]) for r in runs], 'MiB', '6.0f')}")
-    print(f"  {f'lab processes ({count}), PSS':<34} {figure([mib(r['procs'][2]) for r in runs], 'MiB', '6.0f')}")
+    print(f"  {f'lab processes ({count}), RSS':<38} {figure([mib(r['procs'][1]) for r in runs], 'MiB', '6.0f')}")
+    print(f"  {f'lab processes ({count}), PSS':<38} {figure([mib(r['procs'][2]) for r in runs], 'MiB', '6.0f')}")
     for key in ("MemAvailable", "Slab", "SUnreclaim"):
         what = "drop (all)" if key == "MemAvailable" else "growth"
         lab, flo = [mib(r["kernel"][key]) for r in runs], [mib(f[2][key]) for f in fl]
-        print(f"  {f'kernel: {key} {what}':<34} {figure(lab, 'MiB', '6.0f')}   floor {figure(flo, 'MiB', '4.0f')}"
+        print(f"  {f'kernel: {key} {what}':<38} {figure(lab, 'MiB', '6.0f')}   floor {figure(flo, 'MiB', '4.0f')}"
               f"   ({statistics.median(lab) * 1024 / pods:.0f} KiB a pod)")
 
 
@@ -248,23 +271,22 @@ def main() -> int:
             json.dump(doc, f)
         c = topology.parse(doc, name, time.time())      # the floor's objects: the same names and addresses
         runs, fl = [], []
-        with open(os.path.join(tmp, "netlab.log"), "w") as log:
-            try:
-                for i in range(a.runs):
-                    r = one_run(name, path, a.per_pair, rng, log)
-                    runs.append(r)
-                    print(f"run {i + 1}: up {r['up']:.2f} s, down {r['down']:.2f} s (+{r['settle']:.1f} s kernel),"
-                          f" {r['sampled']} pings, {len(r['failed'])} failed", flush=True)
-                    for failure in r["failed"][:10]:
-                        print(f"  failed: {failure}")
-                    check_memory()
-                    level = netns_count()
-                    fl.append((*floor(c), settle(level)))
-                    print(f"  floor: up {fl[-1][0]:.2f} s, down {fl[-1][1]:.2f} s (+{fl[-1][3]:.1f} s kernel)",
-                          flush=True)
-            finally:
-                subprocess.run(NETLAB + ["clean", "--name", name], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        try:
+            for i in range(a.runs):
+                r = one_run(name, path, a.per_pair, rng, tmp, i)
+                runs.append(r)
+                print(f"run {i + 1}: up {r['up']:.2f} s, down {r['down']:.2f} s (+{r['settle']:.1f} s kernel),"
+                      f" {r['sampled']} pings, {len(r['failed'])} failed", flush=True)
+                for failure in r["failed"][:10]:
+                    print(f"  failed: {failure}")
+                check_memory()
+                level = netns_count()
+                fl.append((*floor(c), settle(level)))
+                print(f"  floor: up {fl[-1][0]:.2f} s, down {fl[-1][1]:.2f} s (+{fl[-1][4]:.1f} s kernel)",
+                      flush=True)
+        finally:
+            subprocess.run(NETLAB + ["clean", "--name", name], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
         if runs:
             report(a, runs, fl)
     return 1 if any(r["failed"] for r in runs) else 0
