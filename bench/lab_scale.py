@@ -39,11 +39,11 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from netlab import layout  # noqa: E402
-from netlab.cni import bridge as cni  # noqa: E402
-from netlab.kernel import netns  # noqa: E402
 from netlab.kernel.process import descendants  # noqa: E402
 from netlab.model import topology  # noqa: E402
 from netlab.state import LabRecord  # noqa: E402
+
+import ip_floor  # noqa: E402
 
 NETLAB = [sys.executable, "-m", "netlab.cli"]
 RUN_DIR = "/run/netlab"
@@ -150,46 +150,19 @@ def sample(c, per_pair: int, rng: random.Random) -> tuple[int, list[str]]:
         return len(pings), [f for f in pool.map(ping, pings) if f]
 
 
-def ip_batch(ns: str | None, lines: list[str]) -> None:
-    subprocess.run(["ip", *(["-n", ns] if ns else []), "-batch", "-"], input="\n".join(lines) + "\n",
-                   text=True, check=True)
-
-
 def floor(c) -> tuple[float, float, dict, dict]:
-    """ip -batch: (up s, down s, meminfo deltas, up's phases) of the same namespaces, docker0s (address,
-    up), veths (into docker0, up, hairpin), pod eth0 addresses and default routes."""
-    nodes = [layout.node_ns(c.name, n.name) for n in c.nodes]
-    pods = [cni.pod_net(c, p) for p in c.pods]
-    names = nodes + [p.netns for p in pods]
+    """ip -batch (bench/ip_floor.py): (up s, down s, meminfo deltas, up's phases) of the same
+    namespaces, docker0s, veths and pod addresses."""
     before = meminfo()
-    t = time.perf_counter()
-    phases = {}
+    names, phases = ip_floor.build(c)
     try:
-        ip_batch(None, [f"netns add {n}" for n in names])
-        phases["namespaces"] = time.perf_counter() - t
-        for node, ns in zip(c.nodes, nodes):
-            lines = [f"link add docker0 mtu {cni.MTU} type bridge", f"addr add {cni.bridge_address(node)} dev docker0",
-                     "link set docker0 up"]
-            for p in pods:
-                if p.node == node.name:
-                    lines += [f"link add {p.veth} mtu {cni.MTU} type veth peer name eth0 mtu {cni.MTU} netns {p.netns}",
-                              f"link set {p.veth} master docker0 up", f"link set {p.veth} type bridge_slave hairpin on"]
-            ip_batch(ns, lines)
-        phases["node side: docker0, veths"] = time.perf_counter() - t - sum(phases.values())
-        for p in pods:          # one `ip -n` each: -batch cannot change namespace between lines
-            ip_batch(p.netns, ["link set lo up", f"addr add {p.address} dev eth0", "link set eth0 up",
-                               f"route add default via {p.gateway} dev eth0"])
-        up = time.perf_counter() - t
-        phases["pod side: eth0, address, route"] = up - sum(phases.values())
         after = meminfo()
         t = time.perf_counter()
-        ip_batch(None, [f"netns del {n}" for n in names])
+        ip_floor.ip_batch(None, [f"netns del {n}" for n in names])
         down = time.perf_counter() - t
     finally:
-        for n in names:           # whatever a failure left
-            if netns.exists(n):
-                netns.remove(n)
-    return up, down, deltas(before, after), phases
+        ip_floor.remove(names)           # whatever a failure left
+    return sum(phases.values()), down, deltas(before, after), phases
 
 
 def deltas(before: dict, after: dict) -> dict:
