@@ -123,6 +123,20 @@ def test_node_port_on_both_nodes_from_outside(lab):
         assert r.stdout == "404"                   # the ingress controller's default server
 
 
+def test_node_port_on_localhost_of_a_node_in_todays_iptables_flavour_only(lab):
+    """Today's iptables proxier serves NodePorts on 127.0.0.1 too (route_localnet); the
+    seed's and the nftables proxier do not."""
+    node = layout.node_ns(lab.name, "node1")
+    r = sh(node, "curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:30799/",
+           check=False)
+    assert sh(node, "sysctl", "-n", "net.ipv4.conf.all.route_localnet").stdout.strip() == \
+        ("1" if lab.cluster().proxy_mode == "iptables" else "0")
+    if lab.cluster().proxy_mode == "iptables":
+        assert r.stdout == "404"
+    else:
+        assert r.returncode != 0 and r.stdout == "000", (r.returncode, r.stdout)
+
+
 def test_load_balancer_from_outside_reaches_several_endpoints(lab):
     svc = _svc(lab, "shop")
     r = connect(_client(lab), f"{svc.load_balancer_ip}:80", "--count", "30")
