@@ -24,16 +24,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from netlab import layout  # noqa: E402
-from netlab.cni import bridge as cni  # noqa: E402
-from netlab.kernel import netns  # noqa: E402
 from netlab.lab import Lab  # noqa: E402
 from netlab.model import topology  # noqa: E402
+
+import ip_floor  # noqa: E402
 
 NETLAB = [sys.executable, "-m", "netlab.cli"]
 MININET = ["mn", "--topo", "linear,2,6", "--switch", "lxbr", "--controller", "none", "--test", "none"]
@@ -93,34 +91,11 @@ def pss_kib(name: str) -> tuple[int, int]:
     return count, total
 
 
-def ip_batch(ns: str | None, lines: list[str]) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".ip") as f:
-        f.write("\n".join(lines) + "\n")
-        f.flush()
-        subprocess.run(["ip", *(["-n", ns] if ns else []), "-batch", f.name], check=True)
-
-
 def floor(c) -> float:
     """ip -batch for the same namespaces, docker0s, veths (ports, hairpin) and pod addresses."""
-    nodes = [layout.node_ns(c.name, n.name) for n in c.nodes]
-    pods = [cni.pod_net(c, p) for p in c.pods]
-    t = time.perf_counter()
-    ip_batch(None, [f"netns add {n}" for n in nodes + [p.netns for p in pods]])
-    for node, ns in zip(c.nodes, nodes):
-        lines = [f"link add docker0 mtu {cni.MTU} type bridge", f"addr add {cni.bridge_address(node)} dev docker0",
-                 "link set docker0 up"]
-        for p in pods:
-            if p.node == node.name:
-                lines += [f"link add {p.veth} mtu {cni.MTU} type veth peer name eth0 mtu {cni.MTU} netns {p.netns}",
-                          f"link set {p.veth} master docker0 up", f"link set {p.veth} type bridge_slave hairpin on"]
-        ip_batch(ns, lines)
-    for p in pods:
-        ip_batch(p.netns, ["link set lo up", f"addr add {p.address} dev eth0", "link set eth0 up",
-                           f"route add default via {p.gateway} dev eth0"])
-    total = time.perf_counter() - t
-    for n in nodes + [p.netns for p in pods]:
-        netns.remove(n)
-    return total
+    names, phases = ip_floor.build(c)
+    ip_floor.remove(names)
+    return sum(phases.values())
 
 
 def main() -> int:

@@ -46,6 +46,8 @@ class Dataplane:
             changed += proxier.sync_nft(ns, proxy.nft, self.dir.path / f"kube-proxy-nft-{n.name}.marshal",
                                         self.kernel.nft)
             healthcheck.write_state(self.dir.proxy_health(n.name), proxy.health or {}, time.time())
+            if self._differs(f"sysctls-{n.name}", proxy.sysctls):
+                self.kernel.run_in(ns, plumbing.sysctls, proxy.sysctls)
             self.kernel.ipset.restore(ns, after)
             ipsets.store(sets, policy.sets)
             if stale:
@@ -72,13 +74,13 @@ class Dataplane:
     def forget_rules(self) -> None:
         """The next sync reads every node's rules back from the kernel instead of trusting
         what was last written (a command killed between writing and recording, say)."""
-        for pattern in ("kube-proxy-*.json", "kube-proxy-nft-*.marshal", "ipsets-*.json"):
+        for pattern in ("kube-proxy-*.json", "kube-proxy-nft-*.marshal", "ipsets-*.json", "sysctls-*.json"):
             for record in self.dir.path.glob(pattern):
                 record.unlink()
 
     def forget_node(self, name: str) -> None:
         for record in (f"kube-proxy-{name}.json", f"kube-proxy-nft-{name}.marshal", f"ipsets-{name}.json",
-                       f"announced-{name}.json"):
+                       f"announced-{name}.json", f"sysctls-{name}.json"):
             (self.dir.path / record).unlink(missing_ok=True)
 
     def _differs(self, record: str, value) -> bool:

@@ -28,14 +28,14 @@ NODE_SYSCTLS = {"net/ipv4/ip_forward": 1,
                 "net/ipv4/icmp_ratelimit": 0}
 
 
-def _sysctls(ns: Namespace, values: dict) -> None:
+def sysctls(ns: Namespace, values: dict) -> None:
     for key, value in values.items():
         ns.sysctl(key, value)
 
 
 def segment(ns: Namespace, members: list[underlay.Member]) -> None:
     """The underlay: one bridge, a port per member (its eth0 in the member's namespace)."""
-    _sysctls(ns, NO_IPV6)
+    sysctls(ns, NO_IPV6)
     ns.up(1)
     br = ns.add_bridge(underlay.BRIDGE, underlay.MTU)
     ns.up(br)
@@ -67,7 +67,7 @@ def _eth0(ns: Namespace, m: underlay.Member) -> int:
 
 def host(ns: Namespace, m: underlay.Member, forwards: bool) -> None:
     """An outside host (client, db, router, lb); the lb's addresses come per LoadBalancer."""
-    _sysctls(ns, NO_IPV6)
+    sysctls(ns, NO_IPV6)
     if m.address:
         _eth0(ns, m)
     else:
@@ -84,14 +84,14 @@ def node(ns: Namespace, cluster_name: str, n: Node, m: underlay.Member, lease, l
     if not os.path.isdir("/proc/sys/net/bridge"):
         raise NetlabError("the kernel has no br_netfilter (modprobe br_netfilter): kube-proxy's rules "
                           "need bridged pod traffic to pass iptables")
-    _sysctls(ns, {**NO_IPV6, **NODE_SYSCTLS})
+    sysctls(ns, {**NO_IPV6, **NODE_SYSCTLS})
     eth0 = _eth0(ns, m)
     br = ns.add_bridge(cni.BRIDGE, cni.MTU, cni.bridge_mac(cluster_name, n))
     ns.add_addr(br, cni.bridge_address(n))
     ns.up(br)
     vtep = ns.add_vxlan(VTEP, VNI, VXLAN_PORT, n.ip, eth0, cni.MTU, lease.vtep_mac)
     ns.add_addr(vtep, f"{n.vtep_ip}/32")
-    _sysctls(ns, flannel.sysctls(mode))
+    sysctls(ns, flannel.sysctls(mode))
     ns.up(vtep)
     flannel_sync(ns, leases, n.pod_cidr, mode, cluster_cidr)
 
@@ -99,12 +99,15 @@ def node(ns: Namespace, cluster_name: str, n: Node, m: underlay.Member, lease, l
 def plug_pods(ns: Namespace, pods: list[cni.PodNet]) -> None:
     """Node side: a veth per pod into docker0, hairpin on (a pod reaching itself via a service)."""
     br = ns.index(cni.BRIDGE)
+    # a reused address must not reach a deleted pod's MAC (a gratuitous ARP arriving within
+    # neigh locktime of the last update is ignored, so forget it here); one read of docker0's
+    # neighbours, not a delete per pod (most addresses are new)
+    cached = {n.dst for n in ns.neighbours(cni.BRIDGE)}
     for p in pods:
         ns.add_veth(p.veth, cni.POD_IFACE, p.netns, cni.MTU, br, p.veth_index, cni.POD_IFINDEX)
         ns.set_hairpin(p.veth_index)
-        # a reused address must not reach a deleted pod's MAC (a gratuitous ARP arriving
-        # within neigh locktime of the last update is ignored, so forget it here)
-        ns.del_neigh(Neigh(p.address.split("/")[0], "", cni.BRIDGE))
+        if (ip := p.address.split("/")[0]) in cached:
+            ns.del_neigh(Neigh(ip, "", cni.BRIDGE))
 
 
 def unplug_pods(ns: Namespace, pods: list[cni.PodNet]) -> None:
@@ -128,7 +131,7 @@ def pod(ns: Namespace, p: cni.PodNet) -> None:
     ns.sysctl(f"net/ipv4/conf/{cni.POD_IFACE}/arp_notify", 1)
     # as container runtimes do: a pod's own user may listen on port 80 or 53
     ns.sysctl("net/ipv4/ip_unprivileged_port_start", 0)
-    _sysctls(ns, NO_IPV6)
+    sysctls(ns, NO_IPV6)
     ns.up(1)
     ns.add_addr(cni.POD_IFINDEX, p.address)
     ns.up(cni.POD_IFINDEX)

@@ -12,7 +12,7 @@ cleanup of the other modes does when it starts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from netlab.kube_proxy import view
@@ -21,6 +21,9 @@ from netlab.kube_proxy.rules import build_nodes as seed_rules
 from netlab.model.objects import Cluster
 
 MODES = ("iptables-seed", "iptables", "nftables")
+# Today's iptables proxier sets it for its localhost NodePorts (127.0.0.1 routed to a pod);
+# the seed's proxier and the nftables one have none: the kernel's default, 0.
+ROUTE_LOCALNET = "net/ipv4/conf/all/route_localnet"
 
 
 @dataclass
@@ -28,6 +31,7 @@ class NodeProxy:
     tables: dict[str, Table]          # kube-proxy's iptables (nat, filter); empty tables for nftables
     nft: Any = None                   # nftables.Ruleset, or None
     health: dict[int, tuple[str, str, int]] | None = None   # healthCheckNodePort -> (ns, name, local endpoints)
+    sysctls: dict[str, int] = field(default_factory=lambda: {ROUTE_LOCALNET: 0})
 
 
 def no_tables() -> dict[str, Table]:
@@ -46,7 +50,8 @@ def desired(c: Cluster) -> dict[str, NodeProxy]:
     for node in view.node_configs(c):
         if c.proxy_mode == "iptables":
             from netlab.kube_proxy import iptables_current
-            out[node.name] = NodeProxy(iptables_current.build(ports, node), None, health_checks(ports, node.name))
+            out[node.name] = NodeProxy(iptables_current.build(ports, node), None, health_checks(ports, node.name),
+                                       {ROUTE_LOCALNET: int(node.localhost_nodeports)})
         else:
             from netlab.kube_proxy import nftables
             ruleset = nftables.build(ports, node, service_cidrs=(c.service_cidr,))

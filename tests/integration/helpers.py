@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -185,3 +186,31 @@ def running(ns: str, *argv: str):
 def tool(name: str) -> str:
     """One of netlab's programs (netlab-whoami, netlab-connect) from this environment."""
     return os.path.join(os.path.dirname(sys.executable), name)
+
+
+# A pod on node2 with a web server on its named port "http" (8080): the one endpoint of
+# the tests' Local-policy Services.
+SOLO_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, labels: {app: solo}}
+spec:
+  nodeName: node2
+  containers: [{name: web, command: [netlab-whoami, --port, "8080"], ports: [{containerPort: 8080, name: http}]}]
+---
+"""
+
+
+def scale_under_load(lab: str, client_ns: str, target: str, rounds: int) -> dict:
+    """Scales the seed's data-product deployment 1, 5, 3 replicas `rounds` times while
+    netlab-connect in `client_ns` opens a connection to `target` every 2 ms; its counts."""
+    client = subprocess.Popen(["ip", "netns", "exec", client_ns, tool("netlab-connect"), target,
+                               "--seconds", "300", "--interval", "0.002"], stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(rounds):
+            for n in (1, 5, 3):
+                netlab("scale", "deployment", "data-product", "--replicas", str(n), "--name", lab)
+    finally:
+        client.send_signal(signal.SIGTERM)
+        out = client.communicate(timeout=30)[0]
+    return json.loads(out.strip().splitlines()[-1])

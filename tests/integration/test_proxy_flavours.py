@@ -3,8 +3,6 @@ iptables and today's nftables proxier): what a user sees connecting to Services,
 dataplane carries them. One lab per flavour, shared by its tests; they only read it, but
 for the churn test, which leaves it as it found it."""
 import json
-import signal
-import subprocess
 import time
 
 import pytest
@@ -15,21 +13,13 @@ from netlab.model import manifests, store
 from netlab.model.seed import seed_cluster
 from netlab.state import LabDir
 
-from helpers import connect, leftovers, netlab, pod_ns, sh, tool, unique
+from helpers import connect, leftovers, netlab, pod_ns, scale_under_load, sh, SOLO_POD, tool, unique
 
 FLAVOURS = ("iptables-seed", "iptables", "nftables")
 DP = "10.254.116.224:50051"
 DP_PODS = {"data-product-6664c6dcb9-4zk27", "data-product-6664c6dcb9-7bn7p", "data-product-6664c6dcb9-tkmms"}
 CLIENT_POD = "business-manager-666f454f7f-7l86b"        # on node1
-EXTRA = """
-apiVersion: v1
-kind: Pod
-metadata: {name: solo, labels: {app: solo}}
-spec:
-  nodeName: node2
-  containers: [{name: web, command: [netlab-whoami, --port, "8080"], ports: [{containerPort: 8080, name: http}]}]
----
-apiVersion: v1
+EXTRA = SOLO_POD + """apiVersion: v1
 kind: Service
 metadata: {name: solo-local}
 spec:
@@ -133,6 +123,20 @@ def test_node_port_on_both_nodes_from_outside(lab):
         assert r.stdout == "404"                   # the ingress controller's default server
 
 
+def test_node_port_on_localhost_of_a_node_in_todays_iptables_flavour_only(lab):
+    """Today's iptables proxier serves NodePorts on 127.0.0.1 too (route_localnet); the
+    seed's and the nftables proxier do not."""
+    node = layout.node_ns(lab.name, "node1")
+    r = sh(node, "curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:30799/",
+           check=False)
+    assert sh(node, "sysctl", "-n", "net.ipv4.conf.all.route_localnet").stdout.strip() == \
+        ("1" if lab.cluster().proxy_mode == "iptables" else "0")
+    if lab.cluster().proxy_mode == "iptables":
+        assert r.stdout == "404"
+    else:
+        assert r.returncode != 0 and r.stdout == "000", (r.returncode, r.stdout)
+
+
 def test_load_balancer_from_outside_reaches_several_endpoints(lab):
     svc = _svc(lab, "shop")
     r = connect(_client(lab), f"{svc.load_balancer_ip}:80", "--count", "30")
@@ -192,14 +196,5 @@ def test_trace_shows_the_rules_of_the_flavour_the_request_met(lab):
 
 
 def test_scaling_3_1_5_3_twice_under_load_fails_no_connection(lab):
-    client = subprocess.Popen(["ip", "netns", "exec", pod_ns(lab.cluster(), CLIENT_POD), tool("netlab-connect"),
-                               DP, "--seconds", "300", "--interval", "0.002"], stdout=subprocess.PIPE, text=True)
-    try:
-        for _ in range(2):
-            for n in (1, 5, 3):
-                netlab("scale", "deployment", "data-product", "--replicas", str(n), "--name", lab.name)
-    finally:
-        client.send_signal(signal.SIGTERM)
-        out = client.communicate(timeout=30)[0]
-    r = json.loads(out.strip().splitlines()[-1])
+    r = scale_under_load(lab.name, pod_ns(lab.cluster(), CLIENT_POD), DP, rounds=2)
     assert r["ok"] > 100 and r["failed"] == 0, r

@@ -1,6 +1,5 @@
 """kube-proxy's rules at work: what a user sees connecting to Services in the seed lab."""
 import os
-import signal
 import subprocess
 import time
 
@@ -11,7 +10,7 @@ from netlab.kernel import iptables
 from netlab.kube_proxy import build
 from netlab.model.seed import seed_cluster
 
-from helpers import apply, connect, host_snapshot, netlab, ping_failure, ping_result, pod_ns, running, sh, tool
+from helpers import apply, connect, host_snapshot, netlab, ping_failure, ping_result, pod_ns, running, scale_under_load, sh, SOLO_POD, tool
 
 DP = "10.254.116.224:50051"
 DP_PODS = {"data-product-6664c6dcb9-4zk27", "data-product-6664c6dcb9-7bn7p", "data-product-6664c6dcb9-tkmms"}
@@ -112,15 +111,7 @@ def test_the_walk_throughs_rule_lines_are_in_every_nodes_iptables_save(make_lab)
 
 # ---- changes: each test has a lab of its own ------------------------------------------
 
-LOCAL = """
-apiVersion: v1
-kind: Pod
-metadata: {name: solo, labels: {app: solo}}
-spec:
-  nodeName: node2
-  containers: [{name: web, command: [netlab-whoami, --port, "8080"], ports: [{containerPort: 8080, name: http}]}]
----
-apiVersion: v1
+LOCAL = SOLO_POD + """apiVersion: v1
 kind: Service
 metadata: {name: solo-local}
 spec:
@@ -221,19 +212,7 @@ subsets: [{addresses: [{ip: 192.168.0.100}, {ip: 192.168.0.103}], ports: [{port:
 
 def test_scaling_3_1_5_3_ten_times_fails_no_connection(make_lab):
     lab = make_lab(seed_cluster)
-    c = lab.cluster()
-    client = subprocess.Popen(["ip", "netns", "exec", pod_ns(c, "business-manager-666f454f7f-7l86b"), tool("netlab-connect"),
-                               DP, "--seconds", "300", "--interval", "0.002"],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        for _ in range(10):
-            for n in (1, 5, 3):
-                netlab("scale", "deployment", "data-product", "--replicas", str(n), "--name", lab.name)
-    finally:
-        client.send_signal(signal.SIGTERM)
-        out = client.communicate(timeout=30)[0]
-    import json
-    r = json.loads(out.strip().splitlines()[-1])
+    r = scale_under_load(lab.name, pod_ns(lab.cluster(), "business-manager-666f454f7f-7l86b"), DP, rounds=10)
     assert r["ok"] > 200 and r["failed"] == 0, r
     assert len([p for p in lab.cluster().pods if p.owner == "data-product"]) == 3
 

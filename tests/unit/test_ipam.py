@@ -25,3 +25,13 @@ def test_broadcast_is_never_handed_out():
 
 def test_reserved():
     assert ipam.reserved("172.30.9.0/24") == {"172.30.9.0", "172.30.9.1", "172.30.9.255"}
+
+
+
+def test_a_whole_subnet_is_handed_out_lowest_first_then_refused():
+    cidr, used = "172.30.9.0/24", set()
+    for _ in range(ipam.size(cidr)):
+        used.add(ipam.allocate(cidr, used))
+    assert used == {f"172.30.9.{i}" for i in range(2, 255)}
+    with pytest.raises(NetlabError, match="no free address"):
+        ipam.allocate(cidr, used)

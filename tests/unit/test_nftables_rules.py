@@ -11,27 +11,14 @@ from netlab.kube_proxy import nftables as nft
 from netlab.kube_proxy.view import Endpoint as E
 from netlab.kube_proxy.view import NodeConfig
 from netlab.kube_proxy.view import ServicePort as SP
-from tests.unit import golden_files
+from tests.unit import golden_files, upstream_services
 
 GOLDEN = Path(__file__).parent / "golden" / "kube-proxy-nftables"
 
 # TestOverallNFTablesRules's inputs (pkg/proxy/nftables/proxier_test.go, v1.33 era)
 UPSTREAM_NODE = NodeConfig("test-node", ("192.168.0.2", "192.168.1.2", "192.168.99.11"), pod_cidr="10.0.0.0/8",
                            node_port_addresses=("192.168.0.2/32", "2001:db8::1/128"))
-UPSTREAM_PORTS = [
-    SP("ns1", "svc1", "p80", "TCP", 80, "172.30.0.41", endpoints=(E("10.180.0.1", 80),)),
-    SP("ns2", "svc2", "p80", "TCP", 80, "172.30.0.42", type="LoadBalancer", node_port=3001,
-       external_ips=("192.168.99.22",), load_balancer_ips=("1.2.3.4",), external_policy_local=True,
-       health_check_node_port=30000, endpoints=(E("10.180.0.2", 80),)),
-    SP("ns3", "svc3", "p80", "TCP", 80, "172.30.0.43", type="NodePort", node_port=3003,
-       endpoints=(E("10.180.0.3", 80),)),
-    SP("ns4", "svc4", "p80", "TCP", 80, "172.30.0.44", type="NodePort", external_ips=("192.168.99.33",),
-       endpoints=(E("10.180.0.4", 80), E("10.180.0.5", 80, node="test-node"))),
-    SP("ns5", "svc5", "p80", "TCP", 80, "172.30.0.45", type="LoadBalancer", node_port=3002,
-       load_balancer_ips=("5.6.7.8",), health_check_node_port=30000, source_ranges=(" 203.0.113.0/25",),
-       affinity_seconds=10800, endpoints=(E("10.180.0.3", 80),)),
-    SP("ns6", "svc6", "p80", "TCP", 80, "172.30.0.46"),
-]
+UPSTREAM_PORTS = upstream_services.PORTS
 
 
 def test_upstream_overall_rules_line_by_line():

@@ -74,3 +74,14 @@ def test_stale_jumps_go_before_the_chains_they_lead_to():
     text = proxier.plan(have, want)
     assert text.index("-D PREROUTING -j KUBE-OLD") < text.index("-X KUBE-OLD")
     assert "-I PREROUTING 1 -j KUBE-NEW" in text
+
+
+def test_only_todays_iptables_proxier_routes_localnet_for_its_localhost_node_ports(kernel):
+    lab = _lab(kernel)
+    key = "net/ipv4/conf/all/route_localnet"
+    assert kernel.namespace(NODE1).sysctls[key] == "0"
+    lab.update(lambda c: setattr(c, "proxy_mode", "iptables"))
+    assert kernel.namespace(NODE1).sysctls[key] == "1"
+    assert any("-d 127.0.0.0/8 ! -s 127.0.0.0/8" in r for r in kernel.iptables.rules(NODE1, "filter", "KUBE-FIREWALL"))
+    lab.update(lambda c: setattr(c, "proxy_mode", "nftables"))
+    assert kernel.namespace(NODE1).sysctls[key] == "0"
