@@ -79,7 +79,8 @@ class Dataplane:
                 record.unlink()
 
     def forget_node(self, name: str) -> None:
-        for record in (f"kube-proxy-{name}.json", f"kube-proxy-nft-{name}.marshal", f"ipsets-{name}.json",
+        for record in (f"kube-proxy-{name}.json", f"kube-proxy-nft-{name}.marshal",
+                       f"kube-proxy-nft-{name}.stale.json", f"ipsets-{name}.json",
                        f"announced-{name}.json", f"sysctls-{name}.json"):
             (self.dir.path / record).unlink(missing_ok=True)
 

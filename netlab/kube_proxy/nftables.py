@@ -549,7 +549,9 @@ def changes(old: Ruleset | None, new: Ruleset) -> str:
     a new one created; set/map elements are added and deleted one by one (a changed value
     is deleted and added again). Objects that go away are deleted last, once no rule or
     element refers to them any more (their chains are flushed first, the elements
-    pointing at them deleted, the chains referring to them rewritten).
+    pointing at them deleted, the chains referring to them rewritten), but for chains:
+    those are only flushed, and deleted later in a transaction of their own
+    (removed_chains, stale_deletes), as kube-proxy deletes its stale chains.
     """
     if old is None:
         return full_text(new)
@@ -587,9 +589,18 @@ def changes(old: Ruleset | None, new: Ruleset) -> str:
     for name, elems in new.elements.items():
         then = {} if name in redefined else old.elements.get(name, {})
         out += [element_line(name, e) for k, e in elems.items() if then.get(k) != e]
-    out += [_verb("delete", "chain", n) for n in removed]
     out += [_verb("delete", old.containers[n].kind, n) for n in gone_containers]
     return "\n".join(out) + "\n" if out else ""
+
+
+def removed_chains(old: Ruleset, new: Ruleset) -> list[str]:
+    return [n for n in old.chains if n not in new.chains]
+
+
+def stale_deletes(names: Iterable[str]) -> str:
+    """A transaction deleting stale (flushed, unreferenced) chains; each is added first, so
+    one already gone is no error, as kube-proxy's add-then-delete does."""
+    return "".join(f"{chain_line(Chain(n))}\n{_verb('delete', 'chain', n)}\n" for n in names)
 
 
 # --- applying fast ----------------------------------------------------------------------

@@ -3,17 +3,20 @@ iptables and today's nftables proxier): what a user sees connecting to Services,
 dataplane carries them. One lab per flavour, shared by its tests; they only read it, but
 for the churn test, which leaves it as it found it."""
 import json
+import subprocess
+import re
 import time
 
 import pytest
 
 from netlab import layout
+from netlab.kube_proxy import flavours, nftables
 from netlab.lab import Lab
 from netlab.model import manifests, store
 from netlab.model.seed import seed_cluster
 from netlab.state import LabDir
 
-from helpers import connect, leftovers, netlab, pod_ns, scale_under_load, sh, SOLO_POD, tool, unique
+from helpers import connect, leftovers, netlab, pod_ns, scale_under_load, sh, SOLO_POD, unique
 
 FLAVOURS = ("iptables-seed", "iptables", "nftables")
 DP = "10.254.116.224:50051"
@@ -198,3 +201,37 @@ def test_trace_shows_the_rules_of_the_flavour_the_request_met(lab):
 def test_scaling_3_1_5_3_twice_under_load_fails_no_connection(lab):
     r = scale_under_load(lab.name, pod_ns(lab.cluster(), CLIENT_POD), DP, rounds=2)
     assert r["ok"] > 100 and r["failed"] == 0, r
+
+
+def _chains(listing: str) -> dict[str, bool]:
+    """chain name -> has rules, from `nft list table`."""
+    found = re.findall(r"^\tchain (\S+) \{\n(.*?)^\t\}", listing, re.M | re.S)
+    return {name: bool(re.search(r"^\t\t(?!type )\S", body, re.M)) for name, body in found}
+
+
+def test_nftables_chains_a_change_stops_using_are_deleted_a_sync_later_and_none_is_left(lab):
+    """Scaling down takes several syncs: the removed endpoints' chains, flushed by the
+    first, are deleted by the next; a deletion of a chain already gone is no error."""
+    if lab.cluster().proxy_mode != "nftables":
+        pytest.skip("nftables flavour only: its stale chains")
+    ns = layout.node_ns(lab.name, "node1")
+
+    def kernel_and_wanted():
+        want = flavours.desired(lab.cluster())["node1"].nft
+        return _chains(sh(ns, "nft", "list", "table", "ip", "kube-proxy").stdout), set(want.chains)
+
+    before, _ = kernel_and_wanted()
+    try:
+        netlab("scale", "deployment", "data-product", "--replicas", "2", "--name", lab.name)
+        have, want = kernel_and_wanted()
+        gone = set(before) - want
+        assert gone and all(n.startswith("endpoint-") for n in gone)      # the removed pod's, one per port
+        assert set(have) == want and all(have[n] for n in want if n.startswith("endpoint-"))
+        r = subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=nftables.stale_deletes(sorted(gone)),
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert set(kernel_and_wanted()[0]) == want
+    finally:
+        netlab("scale", "deployment", "data-product", "--replicas", "3", "--name", lab.name)
+    have, want = kernel_and_wanted()
+    assert set(have) == want

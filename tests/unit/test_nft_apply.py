@@ -127,6 +127,44 @@ def test_sync_nft_builds_a_fresh_node_in_stages_and_changes_in_one_transaction(t
     assert [t for _, t in fake.calls] == [nft.batched(nft.changes(rs, new).splitlines(), new)]
 
 
+def test_chains_a_change_stops_using_are_flushed_then_deleted_one_sync_later_after_its_change(tmp_path):
+    fake, cache = FakeNft(), tmp_path / "kp.marshal"
+    rs = nft.build(CASES, NODE)
+    proxier.sync_nft("ns1", rs, cache, fake)
+    dropped = nft.build(CASES[1:], NODE)
+    gone = nft.removed_chains(rs, dropped)
+    assert gone and all("/" in n for n in gone)                   # the first Service's own chains
+    fake.calls.clear()
+    proxier.sync_nft("ns1", dropped, cache, fake)
+    (change,) = [t for _, t in fake.calls]
+    assert "delete chain" not in change and all(f"flush chain {AT} {n}\n" in change for n in gone)
+    fake.calls.clear()
+    moved = nft.build([replace(CASES[1], endpoints=CASES[1].endpoints[:-1] + (ep("10.244.9.9"),)), *CASES[2:]], NODE)
+    proxier.sync_nft("ns1", moved, cache, fake)
+    change, deletes = [t for _, t in fake.calls]
+    assert change == nft.batched(nft.changes(dropped, moved).splitlines(), moved)
+    assert deletes == "".join(f"add chain {AT} {n}\ndelete chain {AT} {n}\n" for n in gone)
+    fake.calls.clear()
+    proxier.sync_nft("ns1", moved, cache, fake)                   # the moved endpoint's old chain, now
+    assert [t for _, t in fake.calls] == [nft.stale_deletes(nft.removed_chains(dropped, moved))]
+    fake.calls.clear()
+    proxier.sync_nft("ns1", moved, cache, fake)
+    assert fake.calls == []
+
+
+def test_a_stale_chain_wanted_again_is_refilled_and_not_deleted(tmp_path):
+    fake, cache = FakeNft(), tmp_path / "kp.marshal"
+    rs = nft.build(CASES, NODE)
+    proxier.sync_nft("ns1", rs, cache, fake)
+    proxier.sync_nft("ns1", nft.build(CASES[1:], NODE), cache, fake)
+    fake.calls.clear()
+    proxier.sync_nft("ns1", rs, cache, fake)
+    (change,) = [t for _, t in fake.calls]
+    assert "delete chain" not in change
+    assert all(f"add chain {AT} {n} {{\n" in change for n in nft.removed_chains(rs, nft.build(CASES[1:], NODE))
+               if rs.chains[n].rules)
+
+
 def test_sync_nft_replaces_a_table_of_unknown_content_in_one_transaction(tmp_path):
     fake = FakeNft()
     fake.apply("ns1", "add table ip kube-proxy\n")

@@ -155,22 +155,23 @@ def test_one_endpoint_change_touches_that_service_only():
     text = nft.changes(old, nft.build([*SERVICES[:2], moved, *SERVICES[3:]], NODE))
     assert service_objects(text) == {"s3"}
     gone = "endpoint-" + hashed("ns/s3/tcp/http__10.244.3.3/8080")
-    assert text.splitlines()[-1] == f"delete chain ip kube-proxy {gone}"
-    assert f"flush chain ip kube-proxy {gone}" in text
+    assert f"flush chain ip kube-proxy {gone}" in text and "delete chain" not in text
+    assert nft.removed_chains(old, nft.build([*SERVICES[:2], moved, *SERVICES[3:]], NODE)) == [gone]
     assert "add chain ip kube-proxy endpoint-" + hashed("ns/s3/tcp/http__10.244.4.3/8080") in text
     assert "element" not in text                                  # the service's own map entries stay
 
 
-def test_removing_a_service_deletes_its_chains_after_its_elements():
-    old = nft.build(SERVICES, NODE)
-    lines = nft.changes(old, nft.build(SERVICES[1:], NODE)).splitlines()
+def test_removing_a_service_flushes_its_chains_after_its_elements_and_deletes_them_apart():
+    old, new = nft.build(SERVICES, NODE), nft.build(SERVICES[1:], NODE)
+    lines = nft.changes(old, new).splitlines()
     names = ["service-" + hashed("ns/s1/tcp/http")] + ["endpoint-" + hashed(f"ns/s1/tcp/http__{ip}/8080")
                                                        for ip in ("10.244.2.1", "10.244.3.1")]
-    deletes = [ln for ln in lines if ln.startswith("delete chain")]
-    assert sorted(deletes) == sorted(f"delete chain ip kube-proxy {n}" for n in names)
-    element = lines.index("delete element ip kube-proxy service-ips { 10.96.1.1 . tcp . 80 }")
+    assert sorted(nft.removed_chains(old, new)) == sorted(names)
+    flushes = [f"flush chain ip kube-proxy {n}" for n in names]
+    assert all(f in lines for f in flushes) and not any(ln.startswith("delete chain") for ln in lines)
+    assert "delete element ip kube-proxy service-ips { 10.96.1.1 . tcp . 80 }" in lines
     assert "delete element ip kube-proxy cluster-ips { 10.96.1.1 }" in lines
-    assert all(lines.index(d) > element for d in deletes)
+    assert nft.stale_deletes(names[:1]) == f"add chain ip kube-proxy {names[0]}\ndelete chain ip kube-proxy {names[0]}\n"
 
 
 def test_no_change_no_transaction_and_none_is_full():
