@@ -173,9 +173,10 @@ def sync_nft(ns: str, want, cache: Path, nft) -> int:
     if text:
         nft.apply(ns, nftables.batched(text.splitlines(), want))
         _write_nft(cache, want)
-    earlier = [n for n in _read_stale(stale_file) if n not in want.chains]
+    recorded = _read_stale(stale_file)
+    earlier = [n for n in recorded if n not in want.chains]     # (one wanted again is no longer stale)
     now = [n for n in nftables.removed_chains(have, want) if n not in earlier]
-    if earlier or now:
+    if recorded != earlier + now:
         _write_stale(stale_file, earlier + now)
     if earlier:
         nft.apply(ns, nftables.stale_deletes(earlier))

@@ -163,6 +163,7 @@ def test_a_stale_chain_wanted_again_is_refilled_and_not_deleted(tmp_path):
     assert "delete chain" not in change
     assert all(f"add chain {AT} {n} {{\n" in change for n in nft.removed_chains(rs, nft.build(CASES[1:], NODE))
                if rs.chains[n].rules)
+    assert not list(tmp_path.glob("*.stale.json"))                 # none stale any more
 
 
 def test_sync_nft_replaces_a_table_of_unknown_content_in_one_transaction(tmp_path):
